@@ -1,0 +1,29 @@
+"""MiXiN: harmonic, percussive and vocal source separation with a Bark-scale NSGT and CDAEs.
+
+Light on import: NumPy-only modules load on demand, TensorFlow only when models are built or
+loaded. ``from mixin import Separator`` is the entry point of the Python API::
+
+    sep = Separator.from_pretrained()          # the shipped models
+    stems = sep.separate(audio, sample_rate)   # {"harmonic": ..., "percussive": ..., "vocal": ...}
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["Separator", "BarkNSGT", "MixinError", "__version__"]
+
+
+def __getattr__(name: str):
+    if name == "Separator":
+        from .separator import Separator
+
+        return Separator
+    if name == "BarkNSGT":
+        from .transforms import BarkNSGT
+
+        return BarkNSGT
+    if name == "MixinError":
+        from .errors import MixinError
+
+        return MixinError
+    raise AttributeError(f"module 'mixin' has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""Chunking in one place: overlapping chunks, cross-faded, streamed block by block.
+
+A chunk function maps chunks (n, channels, chunk) to stems (sources, n, channels, chunk)
+whose sum is the chunks. The cross-fade weights of overlapping chunks sum to one at every
+sample, so the streamed stems still sum to the mix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+ChunkFn = Callable[[np.ndarray], np.ndarray]
+
+__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array"]
+
+
+def chunk_count(length: int, chunk: int, overlap: int) -> int:
+    """Chunks needed to cover ``length`` samples; the last is zero-padded."""
+    hop = chunk - overlap
+    return 1 if length <= chunk else math.ceil((length - chunk) / hop) + 1
+
+
+def fades(overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-sum raised-sine fade-in and fade-out over ``overlap`` samples (in + out = 1)."""
+    fade_in = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2 if overlap else np.zeros(0)
+    fade_in = fade_in.astype(np.float32)
+    return fade_in, (1.0 - fade_in).astype(np.float32)
+
+
+def stream_overlap_add(
+    blocks: Iterable[np.ndarray],
+    fn: ChunkFn,
+    n_sources: int,
+    chunk: int,
+    overlap: int,
+    batch: int = 8,
+) -> Iterator[np.ndarray]:
+    """Separate a stream of (n, channels) blocks; yield finished (sources, n, channels) blocks.
+
+    At most ``batch`` chunks are in flight, so memory does not grow with the track's length.
+    """
+    if not 0 <= overlap < chunk:
+        raise ValueError(f"overlap must be in [0, {chunk}), got {overlap}")
+    hop = chunk - overlap
+    fade_in, fade_out = fades(overlap)
+    buf: np.ndarray | None = None  # input samples from absolute position buf_pos
+    buf_pos = 0
+    acc: np.ndarray | None = None  # output being summed, from absolute position buf_pos
+    total = 0
+    next_chunk = 0
+
+    def run(starts: list[int], last_index: int | None) -> np.ndarray:
+        nonlocal acc
+        channels = buf.shape[1]
+        chunks = np.zeros((len(starts), channels, chunk), dtype=np.float32)
+        for i, s in enumerate(starts):
+            piece = buf[s - buf_pos : s - buf_pos + chunk]
+            chunks[i, :, : len(piece)] = piece.T
+        stems = fn(chunks)  # (sources, n, channels, chunk)
+        end = starts[-1] + chunk - buf_pos
+        if acc.shape[0] < end:
+            acc = np.concatenate((acc, np.zeros((end - acc.shape[0], n_sources, channels), np.float32)))
+        for i, s in enumerate(starts):
+            k = s // hop
+            w = np.ones(chunk, dtype=np.float32)
+            if k > 0 and overlap:
+                w[:overlap] = fade_in
+            if k != last_index and overlap:
+                w[chunk - overlap :] = fade_out
+            acc[s - buf_pos : s - buf_pos + chunk] += np.einsum("scn,n->nsc", stems[:, i], w)
+        return acc
+
+    def emit(upto: int) -> np.ndarray:
+        """Hand out finished output before absolute position ``upto``; drop consumed input."""
+        nonlocal buf, acc, buf_pos
+        n = upto - buf_pos
+        done = acc[:n].transpose(1, 0, 2)
+        acc, buf, buf_pos = acc[n:], buf[n:], upto
+        return done
+
+    for block in blocks:
+        if buf is None:
+            buf = np.zeros((0, block.shape[1]), dtype=np.float32)
+            acc = np.zeros((0, n_sources, block.shape[1]), dtype=np.float32)
+        buf = np.concatenate((buf, block.astype(np.float32, copy=False)))
+        total += len(block)
+        # A chunk that ends before the samples seen so far is surely needed and not the last.
+        ready = []
+        while next_chunk * hop + chunk < total:
+            ready.append(next_chunk * hop)
+            next_chunk += 1
+            if len(ready) == batch:
+                run(ready, None)
+                ready = []
+                yield emit(next_chunk * hop)
+        if ready:
+            run(ready, None)
+            yield emit(next_chunk * hop)
+    if buf is None or total == 0:
+        return
+    count = chunk_count(total, chunk, overlap)
+    while next_chunk < count:
+        ks = list(range(next_chunk, min(count, next_chunk + batch)))
+        run([k * hop for k in ks], count - 1)
+        next_chunk = ks[-1] + 1
+    yield emit(total)
+
+
+def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, overlap: int, batch: int = 8) -> np.ndarray:
+    """In-memory convenience: (samples, channels) in, (sources, samples, channels) out."""
+    step = (chunk - overlap) * batch
+    blocks = (audio[i : i + step] for i in range(0, len(audio), step))
+    parts = list(stream_overlap_add(blocks, fn, n_sources, chunk, overlap, batch))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((n_sources, 0, audio.shape[1]), np.float32)

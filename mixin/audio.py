@@ -1,0 +1,176 @@
+"""Audio I/O: block-wise reading with checks, streaming resampling, atomic writing.
+
+Everything here streams, so a ten-minute track never sits whole in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import soundfile as sf
+
+from .errors import MixinError
+
+__all__ = ["AudioInfo", "probe", "read_blocks", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
+
+SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
+"""Output subtype per format: float WAV keeps the stems summing to the mix exactly."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, as soundfile sees it."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def probe(path: str | Path) -> AudioInfo:
+    """Read a file's header; a one-line :class:`MixinError` if it is missing or unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise MixinError(path, "no such file")
+    if path.is_dir():
+        raise MixinError(path, "is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise MixinError(path, "permission denied")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # libsndfile's messages are one line already
+        raise MixinError(path, f"cannot read audio ({_first_line(exc)})") from None
+    if info.frames <= 0:
+        raise MixinError(path, "contains no samples")
+    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def read_blocks(
+    info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None
+) -> Iterator[np.ndarray]:
+    """Yield float32 blocks (n, channels) of ``frames`` samples from ``start``; NaN/inf refused."""
+    end = info.frames if frames is None else min(info.frames, start + frames)
+    try:
+        with sf.SoundFile(str(info.path)) as f:
+            if start:
+                f.seek(start)
+            pos = start
+            while pos < end:
+                block = f.read(min(blocksize, end - pos), dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    raise MixinError(info.path, f"file ends at sample {pos}, header says {info.frames}")
+                if not np.isfinite(block).all():
+                    bad = pos + int(np.argmin(np.isfinite(block).all(axis=1)))
+                    raise MixinError(info.path, f"contains NaN or infinite samples (first at sample {bad})")
+                pos += len(block)
+                yield block
+    except MixinError:
+        raise
+    except Exception as exc:
+        raise MixinError(info.path, f"cannot decode audio ({_first_line(exc)})") from None
+
+
+class Resampler:
+    """Streaming resampler (soxr) that passes audio through when the rates are equal."""
+
+    def __init__(self, in_rate: int, out_rate: int, channels: int) -> None:
+        self.in_rate, self.out_rate, self.channels = int(in_rate), int(out_rate), int(channels)
+        self._stream = None
+        if self.in_rate != self.out_rate:
+            import soxr
+
+            self._stream = soxr.ResampleStream(self.in_rate, self.out_rate, channels, dtype="float32", quality="HQ")
+
+    def __call__(self, block: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resample a (n, channels) block; ``last=True`` flushes the filter's tail."""
+        if self._stream is None:
+            return block
+        return self._stream.resample_chunk(np.ascontiguousarray(block, dtype=np.float32), last=last)
+
+    def stream(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Resample a whole sequence of blocks, flushing at the end."""
+        for block in blocks:
+            out = self(block)
+            if len(out):
+                yield out
+        if self._stream is not None:
+            tail = self(np.zeros((0, self.channels), dtype=np.float32), last=True)
+            if len(tail):
+                yield tail
+
+
+def temporary_beside(target: Path) -> Path:
+    """A new empty file next to ``target`` (same file system, so ``os.replace`` is atomic),
+    hidden, with the permissions a plain ``open`` would give."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return Path(tmp)
+
+
+class AtomicAudioWriter:
+    """Write an audio file under a temporary name beside it; rename on :meth:`commit`.
+
+    Exactly ``frames`` samples are written (padding or trimming the last block), so an output
+    has the input's length whatever the resampler's rounding. On :meth:`abort`, or leaving a
+    ``with`` block by an exception, the temporary file is removed and nothing else is touched.
+    """
+
+    def __init__(self, path: Path, sample_rate: int, channels: int, frames: int, fmt: str) -> None:
+        self.path = Path(path)
+        self.frames = frames
+        self.written = 0
+        self.subtype = SUBTYPES[fmt]
+        self._tmp = temporary_beside(self.path)
+        try:
+            self._file = sf.SoundFile(
+                str(self._tmp), "w", samplerate=sample_rate, channels=channels, format=fmt.upper(), subtype=self.subtype
+            )
+        except Exception:
+            self._tmp.unlink(missing_ok=True)
+            raise
+
+    def write(self, block: np.ndarray) -> None:
+        block = block[: self.frames - self.written]
+        if self.subtype.startswith("PCM"):
+            block = np.clip(block, -1.0, 1.0)
+        self._file.write(block)
+        self.written += len(block)
+
+    def commit(self) -> Path:
+        if self.written < self.frames:
+            channels = self._file.channels
+            self._file.write(np.zeros((self.frames - self.written, channels), dtype=np.float32))
+            self.written = self.frames
+        self._file.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "AtomicAudioWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._tmp.exists():  # not committed: an exception, or the caller gave up
+            self.abort()

@@ -1,0 +1,110 @@
+"""Separating one audio file into stem files: naming, checks, streaming, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+
+from .audio import AtomicAudioWriter, probe, read_blocks
+from .errors import MixinError
+from .separator import Separator
+
+READ_BLOCK = 65536
+
+
+@dataclass
+class FileResult:
+    """What separating one file produced, for the summary line."""
+
+    source: Path
+    start: int
+    frames: int
+    outputs: dict[str, Path]
+    duration: float
+    seconds: float
+
+
+def output_paths(path: Path, outdir: Path | None, sources, fmt: str) -> dict[str, Path]:
+    """``<outdir>/<name>_<source>.<fmt>``; default outdir: beside the input."""
+    directory = Path(outdir) if outdir is not None else path.parent
+    return {s: directory / f"{path.stem}_{s}.{fmt}" for s in sources}
+
+
+def check_writable(directory: Path) -> None:
+    """Create ``directory`` if needed and make sure files can be written there."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MixinError(directory, f"cannot create output directory ({exc.strerror})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise MixinError(directory, "output directory is not writable")
+
+
+def separate_file(
+    separator: Separator,
+    path: str | Path,
+    *,
+    outdir: str | Path | None = None,
+    fmt: str = "wav",
+    force: bool = False,
+    offset: float = 0.0,
+    duration: float | None = None,
+    progress: bool = False,
+) -> FileResult:
+    """Separate ``path`` into one file per source; a :class:`MixinError` on bad input.
+
+    Outputs have the input's sample rate, channel count and length (of the selected span).
+    They are written under temporary names and renamed only when all are complete.
+    """
+    start_time = time.perf_counter()
+    path = Path(path)
+    info = probe(path)
+    start = int(round(offset * info.sample_rate))
+    if offset < 0 or start >= info.frames:
+        raise MixinError(path, f"offset {offset:g} s is outside the file ({info.duration:.2f} s)")
+    frames = info.frames - start
+    if duration is not None:
+        if duration <= 0:
+            raise MixinError(path, f"duration must be positive, got {duration:g}")
+        frames = min(frames, int(round(duration * info.sample_rate)))
+    outputs = output_paths(path, outdir, separator.sources, fmt)
+    resolved = path.resolve()
+    for out in outputs.values():
+        if out.resolve() == resolved:
+            raise MixinError(out, "output would overwrite the input")
+        if out.exists() and not force:
+            raise MixinError(out, "already exists (use --force to overwrite)")
+    check_writable(next(iter(outputs.values())).parent)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=frames, unit="sample", unit_scale=True, desc=path.name, leave=False)
+    blocks = read_blocks(info, READ_BLOCK, start, frames)
+    with ExitStack() as stack:
+        writers = {
+            s: stack.enter_context(AtomicAudioWriter(out, info.sample_rate, info.channels, frames, fmt))
+            for s, out in outputs.items()
+        }
+        try:
+            for stems in separator.stream(blocks, info.sample_rate, info.channels):
+                for s, stem in zip(separator.sources, stems):
+                    writers[s].write(stem)
+                if bar is not None:
+                    bar.update(min(stems.shape[1], frames - bar.n))
+        except (OSError, sf.SoundFileRuntimeError) as exc:
+            where = next(iter(outputs.values())).parent
+            raise MixinError(where, f"cannot write output ({getattr(exc, 'strerror', None) or exc})") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        for writer in writers.values():
+            writer.commit()
+    return FileResult(path, start, frames, outputs, frames / info.sample_rate, time.perf_counter() - start_time)
+

@@ -1,0 +1,96 @@
+"""MiXiN's convolutional denoising autoencoder (CDAE): |NSGT| of the mix in, one source's out.
+
+The model knows nothing of audio or files: it maps magnitude tensors of shape
+(batch, bands, frames, 1) to tensors of the same shape. Keras is imported on first use, so
+importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from .constants import N_BANDS, N_FRAMES
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+CDAE_PARAMETERS = 37005
+"""Trainable parameters of one CDAE (a test checks the architecture against it)."""
+
+
+@contextmanager
+def _native_stderr_silenced(silence: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ start-up log ignores
+    TF_CPP_MIN_LOG_LEVEL when it is set from inside the process."""
+    if not silence:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def keras_module():
+    """Import Keras (TensorFlow backend) on demand, without TensorFlow's start-up chatter
+    unless TF_CPP_MIN_LOG_LEVEL is set to ask for it."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    quiet = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") == "3"
+    with _native_stderr_silenced(quiet):
+        import keras
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # device discovery logs too (e.g. "failed call to cuInit")
+    return keras
+
+
+def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae") -> "keras.Model":
+    """The CDAE exactly as MiXiN's: 8 conv layers, (3,5)/(1,5) pooling, 37,005 parameters."""
+    keras = keras_module()
+    layers = keras.layers
+
+    def conv(filters: int, kernel: int = 3) -> "keras.layers.Layer":
+        return layers.Conv2D(filters, kernel, activation="relu", padding="same")
+
+    return keras.Sequential(
+        [
+            keras.Input(shape=(bands, frames, 1)),
+            conv(12),
+            layers.MaxPooling2D((3, 5), padding="same"),
+            conv(20),
+            layers.MaxPooling2D((1, 5), padding="same"),
+            conv(30),
+            conv(40),
+            conv(30),
+            conv(20),
+            layers.UpSampling2D((1, 5)),
+            conv(12),
+            layers.UpSampling2D((3, 5)),
+            conv(1, kernel=1),
+            layers.Cropping2D(((0, 0), (0, 2))),
+        ],
+        name=name,
+    )
+
+
+def load_cdae(path: str | Path) -> "keras.Model":
+    """Load a CDAE from a Keras HDF5 file without compiling; check its input/output shapes."""
+    keras = keras_module()
+    model = keras.models.load_model(str(path), compile=False)
+    expected = (None, N_BANDS, N_FRAMES, 1)
+    for what, shape in (("input", model.input_shape), ("output", model.output_shape)):
+        if tuple(shape) != expected:
+            raise ValueError(f"{path}: model {what} shape {tuple(shape)}, expected {expected}")
+    return model

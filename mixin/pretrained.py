@@ -1,0 +1,60 @@
+"""Model directories: where the shipped models live and what a directory's config says."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, SAMPLE_RATE
+from .errors import MixinError
+
+CONFIG_NAME = "config.json"
+
+
+def default_model_dir() -> Path:
+    """The shipped models, found beside the package (not in the working directory)."""
+    return Path(__file__).resolve().parent.parent / "pretrained-models"
+
+
+@dataclass
+class ModelConfig:
+    """What a model directory holds; written as ``config.json`` beside the weights."""
+
+    arch: str = "cdae"
+    sources: list[str] = field(default_factory=lambda: list(CDAE_SOURCES))
+    sample_rate: int = SAMPLE_RATE
+    chunk_size: int = CHUNK_SIZE
+    bands: int = N_BANDS
+    trained: bool = True
+    notes: str = ""
+
+    def model_path(self, directory: Path, source: str) -> Path:
+        return Path(directory) / f"model_{source}.h5"
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / CONFIG_NAME
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> "ModelConfig":
+        """Read ``config.json``; a directory without one is taken as MiXiN's three CDAEs."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise MixinError(directory, "model directory not found")
+        path = directory / CONFIG_NAME
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            config = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise MixinError(path, f"invalid model config ({exc})") from None
+        if (config.sample_rate, config.chunk_size, config.bands) != (SAMPLE_RATE, CHUNK_SIZE, N_BANDS):
+            raise MixinError(
+                path,
+                f"models made for {config.sample_rate} Hz, chunk {config.chunk_size}, {config.bands} bands; "
+                f"this version uses {SAMPLE_RATE} Hz, chunk {CHUNK_SIZE}, {N_BANDS} bands",
+            )
+        return config

@@ -1,0 +1,160 @@
+"""The separator: NSGT -> CDAE magnitude estimates -> Wiener masks -> inverse NSGT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .apply import separate_array, stream_overlap_add
+from .audio import Resampler
+from .constants import CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
+from .errors import MixinError
+from .filtering import wiener_masks, with_mixture_phase
+from .pretrained import ModelConfig, default_model_dir
+from .transforms import nsgt
+
+__all__ = ["Separator"]
+
+INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
+
+
+class Separator:
+    """Splits audio into stems with one magnitude model per source.
+
+    ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
+    sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
+    ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, Any],
+        *,
+        mode: str = "wiener",
+        overlap: int = CROSSFADE,
+        batch_size: int = 8,
+        trained: bool = True,
+    ) -> None:
+        if mode not in ("wiener", "single"):
+            raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
+        if not models:
+            raise ValueError("at least one model is needed")
+        self.models = dict(models)
+        self.sources: tuple[str, ...] = tuple(self.models)
+        self.mode = mode
+        self.overlap = int(overlap)
+        self.batch_size = int(batch_size)
+        self.trained = trained
+        self.transform = nsgt()
+        self._predict = None
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_dir: str | Path | None = None,
+        *,
+        instrumental: bool = False,
+        single_model: bool = False,
+        overlap: int = CROSSFADE,
+        batch_size: int = 8,
+    ) -> "Separator":
+        """Load the models of a directory (default: the shipped ones), once."""
+        from .model import load_cdae
+
+        directory = Path(model_dir) if model_dir is not None else default_model_dir()
+        config = ModelConfig.load(directory)
+        if config.arch != "cdae":
+            raise MixinError(directory, f"architecture {config.arch!r} is not supported by this separator")
+        sources: Sequence[str] = config.sources
+        if instrumental:
+            sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
+        models = {}
+        for source in sources:
+            path = config.model_path(directory, source)
+            if not path.exists():
+                raise MixinError(path, "model file not found")
+            try:
+                models[source] = load_cdae(path)
+            except MixinError:
+                raise
+            except ValueError as exc:
+                raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
+            except Exception as exc:
+                raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
+        return cls(
+            models,
+            mode="single" if single_model else "wiener",
+            overlap=overlap,
+            batch_size=batch_size,
+            trained=config.trained,
+        )
+
+    # -- the core: chunks in, stems out ---------------------------------------------------
+    def estimate(self, magnitudes: np.ndarray) -> np.ndarray:
+        """Model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames)."""
+        if self._predict is None:
+            import tensorflow as tf
+
+            models = list(self.models.values())
+            self._predict = tf.function(
+                lambda x: [m(x, training=False) for m in models], reduce_retracing=True
+            )
+        outs = self._predict(magnitudes[..., None])
+        return np.stack([np.asarray(o)[..., 0] for o in outs])
+
+    def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        """Stems (sources, n, channels, chunk) of float32 chunks (n, channels, chunk)."""
+        n, channels, _ = chunks.shape
+        coefs = self.transform.forward(chunks)
+        mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
+        estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
+        if self.mode == "single":
+            return self.transform.inverse(with_mixture_phase(estimates, coefs))
+        masks = wiener_masks(estimates)
+        # All but the last stem from their masks; the last is the rest, so the sum is exact.
+        stems = self.transform.inverse(masks[:-1] * coefs[None])
+        rest = chunks - stems.sum(axis=0)
+        return np.concatenate((stems, rest[None]), axis=0)
+
+    # -- audio at any rate ----------------------------------------------------------------
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+        """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
+
+        Resamples to 44.1 kHz for the models and back; the total output length can differ
+        from the input's by a sample or two of resampler rounding (callers trim or pad).
+        """
+        to_model = Resampler(sample_rate, SAMPLE_RATE, channels)
+        back = Resampler(SAMPLE_RATE, sample_rate, channels * len(self.sources))
+        separated = stream_overlap_add(
+            to_model.stream(blocks),
+            self.separate_chunks,
+            len(self.sources),
+            CHUNK_SIZE,
+            self.overlap,
+            self.batch_size,
+        )
+        flat = (s.transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
+        for out in back.stream(flat):
+            yield out.reshape(len(out), len(self.sources), channels).transpose(1, 0, 2)
+
+    def separate(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
+        audio = np.asarray(audio, dtype=np.float32)
+        mono = audio.ndim == 1
+        frames = audio[:, None] if mono else audio
+        if frames.ndim != 2 or len(frames) == 0:
+            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
+        if not np.isfinite(frames).all():
+            raise ValueError("audio contains NaN or infinite samples")
+        if sample_rate == SAMPLE_RATE:
+            stems = separate_array(
+                frames, self.separate_chunks, len(self.sources), CHUNK_SIZE, self.overlap, self.batch_size
+            )
+        else:
+            parts = list(self.stream([frames], sample_rate, frames.shape[1]))
+            stems = np.concatenate(parts, axis=1)[:, : len(frames)]
+            if stems.shape[1] < len(frames):
+                stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
+        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}

@@ -1,0 +1,168 @@
+"""The Bark-scale Nonstationary Gabor Transform (NSGT), vectorised and batched.
+
+Same mathematics as PyPI ``nsgt`` 0.19's non-sliced ``NSGT(scale, fs, Ls, real=True,
+matrixform=True)`` (Hann windows in frequency, canonical dual frame), which MiXiN used. Written
+here because that package lacks the Bark scale, breaks on numpy >= 1.26 and loops over bands
+in Python; ``tests/test_transforms.py`` checks our coefficients against its output.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+import scipy.sparse
+
+from .constants import CHUNK_SIZE, FMAX, FMIN, N_BANDS, SAMPLE_RATE
+
+__all__ = ["hz2bark", "bark2hz", "bark_frequencies", "BarkNSGT", "nsgt"]
+
+
+def hz2bark(f):
+    """Hertz to Bark (Traunmüller-style ``6 asinh(f/600)``)."""
+    return 6.0 * np.arcsinh(np.asarray(f, dtype=np.float64) / 600.0)
+
+
+def bark2hz(b):
+    """Bark to Hertz, the inverse of :func:`hz2bark`."""
+    return 600.0 * np.sinh(np.asarray(b, dtype=np.float64) / 6.0)
+
+
+def bark_frequencies(fmin: float, fmax: float, bands: int) -> np.ndarray:
+    """Band centres (Hz) evenly spaced in Bark from ``fmin`` to ``fmax``, in float64."""
+    bmin = hz2bark(fmin)
+    step = (hz2bark(fmax) - bmin) / (bands - 1)
+    return np.array([bark2hz(b * step + bmin) for b in range(bands)], dtype=np.float64)
+
+
+def _hann(length: int) -> np.ndarray:
+    """Periodic Hann window with its peak at index 0 (offset j at index j mod length)."""
+    return 0.5 + 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)
+
+
+class BarkNSGT:
+    """NSGT of fixed-length real signals: (..., length) <-> (..., bands, frames) complex.
+
+    The leading axes are batch axes (e.g. chunks and channels), transformed in one call.
+    """
+
+    def __init__(
+        self,
+        length: int = CHUNK_SIZE,
+        sample_rate: int = SAMPLE_RATE,
+        bands: int = N_BANDS,
+        fmin: float = FMIN,
+        fmax: float = FMAX,
+    ) -> None:
+        self.length = int(length)
+        self.sample_rate = int(sample_rate)
+        centres, lengths = self._layout(bark_frequencies(fmin, fmax, bands))
+        self.window_lengths = lengths[: len(lengths) // 2 + 1]
+        self.centres = centres[: len(centres) // 2 + 1]
+        self.frames = int(lengths.max())
+        self.shape = (len(self.centres), self.frames)
+        self._build(centres, lengths)
+
+    # -- construction ---------------------------------------------------------------------
+    def _layout(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rounded centre bins and window lengths of all bands, mirrors included."""
+        fs, ls = self.sample_rate, self.length
+        nyquist = fs / 2.0
+        f = f[(f > 0) & (f < nyquist)]
+        nb = len(f)
+        half = np.concatenate(([0.0], f, [nyquist]))
+        fbas = np.concatenate((half, fs - half[-2:0:-1])) * (ls / fs)
+        lengths = np.empty(len(fbas), dtype=np.int64)
+        lengths[0] = np.round(2 * fbas[1])
+        lengths[1:-1] = np.round(fbas[2:] - fbas[:-2])
+        lengths[-1] = np.round(ls - fbas[-2])
+        lengths = np.maximum(lengths, 4)
+        # The top band's centre moves half-way to Nyquist once the lengths are fixed.
+        fbas[nb] = (fbas[nb - 1] + fbas[nb + 1]) / 2
+        fbas[nb + 2] = ls - fbas[nb]
+        return np.round(fbas).astype(np.int64), lengths
+
+    def _build(self, centres: np.ndarray, lengths: np.ndarray) -> None:
+        ls, m = self.length, self.frames
+        nbands = len(centres)
+        nreal = nbands // 2 + 1
+        # Canonical dual frame: divide by the sum of all (matrix-form M times) squared windows.
+        diag = np.zeros(ls)
+        supports = []
+        for c, n in zip(centres, lengths):
+            offsets = np.arange(-(n // 2), n - n // 2)
+            g = _hann(n)[offsets % n]
+            bins = (c + offsets) % ls
+            np.add.at(diag, bins, m * g**2)
+            supports.append((offsets, g, bins))
+
+        index = np.zeros((nreal, m), dtype=np.int64)
+        window = np.zeros((nreal, m))
+        for k in range(nreal):
+            offsets, g, bins = supports[k]
+            index[k, offsets % m] = bins
+            window[k, offsets % m] = g
+        self._index = index
+        self._window = {np.float64: window, np.float32: window.astype(np.float32)}
+
+        # Synthesis as sparse maps from fft(coefficients) to bins 0..ls/2: direct bands add
+        # M*gd*F, mirrored bands (k' = nbands - k) add M*gd*conj(F[k, -p]).
+        half = ls // 2 + 1
+        rows_a, cols_a, vals_a, rows_b, cols_b, vals_b = [], [], [], [], [], []
+        for k in range(nbands):
+            offsets, g, bins = supports[k]
+            weight = m * g / diag[bins]
+            keep = bins < half
+            if k < nreal:
+                rows_a.append(bins[keep])
+                cols_a.append(k * m + offsets[keep] % m)
+                vals_a.append(weight[keep])
+            else:
+                src = nbands - k
+                rows_b.append(bins[keep])
+                cols_b.append(src * m + (-offsets[keep]) % m)
+                vals_b.append(weight[keep])
+
+        def sparse(rows, cols, vals):
+            return scipy.sparse.csr_matrix(
+                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                shape=(half, nreal * m),
+            )
+
+        a, b = sparse(rows_a, cols_a, vals_a), sparse(rows_b, cols_b, vals_b)
+        self._synth = {np.float64: (a, b), np.float32: (a.astype(np.float32), b.astype(np.float32))}
+
+    # -- transforms -----------------------------------------------------------------------
+    def forward(self, x: np.ndarray, dtype=np.float32) -> np.ndarray:
+        """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames)."""
+        real = np.dtype(dtype).type
+        x = np.asarray(x, dtype=real)
+        if x.shape[-1] != self.length:
+            raise ValueError(f"NSGT expects {self.length} samples on the last axis, got {x.shape[-1]}")
+        spec = scipy.fft.rfft(x, axis=-1, workers=-1)
+        full = np.concatenate((spec, np.conj(spec[..., -2:0:-1])), axis=-1)
+        rows = full[..., self._index] * self._window[real]
+        return scipy.fft.ifft(rows, axis=-1, workers=-1, overwrite_x=True)
+
+    def inverse(self, c: np.ndarray) -> np.ndarray:
+        """Real signals (..., length) from coefficients (..., bands, frames)."""
+        c = np.asarray(c)
+        if c.shape[-2:] != self.shape:
+            raise ValueError(f"NSGT coefficients must end in {self.shape}, got {c.shape[-2:]}")
+        real = np.float64 if c.dtype == np.complex128 else np.float32
+        lead = c.shape[:-2]
+        f = scipy.fft.fft(c, axis=-1, workers=-1).reshape(-1, self.shape[0] * self.shape[1])
+        a, b = self._synth[real]
+        half = a @ f.T
+        if b.nnz:  # mirrored bands reach below Nyquist only for some layouts
+            half += b @ np.conj(f).T
+        half = half.T
+        out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=-1)
+        return out.astype(real, copy=False).reshape(*lead, self.length)
+
+
+@lru_cache(maxsize=4)
+def nsgt(length: int = CHUNK_SIZE, sample_rate: int = SAMPLE_RATE, bands: int = N_BANDS) -> BarkNSGT:
+    """A shared, cached transform (building one takes a few hundred milliseconds)."""
+    return BarkNSGT(length=length, sample_rate=sample_rate, bands=bands)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up MiXiN on a fresh Debian machine and run one job: demo | test | bench.
+#   bash scripts/run.sh demo   # separate examples/example.flac into separated/
+#   bash scripts/run.sh test   # the test suite (what CI runs)
+#   bash scripts/run.sh bench  # speed and memory benchmarks
+# Installs python3-venv from apt when missing, then .venv from requirements*.txt (once, and
+# again whenever a requirements file changes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+    echo "installing from apt: $*" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+fi
+
+stamp=.venv/.installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
+    echo "setting up .venv (pip install -r requirements.txt -r requirements-dev.txt)" >&2
+    "$PYTHON" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -r requirements.txt -r requirements-dev.txt
+    touch "$stamp"
+fi
+PY=.venv/bin/python
+
+job=${1:-demo}
+shift || true
+case "$job" in
+    demo)
+        "$PY" xtract_mixin.py --outdir separated --force --plot "$@" examples/example.flac
+        echo "stems and a plot are in separated/" >&2
+        ;;
+    test)
+        "$PY" -m pytest "$@"
+        ;;
+    bench)
+        "$PY" benchmarks/bench_separate.py "$@"
+        ;;
+    *)
+        echo "usage: bash scripts/run.sh demo|test|bench [args...]" >&2
+        exit 2
+        ;;
+esac
