@@ -12,6 +12,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from .constants import BATCH_CHUNKS
+
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array"]
@@ -36,7 +38,7 @@ def stream_overlap_add(
     n_sources: int,
     chunk: int,
     overlap: int,
-    batch: int = 8,
+    batch: int = BATCH_CHUNKS,
 ) -> Iterator[np.ndarray]:
     """Separate a stream of (n, channels) blocks; yield finished (sources, n, channels) blocks.
 
@@ -52,7 +54,7 @@ def stream_overlap_add(
     total = 0
     next_chunk = 0
 
-    def run(starts: list[int], last_index: int | None) -> np.ndarray:
+    def run(starts: list[int], last_index: int | None) -> None:
         nonlocal acc
         channels = buf.shape[1]
         chunks = np.zeros((len(starts), channels, chunk), dtype=np.float32)
@@ -71,7 +73,6 @@ def stream_overlap_add(
             if k != last_index and overlap:
                 w[chunk - overlap :] = fade_out
             acc[s - buf_pos : s - buf_pos + chunk] += np.einsum("scn,n->nsc", stems[:, i], w)
-        return acc
 
     def emit(upto: int) -> np.ndarray:
         """Hand out finished output before absolute position ``upto``; drop consumed input."""
@@ -87,17 +88,11 @@ def stream_overlap_add(
             acc = np.zeros((0, n_sources, block.shape[1]), dtype=np.float32)
         buf = np.concatenate((buf, block.astype(np.float32, copy=False)))
         total += len(block)
-        # A chunk that ends before the samples seen so far is surely needed and not the last.
-        ready = []
-        while next_chunk * hop + chunk < total:
-            ready.append(next_chunk * hop)
-            next_chunk += 1
-            if len(ready) == batch:
-                run(ready, None)
-                ready = []
-                yield emit(next_chunk * hop)
-        if ready:
-            run(ready, None)
+        # A chunk ending before the samples seen so far is surely needed and not the last;
+        # wait for a full batch of those (the model runs fastest on full batches).
+        while (next_chunk + batch - 1) * hop + chunk < total:
+            run([(next_chunk + i) * hop for i in range(batch)], None)
+            next_chunk += batch
             yield emit(next_chunk * hop)
     if buf is None or total == 0:
         return
@@ -109,7 +104,7 @@ def stream_overlap_add(
     yield emit(total)
 
 
-def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, overlap: int, batch: int = 8) -> np.ndarray:
+def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, overlap: int, batch: int = BATCH_CHUNKS) -> np.ndarray:
     """In-memory convenience: (samples, channels) in, (sources, samples, channels) out."""
     step = (chunk - overlap) * batch
     blocks = (audio[i : i + step] for i in range(0, len(audio), step))

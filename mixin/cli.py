@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .constants import CHUNK_SIZE, CROSSFADE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"overlap between neighbouring 1-s chunks, cross-faded (default: {CROSSFADE}; "
         "0 butt-joins the chunks as the original MiXiN did)",
     )
-    p.add_argument("--batch-size", type=int, default=8, metavar="CHUNKS", help="chunks separated at once (default: 8)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_CHUNKS,
+        metavar="CHUNKS",
+        help=f"chunks separated at once (default: {BATCH_CHUNKS}; more is a little faster and takes ~100 MiB each)",
+    )
     p.add_argument("--plot", action="store_true", help="also write <name>_nsgt.png: log-magnitude NSGT of the mix and each stem")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")

@@ -15,8 +15,11 @@ N_FRAMES = 1948
 FMIN = 0.0
 FMAX = 22050.0
 
-CROSSFADE = 4096
+CROSSFADE = 2048
 """Default overlap (samples at 44.1 kHz) between neighbouring chunks, cross-faded."""
 
 CDAE_SOURCES = ("harmonic", "percussive", "vocal")
 """The sources of the CDAE separator, in output order."""
+
+BATCH_CHUNKS = 4
+"""Chunks separated at once: larger batches run the models faster but cost ~100 MiB each (stereo)."""

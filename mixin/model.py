@@ -94,3 +94,36 @@ def load_cdae(path: str | Path) -> "keras.Model":
         if tuple(shape) != expected:
             raise ValueError(f"{path}: model {what} shape {tuple(shape)}, expected {expected}")
     return model
+
+
+def inference_graph(model: "keras.Model"):
+    """A traced function computing ``model(x)`` for inference, any batch size.
+
+    For MiXiN's CDAE it runs the final 1x1 convolution (and its ReLU) before the last
+    nearest-neighbour upsampling instead of after it: both are per-pixel, so the result is
+    identical, and the convolution sees 15x fewer pixels (about a quarter less time).
+    """
+    keras = keras_module()
+    import tensorflow as tf
+
+    layers = model.layers
+    spec = [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)]
+    swappable = (
+        len(layers) >= 3
+        and isinstance(layers[-3], keras.layers.UpSampling2D)
+        and layers[-3].interpolation == "nearest"
+        and isinstance(layers[-2], keras.layers.Conv2D)
+        and tuple(layers[-2].kernel_size) == (1, 1)
+        and tuple(layers[-2].strides) == (1, 1)
+        and isinstance(layers[-1], keras.layers.Cropping2D)
+    )
+    if not swappable:
+        return tf.function(lambda x: model(x, training=False), input_signature=spec)
+    body, upsample, pointwise, crop = layers[:-3], layers[-3], layers[-2], layers[-1]
+
+    def run(x):
+        for layer in body:
+            x = layer(x, training=False)
+        return crop(upsample(pointwise(x)))
+
+    return tf.function(run, input_signature=spec)

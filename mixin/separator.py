@@ -9,7 +9,7 @@ import numpy as np
 
 from .apply import separate_array, stream_overlap_add
 from .audio import Resampler
-from .constants import CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import wiener_masks, with_mixture_phase
 from .pretrained import ModelConfig, default_model_dir
@@ -34,7 +34,7 @@ class Separator:
         *,
         mode: str = "wiener",
         overlap: int = CROSSFADE,
-        batch_size: int = 8,
+        batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
     ) -> None:
         if mode not in ("wiener", "single"):
@@ -58,7 +58,7 @@ class Separator:
         instrumental: bool = False,
         single_model: bool = False,
         overlap: int = CROSSFADE,
-        batch_size: int = 8,
+        batch_size: int = BATCH_CHUNKS,
     ) -> "Separator":
         """Load the models of a directory (default: the shipped ones), once."""
         from .model import load_cdae
@@ -83,26 +83,36 @@ class Separator:
                 raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
             except Exception as exc:
                 raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
-        return cls(
+        separator = cls(
             models,
             mode="single" if single_model else "wiener",
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
         )
+        separator.warm_up()
+        return separator
 
     # -- the core: chunks in, stems out ---------------------------------------------------
     def estimate(self, magnitudes: np.ndarray) -> np.ndarray:
-        """Model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames)."""
-        if self._predict is None:
-            import tensorflow as tf
+        """Model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames).
 
-            models = list(self.models.values())
-            self._predict = tf.function(
-                lambda x: [m(x, training=False) for m in models], reduce_retracing=True
-            )
-        outs = self._predict(magnitudes[..., None])
-        return np.stack([np.asarray(o)[..., 0] for o in outs])
+        One traced graph per model, any batch size; the models run one after the other,
+        which keeps peak memory at one model's activations.
+        """
+        if self._predict is None:
+            from .model import inference_graph
+
+            self._predict = [inference_graph(model) for model in self.models.values()]
+        x = magnitudes[..., None]
+        out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
+        for i, predict in enumerate(self._predict):
+            out[i] = np.asarray(predict(x))[..., 0]
+        return out
+
+    def warm_up(self) -> None:
+        """Trace the model graphs and plan the FFTs now rather than on the first chunk."""
+        self.separate_chunks(np.zeros((1, 1, CHUNK_SIZE), dtype=np.float32))
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """Stems (sources, n, channels, chunk) of float32 chunks (n, channels, chunk)."""

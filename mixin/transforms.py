@@ -8,13 +8,16 @@ in Python; ``tests/test_transforms.py`` checks our coefficients against its outp
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
+import ducc0
 import numpy as np
 import scipy.fft
-import scipy.sparse
 
 from .constants import CHUNK_SIZE, FMAX, FMIN, N_BANDS, SAMPLE_RATE
+
+_THREADS = os.cpu_count() or 1
 
 __all__ = ["hz2bark", "bark2hz", "bark_frequencies", "BarkNSGT", "nsgt"]
 
@@ -106,8 +109,9 @@ class BarkNSGT:
         self._index = index
         self._window = {np.float64: window, np.float32: window.astype(np.float32)}
 
-        # Synthesis as sparse maps from fft(coefficients) to bins 0..ls/2: direct bands add
-        # M*gd*F, mirrored bands (k' = nbands - k) add M*gd*conj(F[k, -p]).
+        # Synthesis maps fft(coefficients) to bins 0..ls/2: direct bands add M*gd*F, mirrored
+        # bands (k' = nbands - k) add M*gd*conj(F[k, -p]). Each bin takes a few terms at most,
+        # so the maps are kept as fixed-width (bins, terms) gathers rather than sparse matrices.
         half = ls // 2 + 1
         rows_a, cols_a, vals_a, rows_b, cols_b, vals_b = [], [], [], [], [], []
         for k in range(nbands):
@@ -124,14 +128,12 @@ class BarkNSGT:
                 cols_b.append(src * m + (-offsets[keep]) % m)
                 vals_b.append(weight[keep])
 
-        def sparse(rows, cols, vals):
-            return scipy.sparse.csr_matrix(
-                (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                shape=(half, nreal * m),
+        self._synth = {}
+        for real in (np.float64, np.float32):
+            self._synth[real] = tuple(
+                _padded_rows(np.concatenate(r), np.concatenate(c), np.concatenate(v).astype(real), half)
+                for r, c, v in ((rows_a, cols_a, vals_a), (rows_b, cols_b, vals_b))
             )
-
-        a, b = sparse(rows_a, cols_a, vals_a), sparse(rows_b, cols_b, vals_b)
-        self._synth = {np.float64: (a, b), np.float32: (a.astype(np.float32), b.astype(np.float32))}
 
     # -- transforms -----------------------------------------------------------------------
     def forward(self, x: np.ndarray, dtype=np.float32) -> np.ndarray:
@@ -142,8 +144,10 @@ class BarkNSGT:
             raise ValueError(f"NSGT expects {self.length} samples on the last axis, got {x.shape[-1]}")
         spec = scipy.fft.rfft(x, axis=-1, workers=-1)
         full = np.concatenate((spec, np.conj(spec[..., -2:0:-1])), axis=-1)
-        rows = full[..., self._index] * self._window[real]
-        return scipy.fft.ifft(rows, axis=-1, workers=-1, overwrite_x=True)
+        rows = full[..., self._index]
+        rows *= self._window[real]
+        # ducc0 rather than scipy/numpy: 1948 = 4 * 487, and its FFT of that length is ~3x faster.
+        return ducc0.fft.c2c(rows, axes=(rows.ndim - 1,), forward=False, inorm=2, out=rows, nthreads=_THREADS)
 
     def inverse(self, c: np.ndarray) -> np.ndarray:
         """Real signals (..., length) from coefficients (..., bands, frames)."""
@@ -152,14 +156,29 @@ class BarkNSGT:
             raise ValueError(f"NSGT coefficients must end in {self.shape}, got {c.shape[-2:]}")
         real = np.float64 if c.dtype == np.complex128 else np.float32
         lead = c.shape[:-2]
-        f = scipy.fft.fft(c, axis=-1, workers=-1).reshape(-1, self.shape[0] * self.shape[1])
-        a, b = self._synth[real]
-        half = a @ f.T
-        if b.nnz:  # mirrored bands reach below Nyquist only for some layouts
-            half += b @ np.conj(f).T
-        half = half.T
+        f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=_THREADS)
+        f = f.reshape(-1, self.shape[0] * self.shape[1])
+        (cols_a, vals_a), (cols_b, vals_b) = self._synth[real]
+        half = np.einsum("nbk,bk->nb", f[:, cols_a], vals_a)
+        if cols_b.shape[1]:  # mirrored bands reach below Nyquist only for some layouts
+            half += np.einsum("nbk,bk->nb", np.conj(f[:, cols_b]), vals_b)
         out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=-1)
         return out.astype(real, copy=False).reshape(*lead, self.length)
+
+
+def _padded_rows(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse map given as (row, col, value) triples, as (n_rows, width) column and weight
+    tables padded with weight 0 (the ELLPACK layout)."""
+    order = np.argsort(rows, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    counts = np.bincount(rows, minlength=n_rows)
+    width = int(counts.max()) if len(rows) else 0
+    slot = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table_cols = np.zeros((n_rows, width), dtype=np.int64)
+    table_vals = np.zeros((n_rows, width), dtype=vals.dtype)
+    table_cols[rows, slot] = cols
+    table_vals[rows, slot] = vals
+    return table_cols, table_vals
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,51 @@
+"""Shared fixtures: small model directories and audio files made on the spot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin.constants import CDAE_SOURCES
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """Three seeded, untrained CDAEs in a model directory with its config."""
+    from mixin.model import build_cdae, keras_module
+    from mixin.pretrained import ModelConfig
+
+    keras = keras_module()
+    directory = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(1234)
+    for source in CDAE_SOURCES:
+        build_cdae(name=f"cdae_{source}").save(directory / f"model_{source}.h5")
+    ModelConfig(trained=False).save(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def separator(model_dir):
+    from mixin.separator import Separator
+
+    return Separator.from_pretrained(model_dir)
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int = 44100, **kwargs) -> Path:
+    sf.write(str(path), audio, sample_rate, **kwargs)
+    return path
+
+
+def noise(seconds: float, sample_rate: int = 44100, channels: int = 2, seed: int = 0, scale: float = 0.1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (scale * rng.standard_normal((int(seconds * sample_rate), channels))).astype(np.float32)
+
+
+def tones(seconds: float, sample_rate: int = 44100, channels: int = 2) -> np.ndarray:
+    """Sines well below Nyquist: survive resampling round trips (white noise loses its band edge)."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    freqs = [110.0, 440.0, 1234.0, 0.3 * sample_rate]
+    x = sum(0.1 * np.sin(2 * np.pi * f * t + i) for i, f in enumerate(freqs))
+    return np.stack([x * (1 - 0.3 * c) for c in range(channels)], axis=1).astype(np.float32)

@@ -1,0 +1,88 @@
+"""Chunking: every sample processed (the last chunk too), cross-fades that sum to one,
+streaming independent of block sizes."""
+
+import numpy as np
+import pytest
+
+from mixin.apply import chunk_count, fades, separate_array, stream_overlap_add
+
+CHUNK = 1000
+
+
+def split_fn(chunks: np.ndarray) -> np.ndarray:
+    """A 'separation' whose stems are fixed fractions of each chunk, plus a per-chunk offset
+    in the second stem so that chunk boundaries matter; stems sum to the chunk."""
+    offset = np.arange(len(chunks), dtype=np.float32)[:, None, None] * 0.01 + 0.5
+    a = 0.25 * chunks + offset
+    return np.stack([a, chunks - a])
+
+
+@pytest.mark.parametrize("length", [1, 999, 1000, 1001, 4321, 10000])
+@pytest.mark.parametrize("overlap", [0, 100])
+def test_every_sample_covered_and_stems_sum_to_input(length, overlap):
+    x = np.random.default_rng(length).standard_normal((length, 2)).astype(np.float32)
+    out = separate_array(x, split_fn, 2, CHUNK, overlap, batch=3)
+    assert out.shape == (2, length, 2)
+    np.testing.assert_allclose(out.sum(axis=0), x, atol=1e-5)
+    # The first stem is 0.25 x + offset everywhere, up to the last sample: no silent tail.
+    assert np.all(np.abs(out[0] - 0.25 * x) > 0.4)
+
+
+def test_chunk_count():
+    assert chunk_count(1, 1000, 100) == 1
+    assert chunk_count(1000, 1000, 100) == 1
+    assert chunk_count(1001, 1000, 100) == 2
+    assert chunk_count(1900, 1000, 100) == 2
+    assert chunk_count(1901, 1000, 100) == 3
+    assert chunk_count(3000, 1000, 0) == 3
+
+
+def test_fades_sum_to_one_and_are_monotonic():
+    fade_in, fade_out = fades(256)
+    np.testing.assert_allclose(fade_in + fade_out, 1.0, atol=1e-7)
+    assert np.all(np.diff(fade_in) > 0) and 0 < fade_in[0] < 0.01 and 0.99 < fade_in[-1] < 1
+
+
+def test_crossfade_blends_neighbouring_chunks():
+    x = np.zeros((3000, 1), dtype=np.float32)
+    hop = CHUNK - 200
+    out = separate_array(x, split_fn, 2, CHUNK, 200, batch=8)[0, :, 0]
+    # Chunk k adds offset 0.5 + 0.01 k; in the overlap the value moves smoothly from one to the next.
+    assert out[100] == pytest.approx(0.5)
+    assert out[hop + 199] == pytest.approx(0.51, abs=1e-4)
+    ramp = out[hop : hop + 200]
+    assert np.all(np.diff(ramp) >= 0) and ramp[0] < 0.5001 and ramp[-1] > 0.5099
+
+
+def content_fn(chunks: np.ndarray) -> np.ndarray:
+    """Stems that depend on each chunk's content only (not its place in a batch)."""
+    a = 0.25 * chunks + chunks.mean(axis=-1, keepdims=True)
+    return np.stack([a, chunks - a])
+
+
+@pytest.mark.parametrize("block", [1, 7, 999, 5000])
+def test_streaming_is_independent_of_block_size(block):
+    x = np.random.default_rng(5).standard_normal((6543, 2)).astype(np.float32)
+    whole = separate_array(x, content_fn, 2, CHUNK, 100, batch=2)
+    blocks = (x[i : i + block] for i in range(0, len(x), block))
+    streamed = np.concatenate(list(stream_overlap_add(blocks, content_fn, 2, CHUNK, 100, 2)), axis=1)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_memory_is_bounded_by_batch():
+    """With many small blocks the number of chunks in flight never exceeds the batch."""
+    seen = []
+
+    def fn(chunks):
+        seen.append(len(chunks))
+        return split_fn(chunks)
+
+    x = np.zeros((50000, 1), dtype=np.float32)
+    for _ in stream_overlap_add((x[i : i + 10] for i in range(0, len(x), 10)), fn, 2, CHUNK, 100, 4):
+        pass
+    assert max(seen) <= 4 and sum(seen) == chunk_count(50000, CHUNK, 100)
+
+
+def test_bad_overlap_is_refused():
+    with pytest.raises(ValueError, match="overlap"):
+        list(stream_overlap_add([np.zeros((10, 1))], split_fn, 2, CHUNK, CHUNK))

@@ -1,0 +1,189 @@
+"""``xtract_mixin.py``: outputs, formats, options, and a one-line error for every bad input."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, tones, write_audio
+from mixin.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args, model_dir, capsys):
+    code = main([*map(str, args), "--pretrained-model-dir", str(model_dir), "--quiet"])
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def test_outputs_named_and_shaped_like_input(tmp_path, model_dir, capsys):
+    x = noise(1.5, 48000, 2)
+    src = write_audio(tmp_path / "song.wav", x, 48000)
+    code, err = run([src], model_dir, capsys)
+    assert code == 0, err
+    for s in ("harmonic", "percussive", "vocal"):
+        data, sr = sf.read(tmp_path / f"song_{s}.wav", dtype="float32")
+        assert sr == 48000 and data.shape == x.shape
+    assert "UNTRAINED" in err
+    assert not list(tmp_path.glob(".*part"))  # no temporary files left
+
+
+@pytest.mark.parametrize("fmt,subtype", [("flac", "PCM_16"), ("ogg", "VORBIS"), ("aiff", "PCM_16")])
+def test_reads_other_formats_and_mono(tmp_path, model_dir, capsys, fmt, subtype):
+    x = noise(0.5, 22050, 1)[:, 0]
+    src = write_audio(tmp_path / f"clip.{fmt}", x, 22050, subtype=subtype)
+    code, err = run([src, "--outdir", tmp_path / "out", "--format", "flac"], model_dir, capsys)
+    assert code == 0, err
+    info = sf.info(str(tmp_path / "out" / "clip_vocal.flac"))
+    assert (info.samplerate, info.channels, info.frames) == (22050, 1, len(x))
+
+
+def test_many_files_one_call_and_bad_ones_do_not_stop_the_rest(tmp_path, model_dir, capsys):
+    good1 = write_audio(tmp_path / "a.wav", noise(0.3, 44100, 2))
+    corrupt = tmp_path / "b.wav"
+    corrupt.write_bytes(b"RIFF....WAVEfmt garbage")
+    good2 = write_audio(tmp_path / "c.wav", noise(0.3, 44100, 2, seed=2))
+    missing = tmp_path / "nothere.wav"
+    code, err = run([good1, corrupt, good2, missing], model_dir, capsys)
+    assert code == 1
+    lines = error_lines(err)
+    assert len(lines) == 2
+    assert lines[0].startswith(f"error: {corrupt}: cannot read audio")
+    assert lines[1] == f"error: {missing}: no such file"
+    assert "Traceback" not in err
+    for name in ("a", "c"):
+        assert (tmp_path / f"{name}_vocal.wav").exists()
+    assert not (tmp_path / "b_vocal.wav").exists()
+
+
+def test_zero_samples(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "empty.wav", np.zeros((0, 2), dtype=np.float32))
+    code, err = run([src], model_dir, capsys)
+    assert code == 1 and error_lines(err) == [f"error: {src}: contains no samples"]
+
+
+def test_nan_and_inf_samples_leave_nothing_behind(tmp_path, model_dir, capsys):
+    x = noise(2.0, 44100, 2)
+    x[70000, 1] = np.inf
+    src = write_audio(tmp_path / "bad.wav", x, subtype="FLOAT")
+    before = src.read_bytes()
+    code, err = run([src], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [f"error: {src}: contains NaN or infinite samples (first at sample 70000)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.wav"]  # no stems, no temporaries
+    assert src.read_bytes() == before
+
+
+def test_silent_input_gives_silent_stems(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "quiet.wav", np.zeros((30000, 2), dtype=np.float32))
+    code, err = run([src], model_dir, capsys)
+    assert code == 0, err
+    for s in ("harmonic", "percussive", "vocal"):
+        data, _ = sf.read(tmp_path / f"quiet_{s}.wav")
+        assert data.shape == (30000, 2) and np.isfinite(data).all() and np.abs(data).max() == 0
+
+
+def test_shorter_than_one_chunk(tmp_path, model_dir, capsys):
+    x = noise(0.01, 44100, 2)  # 441 samples
+    src = write_audio(tmp_path / "tiny.wav", x, subtype="FLOAT")
+    code, err = run([src], model_dir, capsys)
+    assert code == 0, err
+    stems = [sf.read(tmp_path / f"tiny_{s}.wav", dtype="float32")[0] for s in ("harmonic", "percussive", "vocal")]
+    assert all(s.shape == (441, 2) for s in stems)
+    np.testing.assert_allclose(sum(stems), x, atol=1e-5)
+
+
+def test_existing_outputs_need_force(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    existing = tmp_path / "s_percussive.wav"
+    existing.write_bytes(b"keep me")
+    code, err = run([src], model_dir, capsys)
+    assert code == 1 and error_lines(err) == [f"error: {existing}: already exists (use --force to overwrite)"]
+    assert existing.read_bytes() == b"keep me" and not (tmp_path / "s_harmonic.wav").exists()
+    code, err = run([src, "--force"], model_dir, capsys)
+    assert code == 0 and sf.info(str(existing)).frames == 8820
+
+
+def test_unwritable_output_directory(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a directory should be")
+    code, err = run([src, "--outdir", blocker / "out"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [f"error: {blocker / 'out'}: cannot create output directory (Not a directory)"]
+
+
+def test_offset_and_duration(tmp_path, model_dir, capsys):
+    x = tones(3.0, 16000, 2)
+    src = write_audio(tmp_path / "long.wav", x, 16000, subtype="FLOAT")
+    code, err = run([src, "--offset", "1", "--duration", "1.5", "--crossfade", "0"], model_dir, capsys)
+    assert code == 0, err
+    stems = [sf.read(tmp_path / f"long_{s}.wav", dtype="float32")[0] for s in ("harmonic", "percussive", "vocal")]
+    assert all(s.shape == (24000, 2) for s in stems)
+    span = x[16000:40000]
+    assert np.sqrt(np.mean((sum(stems) - span)[500:-500] ** 2)) < 1e-3 * np.sqrt(np.mean(span**2))
+    code, err = run([src, "--offset", "5", "--force"], model_dir, capsys)
+    assert code == 1 and "outside the file" in error_lines(err)[0]
+
+
+def test_instrumental_writes_two_stems(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "i.wav", noise(0.2, 44100, 2))
+    code, err = run([src, "--instrumental"], model_dir, capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.glob("i_*")) == ["i_harmonic.wav", "i_percussive.wav"]
+
+
+def test_plot_writes_png(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "p.wav", noise(1.2, 44100, 2))
+    code, err = run([src, "--plot"], model_dir, capsys)
+    assert code == 0, err
+    png = (tmp_path / "p_nsgt.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
+
+
+def test_missing_or_wrong_model(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "m.wav", noise(0.2, 44100, 1))
+    code, err = run([src], tmp_path / "no-models", capsys)
+    assert code == 1 and error_lines(err) == [f"error: {tmp_path / 'no-models'}: model directory not found"]
+    bad = tmp_path / "bad-models"
+    bad.mkdir()
+    for s in ("harmonic", "percussive", "vocal"):
+        (bad / f"model_{s}.h5").write_bytes((model_dir / f"model_{s}.h5").read_bytes())
+    from mixin.model import keras_module
+
+    keras = keras_module()
+    keras.Sequential([keras.Input(shape=(96, 100, 1)), keras.layers.Conv2D(1, 1)]).save(bad / "model_vocal.h5")
+    code, err = run([src], bad, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {bad / 'model_vocal.h5'}: model input shape (None, 96, 100, 1), expected (None, 96, 1948, 1)"
+    ]
+    assert not (tmp_path / "m_vocal.wav").exists()
+
+
+def test_bad_option_values(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "o.wav", noise(0.2, 44100, 1))
+    code, err = run([src, "--crossfade", "30000"], model_dir, capsys)
+    assert code == 2 and "--crossfade must be in [0, 22016)" in err
+
+
+def test_help_is_fast_and_lists_every_documented_flag():
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, str(ROOT / "xtract_mixin.py"), "--help"], capture_output=True, text=True, check=True).stdout
+    assert time.perf_counter() - start < 20  # generous: it must not import TensorFlow, not a timing test
+    readme = (ROOT / "README.md").read_text()
+    import re
+
+    documented = set(re.findall(r"`xtract_mixin.py[^`]*?(--[a-z-]+)", readme)) | set(re.findall(r"^\| `(--[a-z-]+)", readme, re.M))
+    assert documented, "README documents no xtract_mixin.py flags"
+    for flag in documented:
+        assert flag in out, f"README documents {flag}, --help does not know it"

@@ -1,0 +1,122 @@
+"""The Separator: stems sum to the mix, any rate and channel count, modes, silence."""
+
+import numpy as np
+import pytest
+
+from mixin.errors import MixinError
+from mixin.separator import Separator
+from mixin.synth import synth_stems
+
+
+def test_stems_sum_to_mix_and_keep_shape(separator):
+    x = sum(synth_stems(2.5, 44100, 2, seed=1).values())
+    stems = separator.separate(x, 44100)
+    assert list(stems) == ["harmonic", "percussive", "vocal"]
+    for stem in stems.values():
+        assert stem.shape == x.shape and stem.dtype == np.float32
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-5)
+    # The tail is separated too (the original left up to 1 s of silence at the end).
+    assert np.abs(stems["harmonic"][-2000:]).max() > 1e-4
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_mono_and_multichannel(separator, channels):
+    x = np.random.default_rng(channels).standard_normal((30000, channels)).astype(np.float32) * 0.1
+    stems = separator.separate(x, 44100)
+    assert all(s.shape == (30000, channels) for s in stems.values())
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-5)
+
+
+def test_one_dimensional_input_gives_one_dimensional_stems(separator):
+    x = np.zeros(5000, dtype=np.float32)
+    x[100] = 1.0
+    stems = separator.separate(x, 44100)
+    assert all(s.shape == (5000,) for s in stems.values())
+
+
+def test_other_sample_rate_resampled_and_back(separator):
+    t = np.arange(16000 * 2) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 440 * t) * np.minimum(1, t))[:, None].astype(np.float32)
+    stems = separator.separate(x, 16000)
+    assert all(s.shape == x.shape for s in stems.values())
+    # Linear all the way: the stems still add up to the (band-limited) mix.
+    err = sum(stems.values()) - x
+    assert np.sqrt(np.mean(err[1000:-1000] ** 2)) < 1e-3
+
+
+def test_silence_gives_silent_stems(separator):
+    stems = separator.separate(np.zeros((50000, 2), dtype=np.float32), 44100)
+    for s in stems.values():
+        assert np.isfinite(s).all() and np.abs(s).max() == 0
+
+
+def test_overlap_zero_equals_butt_joined_chunks(separator):
+    x = np.random.default_rng(9).standard_normal((44032 * 2, 1)).astype(np.float32) * 0.1
+    plain = Separator(separator.models, overlap=0)
+    stems = plain.separate(x, 44100)
+    direct = plain.separate_chunks(x.reshape(2, 44032, 1).transpose(0, 2, 1))  # (sources, n, ch, chunk)
+    np.testing.assert_allclose(stems["vocal"][:, 0], direct[2].reshape(-1), atol=1e-6)
+
+
+def test_single_model_mode_uses_each_magnitude_with_mix_phase(separator):
+    x = np.random.default_rng(3).standard_normal((1, 1, 44032)).astype(np.float32) * 0.1
+    single = Separator(separator.models, mode="single")
+    out = single.separate_chunks(x)
+    coefs = single.transform.forward(x)
+    est = single.estimate(np.abs(coefs).reshape(1, 96, 1948))
+    # Re-analysing each output gives back (close to) the model's magnitude where the mix has energy.
+    again = single.transform.forward(out[:, 0])
+    strong = np.abs(coefs[0, 0]) > np.abs(coefs).mean()
+    for s in range(3):
+        got, want = np.abs(again[s, 0])[strong], est[s, 0][strong]
+        assert np.corrcoef(got, want)[0, 1] > 0.9
+
+
+def test_instrumental_has_two_sources(model_dir):
+    sep = Separator.from_pretrained(model_dir, instrumental=True)
+    assert sep.sources == ("harmonic", "percussive")
+    x = np.random.default_rng(4).standard_normal((20000, 2)).astype(np.float32) * 0.1
+    stems = sep.separate(x, 44100)
+    np.testing.assert_allclose(stems["harmonic"] + stems["percussive"], x, atol=1e-5)
+
+
+def test_nan_input_refused(separator):
+    x = np.zeros((1000, 1), dtype=np.float32)
+    x[10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        separator.separate(x, 44100)
+
+
+def test_missing_model_file(model_dir, tmp_path):
+    for name in ("config.json", "model_harmonic.h5", "model_percussive.h5"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    with pytest.raises(MixinError, match="model_vocal.h5: model file not found"):
+        Separator.from_pretrained(tmp_path)
+
+
+def test_corrupt_model_file(model_dir, tmp_path):
+    for name in ("config.json", "model_harmonic.h5", "model_percussive.h5"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    (tmp_path / "model_vocal.h5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(MixinError, match="model_vocal.h5: cannot load model"):
+        Separator.from_pretrained(tmp_path)
+
+
+def test_config_with_other_settings_refused(tmp_path):
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "sample_rate": 22050}')
+    with pytest.raises(MixinError, match="models made for 22050 Hz"):
+        Separator.from_pretrained(tmp_path)
+
+
+def test_missing_model_directory(tmp_path):
+    with pytest.raises(MixinError, match="model directory not found"):
+        Separator.from_pretrained(tmp_path / "nowhere")
+
+
+def test_public_api_is_lazy():
+    import subprocess
+    import sys
+
+    code = "import sys, mixin, mixin.cli; mixin.cli.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
