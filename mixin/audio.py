@@ -113,11 +113,11 @@ class Resampler:
                 yield tail
 
 
-def temporary_beside(target: Path) -> Path:
+def temporary_beside(target: Path, suffix: str = "") -> Path:
     """A new empty file next to ``target`` (same file system, so ``os.replace`` is atomic),
-    hidden, with the permissions a plain ``open`` would give."""
+    hidden, ending in ``.part`` plus ``suffix``, with the permissions a plain ``open`` gives."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=target.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

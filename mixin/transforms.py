@@ -156,6 +156,8 @@ class BarkNSGT:
             raise ValueError(f"NSGT coefficients must end in {self.shape}, got {c.shape[-2:]}")
         real = np.float64 if c.dtype == np.complex128 else np.float32
         lead = c.shape[:-2]
+        if c.size == 0:
+            return np.zeros((*lead, self.length), dtype=real)
         f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=_THREADS)
         f = f.reshape(-1, self.shape[0] * self.shape[1])
         (cols_a, vals_a), (cols_b, vals_b) = self._synth[real]

@@ -102,3 +102,8 @@ def test_other_layouts_reconstruct_too(length, rate, bands):
     t = BarkNSGT(length=length, sample_rate=rate, bands=bands)
     x = np.random.default_rng(3).standard_normal(length)
     assert rel_err(t.inverse(t.forward(x, dtype=np.float64)), x) < 1e-10
+
+
+def test_empty_batch():
+    t = nsgt()
+    assert t.inverse(np.zeros((0, 2, 96, 1948), dtype=np.complex64)).shape == (0, 2, CHUNK_SIZE)

@@ -1,0 +1,184 @@
+"""``--create-hdf5``: prepared segments -> per-source HDF5 files of NSGT magnitudes.
+
+One file per source, ``data_<source>.hdf5``, with MiXiN's datasets ``data-{x,y}-{train,
+validation,test}`` of shape (n, 96, 1948, 1) float32: |NSGT| of the mix (x) and of the source
+(y) per 44032-sample chunk. Split 80/10/10 by track with a recorded seed, so no song is in two
+splits. Written chunk by chunk (flat memory) to a temporary name, renamed when complete; the
+file's attributes record the settings, and :func:`open_checked` refuses a file whose settings
+differ from the model's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import soundfile as sf
+
+from .audio import temporary_beside
+from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
+from .errors import MixinError
+from .prepare import load_manifest
+from .transforms import nsgt
+
+SPLITS = ("train", "validation", "test")
+FORMAT_VERSION = 1
+CHUNKS_PER_WRITE = 8
+
+
+def hdf5_path(data_dir: Path, source: str) -> Path:
+    return Path(data_dir) / f"data_{source}.hdf5"
+
+
+def split_tracks(tracks: Iterable[str], seed: int, fractions=(0.8, 0.1, 0.1)) -> dict[str, str]:
+    """Assign whole tracks to splits (shuffled with ``seed``); every split gets one at least."""
+    names = sorted(set(tracks))
+    if len(names) < 3:
+        raise MixinError(None, f"{len(names)} track(s): at least 3 are needed to split train/validation/test by track")
+    order = np.random.default_rng(seed).permutation(len(names))
+    n_val = max(1, int(round(fractions[1] * len(names))))
+    n_test = max(1, int(round(fractions[2] * len(names))))
+    n_train = len(names) - n_val - n_test
+    labels = ["train"] * n_train + ["validation"] * n_val + ["test"] * n_test
+    return {names[i]: labels[k] for k, i in enumerate(order)}
+
+
+def expected_attrs(source: str) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "source": source,
+        "sample_rate": SAMPLE_RATE,
+        "chunk_size": CHUNK_SIZE,
+        "bands": N_BANDS,
+        "frames": N_FRAMES,
+    }
+
+
+def _chunks(audio: np.ndarray) -> np.ndarray:
+    """(n,) mono audio -> (chunks, CHUNK_SIZE): a last part of half a chunk or more is kept,
+    zero-padded; a shorter one is dropped (mostly padding), unless it is all there is."""
+    count = max(1, (len(audio) + CHUNK_SIZE // 2) // CHUNK_SIZE)
+    padded = np.zeros(count * CHUNK_SIZE, dtype=np.float32)
+    kept = audio[: count * CHUNK_SIZE]
+    padded[: len(kept)] = kept
+    return padded.reshape(count, CHUNK_SIZE)
+
+
+def _read_mono(path: Path) -> np.ndarray:
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0]})") from None
+    if rate != SAMPLE_RATE:
+        raise MixinError(path, f"prepared segments must be {SAMPLE_RATE} Hz, this is {rate} Hz")
+    return audio.mean(axis=1)
+
+
+def create_hdf5(
+    data_dir: Path,
+    sources: Sequence[str] = CDAE_SOURCES,
+    *,
+    seed: int = 42,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, dict[str, int]]:
+    """Write ``data_<source>.hdf5`` for each source; returns chunk counts per source and split."""
+    import h5py
+
+    data_dir = Path(data_dir)
+    manifest = load_manifest(data_dir)
+    segments = manifest["segments"]
+    assignment = split_tracks((t for s in segments for t in s["tracks"]), seed)
+    transform = nsgt()
+    counts: dict[str, dict[str, int]] = {}
+    for source in sources:
+        target = hdf5_path(data_dir, source)
+        if target.exists() and not force:
+            raise MixinError(target, "already exists (use --force to overwrite)")
+        by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+        dropped = 0
+        for seg in segments:
+            if source not in seg["sources"]:
+                continue
+            splits = {assignment[t] for t in seg["tracks"]}
+            if len(splits) > 1:  # a remix across splits would leak: leave it out
+                dropped += 1
+                continue
+            by_split[splits.pop()].append(seg)
+        if not by_split["train"]:
+            raise MixinError(data_dir, f"no training segments hold a {source} stem")
+        tmp = temporary_beside(target)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=sum(map(len, by_split.values())), unit="segment", desc=f"hdf5 {source}", leave=False)
+        try:
+            with h5py.File(tmp, "w") as h5:
+                for key, value in expected_attrs(source).items():
+                    h5.attrs[key] = value
+                h5.attrs["seed"] = seed
+                h5.attrs["split_tracks"] = json.dumps(
+                    {s: sorted({t for seg in by_split[s] for t in seg["tracks"]}) for s in SPLITS}
+                )
+                h5.attrs["dropped_cross_split_remixes"] = dropped
+                counts[source] = {}
+                for split in SPLITS:
+                    shape = (0, N_BANDS, N_FRAMES, 1)
+                    opts = dict(maxshape=(None, *shape[1:]), chunks=(1, *shape[1:]), dtype="float32", compression="lzf")
+                    dx = h5.create_dataset(f"data-x-{split}", shape, **opts)
+                    dy = h5.create_dataset(f"data-y-{split}", shape, **opts)
+                    for seg in by_split[split]:
+                        folder = data_dir / seg["id"]
+                        mix, target_audio = _read_mono(folder / "mix.wav"), _read_mono(folder / f"{source}.wav")
+                        n = min(len(mix), len(target_audio))
+                        chunks = np.stack((_chunks(mix[:n]), _chunks(target_audio[:n])), axis=1)
+                        for i in range(0, len(chunks), CHUNKS_PER_WRITE):
+                            mags = np.abs(transform.forward(chunks[i : i + CHUNKS_PER_WRITE]))[..., None]
+                            end = dx.shape[0] + len(mags)
+                            dx.resize(end, axis=0)
+                            dy.resize(end, axis=0)
+                            dx[end - len(mags) :] = mags[:, 0]
+                            dy[end - len(mags) :] = mags[:, 1]
+                        if bar is not None:
+                            bar.update(1)
+                    counts[source][split] = int(dx.shape[0])
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise MixinError(target, f"cannot write ({exc.strerror or exc})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+            if bar is not None:
+                bar.close()
+    return counts
+
+
+def open_checked(path: Path, source: str):
+    """Open an HDF5 data file for reading; a clear error if it is missing or made otherwise."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise MixinError(path, "not found: run --create-hdf5 first")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise MixinError(path, f"not a readable HDF5 file ({exc})") from None
+    want = expected_attrs(source)
+    got = {k: (h5.attrs[k].item() if hasattr(h5.attrs[k], "item") else h5.attrs[k]) for k in want if k in h5.attrs}
+    if isinstance(got.get("source"), bytes):
+        got["source"] = got["source"].decode()
+    diff = [f"{k} {got.get(k, 'missing')} (need {v})" for k, v in want.items() if got.get(k) != v]
+    if diff:
+        h5.close()
+        raise MixinError(path, "made with other settings or by another version: " + ", ".join(diff))
+    for split in SPLITS:
+        for xy in "xy":
+            name = f"data-{xy}-{split}"
+            if name not in h5 or h5[name].shape[1:] != (N_BANDS, N_FRAMES, 1):
+                h5.close()
+                raise MixinError(path, f"dataset {name} missing or of the wrong shape")
+    return h5

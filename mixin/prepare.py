@@ -1,0 +1,310 @@
+"""``--prepare-stems``: track folders of stems -> mono 44.1 kHz training segments.
+
+Stem names map to sources as in MiXiN: a name containing "drum" is percussive, "vocal" is
+vocal, "mix" is skipped (the mixture is rebuilt from the stems), anything else is harmonic
+(bass, other, guitar, ...), several harmonic stems summed. That covers MUSDB18-HQ's
+drums/bass/other/vocals/mixture. MIR-1K-style clips (stereo files, left = accompaniment,
+right = voice) give (mix, vocal) pairs only, since their accompaniment is not split.
+
+Each segment becomes a folder ``<data-dir>/<id>/`` with ``mix.wav`` and one wav per source; a
+track with vocals also gives an instrumental segment (harmonic + percussive, no voice), so those
+two models learn from mixes without voice. ``segments.json`` records every segment's track, so
+the data set can be split by track.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import soundfile as sf
+
+from .audio import Resampler
+from .constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
+from .errors import MixinError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+MANIFEST = "segments.json"
+STEM_WORDS = ("drum", "vocal", "mix", "bass", "other", "guitar", "piano", "accomp", "harmonic", "percussive")
+
+
+def source_of(name: str) -> str | None:
+    """MiXiN's name rule: drum -> percussive, vocal -> vocal, mix -> skipped, else harmonic."""
+    lower = name.lower()
+    if "mix" in lower:
+        return None
+    if "drum" in lower or "percussive" in lower:
+        return "percussive"
+    if "vocal" in lower:
+        return "vocal"
+    return "harmonic"
+
+
+@dataclass
+class Track:
+    """One song: a folder of stems (by source), or one MIR-1K-style stereo clip."""
+
+    name: str
+    stems: dict[str, list[Path]] = field(default_factory=dict)  # source -> files summed
+    clip: Path | None = None  # MIR-1K: left accompaniment, right voice
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        if self.clip is not None:
+            return ("vocal",)
+        return tuple(s for s in CDAE_SOURCES if s in self.stems)
+
+
+def _audio_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def _stem_track(directory: Path, files: list[Path]) -> Track:
+    track = Track(name=directory.name)
+    for f in files:
+        source = source_of(f.stem)
+        if source is not None:
+            track.stems.setdefault(source, []).append(f)
+    return track
+
+
+def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int | None = None) -> list[Track]:
+    """Tracks under each directory, in sorted order; ``layout`` is auto, multitrack or mir1k.
+
+    auto: a directory of track folders is multitrack (each folder a song); a directory whose own
+    audio files are named like stems (drums, vocals, bass, ...) is one track; any other directory
+    of audio files holds MIR-1K-style clips.
+    """
+    tracks: list[Track] = []
+    for d in map(Path, stem_dirs):
+        if not d.is_dir():
+            raise MixinError(d, "stem directory not found")
+        files = _audio_files(d)
+        subdirs = sorted(p for p in d.iterdir() if p.is_dir() and _audio_files(p))
+        if layout == "mir1k" or (layout == "auto" and files and not subdirs and not any(
+            w in f.stem.lower() for f in files for w in STEM_WORDS
+        )):
+            tracks += [Track(name=f"{d.name}/{f.stem}", clip=f) for f in files]
+        elif subdirs:
+            tracks += [_stem_track(s, _audio_files(s)) for s in subdirs]
+        elif files:
+            tracks.append(_stem_track(d, files))
+        else:
+            raise MixinError(d, "no audio files or track folders in stem directory")
+    if track_limit is not None:
+        tracks = tracks[:track_limit]
+    return tracks
+
+
+def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono") -> np.ndarray:
+    """Seconds of a file from ``start_s``, at 44.1 kHz; mono mix-down, or (n, 2) for 'stereo'."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            rate = f.samplerate
+            f.seek(min(f.frames, int(round(start_s * rate))))
+            data = f.read(int(round(seconds * rate)), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not np.isfinite(data).all():
+        raise MixinError(path, "contains NaN or infinite samples")
+    if channels == "mono":
+        data = data.mean(axis=1, keepdims=True)
+    elif data.shape[1] != 2:
+        raise MixinError(path, f"MIR-1K-style clips must be stereo, this has {data.shape[1]} channel(s)")
+    if rate != SAMPLE_RATE:
+        data = np.concatenate(list(Resampler(rate, SAMPLE_RATE, data.shape[1]).stream([data])) or [data[:0]])
+    return data
+
+
+def _durations(track: Track) -> float:
+    """Usable length (s) of a track: the shortest stem, with a warning when stems differ."""
+    files = [track.clip] if track.clip else [f for fs in track.stems.values() for f in fs]
+    infos = {}
+    for f in files:
+        try:
+            infos[f] = sf.info(str(f))
+        except Exception as exc:
+            raise MixinError(f, f"cannot read audio ({str(exc).splitlines()[0]})") from None
+        if infos[f].frames == 0:
+            raise MixinError(f, "contains no samples")
+    lengths = {f: i.frames / i.samplerate for f, i in infos.items()}
+    rates = {i.samplerate for i in infos.values()}
+    shortest = min(lengths.values())
+    if max(lengths.values()) - shortest > 0.01:
+        warnings.warn(f"{track.name}: stems differ in length ({shortest:.2f}-{max(lengths.values()):.2f} s), trimmed to {shortest:.2f} s")
+    if len(rates) > 1:
+        warnings.warn(f"{track.name}: stems at different rates {sorted(rates)}, all resampled to {SAMPLE_RATE} Hz")
+    return shortest
+
+
+@dataclass
+class Segment:
+    """One prepared segment: its folder, the track it came from, the sources it holds."""
+
+    id: str
+    track: str
+    sources: list[str]
+    vocal_mix: bool
+    tracks: list[str] = field(default_factory=list)  # all tracks it draws on (remixes: several)
+
+
+def _segment_sources(track: Track, start: float, seconds: float) -> dict[str, np.ndarray]:
+    if track.clip is not None:
+        lr = _read_span(track.clip, start, seconds, channels="stereo")
+        return {"accompaniment": lr[:, 0], "vocal": lr[:, 1]}
+    out = {}
+    for source, files in track.stems.items():
+        parts = [_read_span(f, start, seconds)[:, 0] for f in files]
+        n = min(len(p) for p in parts)
+        out[source] = np.sum([p[:n] for p in parts], axis=0)
+    n = min(len(v) for v in out.values())
+    return {s: v[:n] for s, v in out.items()}
+
+
+def _mixes(stems: dict[str, np.ndarray]) -> Iterator[tuple[dict[str, np.ndarray], bool]]:
+    """MiXiN's two mixes per segment: with voice (all sources) and without (no vocal)."""
+    if "accompaniment" in stems:  # (mix, vocal) pair
+        yield {"vocal": stems["vocal"], "mix": stems["vocal"] + stems["accompaniment"]}, True
+        return
+    yield {**stems, "mix": sum(stems.values())}, "vocal" in stems
+    if "vocal" in stems and len(stems) > 1:
+        rest = {s: v for s, v in stems.items() if s != "vocal"}
+        yield {**rest, "mix": sum(rest.values())}, False
+
+
+def _augmented(
+    stems: dict[str, np.ndarray], rng: np.random.Generator, copy: int, pool: list[tuple[str, dict[str, np.ndarray]]]
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """A variant of a segment and the other tracks it borrows from.
+
+    Random gain per source (-6..+3 dB); for voice/accompaniment pairs, the voice circularly
+    shifted against the music by ``copy`` steps of 10000 samples at 16 kHz (Huang et al. 2014),
+    i.e. 27563 at 44.1 kHz; for multitrack, one source swapped for another track's (a remix).
+    """
+    out = {s: v * np.float32(10 ** (rng.uniform(-6, 3) / 20)) for s, v in stems.items()}
+    borrowed: list[str] = []
+    if "accompaniment" in out:
+        out["vocal"] = np.roll(out["vocal"], int(copy * 10000 * SAMPLE_RATE / 16000))
+    elif pool:
+        name, other = pool[rng.integers(len(pool))]
+        swap = [s for s in out if s in other]
+        if swap:
+            s = swap[rng.integers(len(swap))]
+            n = min(len(out[s]), len(other[s]))
+            out = {k: v[:n] for k, v in out.items()}
+            out[s] = other[s][:n] * np.float32(10 ** (rng.uniform(-6, 3) / 20))
+            borrowed = [name]
+    return out, borrowed
+
+
+def prepare_stems(
+    stem_dirs: Sequence[Path],
+    data_dir: Path,
+    *,
+    segment_duration: float = 30.0,
+    segment_offset: int = 0,
+    segment_limit: int | None = None,
+    track_limit: int | None = None,
+    layout: str = "auto",
+    augment: int = 0,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = False,
+) -> list[Segment]:
+    """Write segments under ``data_dir`` and ``segments.json``; returns the segments.
+
+    Segments are ``segment_duration`` seconds; indices ``segment_offset`` to ``segment_limit``
+    (exclusive) of each track are kept; a last, shorter segment counts if it holds a chunk.
+    Written into a temporary folder and moved into place when complete.
+    """
+    data_dir = Path(data_dir)
+    if (data_dir / MANIFEST).exists() and not force:
+        raise MixinError(data_dir, f"already holds prepared segments ({MANIFEST}); use --force to replace them")
+    tracks = discover(stem_dirs, layout, track_limit)
+    if not tracks:
+        raise MixinError(Path(stem_dirs[0]), "no tracks found")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(data_dir) / f".prepare.{os.getpid()}.part"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    rng = np.random.default_rng(seed)
+    segments: list[Segment] = []
+    failures: list[str] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(tracks), unit="track", desc="preparing stems", leave=False)
+    try:
+        pool: list[tuple[str, dict[str, np.ndarray]]] = []  # recent segments of other tracks
+        for t_index, track in enumerate(tracks):
+            if bar is not None:
+                bar.update(1)
+            if not track.sources:
+                failures.append(f"{track.name}: no usable stems (only mixtures?)")
+                continue
+            try:
+                duration = _durations(track)
+                count = int(np.ceil(duration / segment_duration - 1e-9))
+                stop = count if segment_limit is None else min(count, segment_limit)
+                for k in range(segment_offset, stop):
+                    start = k * segment_duration
+                    stems = _segment_sources(track, start, min(segment_duration, duration - start))
+                    if len(next(iter(stems.values()))) < CHUNK_SIZE:
+                        continue
+                    others = [p for p in pool if p[0] != track.name]
+                    variants = [(stems, [], 0)] + [(*_augmented(stems, rng, c, others), c) for c in range(1, augment + 1)]
+                    for v_stems, borrowed, copy in variants:
+                        for part, with_voice in _mixes(v_stems):
+                            seg_id = f"t{t_index:04d}-s{k:04d}-a{copy}-{'v' if with_voice else 'nov'}"
+                            folder = staging / seg_id
+                            folder.mkdir()
+                            for name, audio in part.items():
+                                sf.write(str(folder / f"{name}.wav"), audio, SAMPLE_RATE, subtype="FLOAT")
+                            sources = [s for s in CDAE_SOURCES if s in part]
+                            segments.append(Segment(seg_id, track.name, sources, with_voice, [track.name, *borrowed]))
+                    if track.clip is None:
+                        pool = (pool + [(track.name, stems)])[-8:]
+            except MixinError as exc:
+                failures.append(str(exc))
+        if not segments:
+            raise MixinError(data_dir, "no segments prepared: " + ("; ".join(failures) or "tracks too short"))
+        manifest = {
+            "sample_rate": SAMPLE_RATE,
+            "segment_duration": segment_duration,
+            "augment": augment,
+            "seed": seed,
+            "segments": [asdict(s) for s in segments],
+            "skipped": failures,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        # Replace the old segments only now that the new ones are complete.
+        for old in data_dir.iterdir():
+            if old.is_dir() and old != staging and (old / "mix.wav").exists():
+                shutil.rmtree(old)
+        for item in staging.iterdir():
+            os.replace(item, data_dir / item.name)
+    finally:
+        if bar is not None:
+            bar.close()
+        shutil.rmtree(staging, ignore_errors=True)
+    for f in failures:
+        warnings.warn(f"skipped {f}")
+    return segments
+
+
+def load_manifest(data_dir: Path) -> dict:
+    """The prepared segments' manifest; a clear error when there is none."""
+    path = Path(data_dir) / MANIFEST
+    if not path.exists():
+        raise MixinError(path, "not found: run --prepare-stems first")
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise MixinError(path, f"invalid manifest ({exc})") from None

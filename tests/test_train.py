@@ -1,0 +1,123 @@
+"""--train: streaming from HDF5, best model kept, resume, refusals, mirrored strategy."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from mixin.dataset import create_hdf5, hdf5_path
+from mixin.errors import MixinError
+from mixin.prepare import prepare_stems
+from mixin.synth import write_musdb_track
+from mixin.train import TrainSettings, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("train")
+    for i in range(3):
+        write_musdb_track(root / "stems" / f"song{i}", 2.2, seed=10 + i)
+    prepare_stems([root / "stems"], root / "data", segment_duration=1.1)
+    create_hdf5(root / "data", seed=0)
+    return root / "data"
+
+
+def history(log_dir: Path, source: str) -> list[dict]:
+    with (log_dir / f"{source}_history.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_trains_saves_best_and_reports(data_dir, tmp_path):
+    settings = TrainSettings(epochs=3, batch_size=4, patience=5, learning_rate=3e-3, verbose=0)
+    results = train(data_dir, tmp_path / "model", tmp_path / "logdir", ["vocal"], settings)
+    r = results["vocal"]
+    assert r["epochs"] == 3 and all(np.isfinite(r[f"{s}_mae"]) for s in ("train", "validation", "test"))
+    rows = history(tmp_path / "logdir", "vocal")
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    best = min(float(row["val_loss"]) for row in rows)
+    assert r["validation_mae"] == pytest.approx(best, rel=1e-3)  # the saved model is the best epoch's
+    assert (tmp_path / "logdir" / "vocal_loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "model" / "config.json").exists()
+    from mixin.separator import Separator
+
+    sep = Separator.from_pretrained(tmp_path / "model")
+    assert sep.sources == ("vocal",) and sep.trained
+
+
+def test_resume_continues_from_checkpoint(data_dir, tmp_path):
+    s1 = TrainSettings(epochs=1, batch_size=4, verbose=0)
+    train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s1)
+    first = history(tmp_path / "logdir", "percussive")
+    from mixin.model import keras_module
+
+    saved = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
+    assert type(saved.optimizer).__name__ == "Adam" and int(saved.optimizer.iterations) > 0  # state kept for resuming
+    s2 = TrainSettings(epochs=3, batch_size=4, verbose=0, resume=True)
+    train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s2)
+    rows = history(tmp_path / "logdir", "percussive")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert rows[0] == first[0]
+
+
+def test_resume_without_checkpoint_is_an_error(data_dir, tmp_path):
+    with pytest.raises(MixinError, match="no checkpoint to resume from"):
+        train(data_dir, tmp_path / "m", tmp_path / "l", ["vocal"], TrainSettings(epochs=1, resume=True, verbose=0))
+
+
+def test_refuses_hdf5_with_other_settings(data_dir, tmp_path):
+    other = tmp_path / "data"
+    other.mkdir()
+    src = hdf5_path(data_dir, "vocal")
+    dst = hdf5_path(other, "vocal")
+    dst.write_bytes(src.read_bytes())
+    with h5py.File(dst, "a") as h5:
+        h5.attrs["bands"] = 48
+    with pytest.raises(MixinError, match=r"bands 48 \(need 96\)"):
+        train(other, tmp_path / "m", tmp_path / "l", ["vocal"], TrainSettings(epochs=1, verbose=0))
+
+
+def test_unknown_source(data_dir, tmp_path):
+    with pytest.raises(MixinError, match="unknown source"):
+        train(data_dir, tmp_path / "m", tmp_path / "l", ["bass"])
+
+
+def test_mirrored_strategy_on_two_logical_cpus(data_dir, tmp_path):
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from mixin.model import keras_module
+keras_module()
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from mixin.train import TrainSettings, _strategy, train
+print("replicas", _strategy("mirrored").num_replicas_in_sync)
+r = train({str(data_dir)!r}, {str(tmp_path / 'model')!r}, {str(tmp_path / 'log')!r}, ["harmonic"],
+          TrainSettings(epochs=1, batch_size=4, distribute="mirrored", verbose=0))
+print("mae", r["harmonic"]["test_mae"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "replicas 2" in out.stdout
+    assert (tmp_path / "model" / "model_harmonic.h5").exists()
+
+
+def test_cli_needs_a_step():
+    out = subprocess.run([sys.executable, str(ROOT / "train_util.py")], capture_output=True, text=True)
+    assert out.returncode == 2 and "nothing to do" in out.stderr
+
+
+def test_cli_error_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "train_util.py"), "--create-hdf5", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"error: {tmp_path / 'segments.json'}: not found: run --prepare-stems first"

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Prepare stems, build HDF5 data sets and train MiXiN's models (see ``--help``)."""
+
+import sys
+
+from mixin.train_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
