@@ -23,28 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mixin.apply import separate_array  # noqa: E402
+from mixin.baselines import oracle_wiener  # noqa: E402
 from mixin.constants import CHUNK_SIZE  # noqa: E402
-from mixin.filtering import wiener_masks  # noqa: E402
 from mixin.synth import synth_stems  # noqa: E402
-from mixin.transforms import nsgt  # noqa: E402
-
-
-def oracle_fn(n_sources: int):
-    """Chunk function over stacked channels [mix, stem_1, ..., stem_S] -> masked mix per stem.
-
-    Its outputs keep the stacked channel layout (the mix's estimate in every slot) because
-    ``separate_array`` returns as many channels as it was given.
-    """
-    t = nsgt()
-
-    def fn(chunks: np.ndarray) -> np.ndarray:
-        c = t.forward(chunks)  # (n, 1+S, bands, frames)
-        masks = wiener_masks(np.abs(c[:, 1:]).transpose(1, 0, 2, 3))  # (S, n, bands, frames)
-        stems = t.inverse(masks * c[None, :, 0])  # (S, n, chunk)
-        return np.repeat(stems[:, :, None], chunks.shape[1], axis=2)
-
-    return fn
 
 
 def edges(length: int, overlap: int) -> np.ndarray:
@@ -60,8 +41,9 @@ def measure(overlap: int, tracks: int, seconds: float) -> tuple[float, float]:
         stems = synth_stems(seconds, 44100, 1, seed=100 + seed)
         truth = np.stack([s[:, 0] for s in stems.values()])
         mix = truth.sum(axis=0)
-        stacked = np.concatenate(([mix], truth)).T.astype(np.float32)
-        est = separate_array(stacked, oracle_fn(len(truth)), len(truth), CHUNK_SIZE, overlap)[:, :, 0]
+        refs = {name: s for name, s in stems.items()}
+        out = oracle_wiener(mix[:, None].astype(np.float32), refs, overlap)
+        est = np.stack([out[name][:, 0] for name in stems])
         err = est - truth
         diff = np.abs(np.diff(err, axis=1))
         at = edges(truth.shape[1], overlap) - 1

@@ -41,9 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     steps = p.add_argument_group("steps (run in this order)")
+    steps.add_argument(
+        "--render-stems",
+        type=Path,
+        metavar="OUT_DIR",
+        help="render MUSDB18-HQ-layout tracks from MIDI songs with FluidSynth into OUT_DIR (offline)",
+    )
     steps.add_argument("--prepare-stems", action="store_true", help="cut stems into mono 44.1 kHz segments in --data-dir")
     steps.add_argument("--create-hdf5", action="store_true", help="NSGT magnitudes of the segments -> data_<source>.hdf5")
     steps.add_argument("--train", action="store_true", help="train the models into --model-dir")
+
+    ren = p.add_argument_group("--render-stems")
+    ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
+    ren.add_argument("--render-split", choices=("train", "validation"), default="train",
+                     help="which disjoint songs, SoundFonts and voices to use (default: train)")
+    ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks")
+    ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
+    ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
@@ -86,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.prepare_stems or args.create_hdf5 or args.train):
-        parser.error("nothing to do: give --prepare-stems, --create-hdf5 and/or --train")
+    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train):
+        parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5 and/or --train")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.verbose:
@@ -102,6 +116,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always")
             warnings.simplefilter("ignore", DeprecationWarning)  # Keras' own HDF5 writer trips numpy 2's
             warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"
+            if args.render_stems:
+                from .render import render_stems
+
+                written = render_stems(
+                    args.render_stems,
+                    args.tracks,
+                    seed=args.render_seed,
+                    split=args.render_split,
+                    voice_dir=args.voices,
+                    max_seconds=args.max_seconds,
+                    force=args.force,
+                    progress=progress,
+                )
+                print(f"rendered {len(written)} tracks into {args.render_stems}/")
             if args.prepare_stems:
                 from .prepare import prepare_stems
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up MiXiN on a fresh Debian machine and run one job: demo | test | bench.
+# Set up MiXiN on a fresh Debian machine and run one job: demo | test | bench | setup.
 #   bash scripts/run.sh demo   # separate examples/example.flac into separated/
 #   bash scripts/run.sh test   # the test suite (what CI runs)
 #   bash scripts/run.sh bench  # speed and memory benchmarks
@@ -38,14 +38,17 @@ case "$job" in
         "$PY" xtract_mixin.py --outdir separated --force --plot "$@" examples/example.flac
         echo "stems and a plot are in separated/" >&2
         ;;
+    setup)
+        ;;
     test)
+        bash scripts/install_render_deps.sh  # fluidsynth and the smallest SoundFont, for the render test
         "$PY" -m pytest "$@"
         ;;
     bench)
         "$PY" benchmarks/bench_separate.py "$@"
         ;;
     *)
-        echo "usage: bash scripts/run.sh demo|test|bench [args...]" >&2
+        echo "usage: bash scripts/run.sh demo|test|bench|setup [args...]" >&2
         exit 2
         ;;
 esac

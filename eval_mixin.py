@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Score separations against references, with baselines, tables and plots (see ``--help``)."""
+
+import sys
+
+from mixin.eval_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

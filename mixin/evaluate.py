@@ -1,0 +1,225 @@
+"""Scoring separations: BSSv4 (museval) per track and source, GNSDR/GSIR/GSAR for voice sets.
+
+Tracks come from three layouts (MUSDB18-HQ folders, ``mix.wav`` + source folders, MIR-1K-style
+stereo clips); systems are MiXiN's separator, estimates on disk, and baselines. A track whose
+references are missing or misaligned, or a system whose estimate has the wrong length, is
+reported as skipped with its reason; the rest is still evaluated.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+
+from .constants import CDAE_SOURCES
+from .errors import MixinError
+from .prepare import AUDIO_SUFFIXES, source_of
+
+VOICE_SOURCES = ("vocal", "accompaniment")
+
+
+@lru_cache(maxsize=1)
+def _museval_metrics():
+    """museval's BSSv4 module, loaded on its own: ``import museval`` pulls in musdb and stempeg,
+    which refuse to import without an ffmpeg binary that scoring never uses."""
+    spec = importlib.util.find_spec("museval")
+    if spec is None or not spec.submodule_search_locations:
+        raise MixinError(None, "museval is not installed (pip install museval)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "metrics.py"
+    mspec = importlib.util.spec_from_file_location("mixin._museval_metrics", path)
+    module = importlib.util.module_from_spec(mspec)
+    mspec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class EvalTrack:
+    """A mix and its true sources, all (samples, channels) at ``rate``."""
+
+    name: str
+    rate: int
+    mix: np.ndarray
+    references: dict[str, np.ndarray]
+    voice_pair: bool = False  # MIR-1K-style: vocal/accompaniment, scored with GNSDR too
+    skipped: str | None = None
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0]})") from None
+    return audio, rate
+
+
+def _folder_track(folder: Path) -> EvalTrack:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    mix_files = [p for p in files if "mix" in p.stem.lower()]
+    track = EvalTrack(folder.name, 0, np.zeros((0, 1), np.float32), {})
+    if not mix_files:
+        track.skipped = "no mixture file (mixture.wav or mix.wav)"
+        return track
+    try:
+        track.mix, track.rate = _read(mix_files[0])
+        for p in files:
+            source = source_of(p.stem)
+            if source is None:
+                continue
+            audio, rate = _read(p)
+            if rate != track.rate:
+                raise MixinError(p, f"sample rate {rate} Hz differs from the mixture's {track.rate} Hz")
+            if audio.shape != track.mix.shape:
+                raise MixinError(p, f"shape {audio.shape} differs from the mixture's {track.mix.shape}")
+            track.references[source] = track.references.get(source, 0) + audio
+    except MixinError as exc:
+        track.skipped = str(exc)
+        return track
+    if not track.references:
+        track.skipped = "no reference stems"
+    return track
+
+
+def _clip_track(path: Path) -> EvalTrack:
+    """MIR-1K-style clip, mixed at 0 dB voice-to-music ratio after normalising each to unit
+    energy (Huang et al. 2014); references scaled the same way."""
+    try:
+        audio, rate = _read(path)
+    except MixinError as exc:
+        return EvalTrack(path.stem, 0, np.zeros((0, 1), np.float32), {}, True, str(exc))
+    if audio.shape[1] != 2:
+        return EvalTrack(path.stem, rate, audio, {}, True, f"{path}: MIR-1K-style clips must be stereo")
+    music, voice = audio[:, :1], audio[:, 1:]
+    e_m, e_v = float(np.sum(music**2)), float(np.sum(voice**2))
+    if e_m == 0 or e_v == 0:
+        return EvalTrack(path.stem, rate, audio, {}, True, f"{path}: a silent channel (metrics undefined)")
+    music, voice = music / np.sqrt(e_m), voice / np.sqrt(e_v)
+    scale = 0.5 / max(float(np.abs(music + voice).max()), 1e-9)  # a playable level; ratios unchanged
+    refs = {"vocal": voice * scale, "accompaniment": music * scale}
+    return EvalTrack(path.stem, rate, (music + voice) * scale, refs, voice_pair=True)
+
+
+def load_tracks(tracks_dir: Path, layout: str = "auto") -> list[EvalTrack]:
+    """Every track under ``tracks_dir``: folders (MUSDB18-HQ or mix + sources) or stereo clips."""
+    tracks_dir = Path(tracks_dir)
+    if not tracks_dir.is_dir():
+        raise MixinError(tracks_dir, "tracks directory not found")
+    folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir())
+    clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if layout == "mir1k" or (layout == "auto" and clips and not folders):
+        return [_clip_track(p) for p in clips]
+    if folders:
+        return [_folder_track(f) for f in folders]
+    if clips:
+        return [_folder_track(tracks_dir)]
+    raise MixinError(tracks_dir, "no track folders or audio clips")
+
+
+# -- metrics ----------------------------------------------------------------------------------
+def bss_v4(references: np.ndarray, estimates: np.ndarray, rate: int, window_s: float = 1.0) -> dict[str, np.ndarray]:
+    """BSSv4 framewise metrics (museval, time-invariant filters), (sources, frames) each.
+
+    ``references`` and ``estimates`` are (sources, samples, channels); window and hop of
+    ``window_s`` seconds (``np.inf``: one global value)."""
+    m = _museval_metrics()
+    win = references.shape[1] if not np.isfinite(window_s) else int(window_s * rate)
+    sdr, isr, sir, sar, _ = m.bss_eval(
+        references, estimates, window=win, hop=win, compute_permutation=False, framewise_filters=False,
+        bsseval_sources_version=False,
+    )
+    return {"SDR": sdr, "ISR": isr, "SIR": sir, "SAR": sar}
+
+
+def framewise_median(values: np.ndarray) -> float:
+    """Median ignoring undefined (NaN) values, e.g. silent 1-s frames; NaN if none is defined."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def global_voice_metrics(clips: list[dict]) -> dict[str, float]:
+    """GNSDR, GSIR, GSAR (Huang et al. 2014): means over clips weighted by clip length.
+
+    Each clip: ``{"length", "sdr", "sdr_mix", "sir", "sar"}`` (global, whole-clip values for the
+    voice); NSDR = SDR(estimate) - SDR(mixture as estimate).
+    """
+    w = np.array([c["length"] for c in clips], dtype=np.float64)
+    if not len(w) or w.sum() == 0:
+        return {"GNSDR": float("nan"), "GSIR": float("nan"), "GSAR": float("nan")}
+
+    def mean(key: Callable[[dict], float]) -> float:
+        return float(np.sum(w * np.array([key(c) for c in clips])) / w.sum())
+
+    return {
+        "GNSDR": mean(lambda c: c["sdr"] - c["sdr_mix"]),
+        "GSIR": mean(lambda c: c["sir"]),
+        "GSAR": mean(lambda c: c["sar"]),
+    }
+
+
+@dataclass
+class Score:
+    """One system on one track: per-source medians, or the reason it was skipped."""
+
+    track: str
+    system: str
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # source -> metric -> value
+    voice: dict | None = None  # global whole-clip values for GNSDR
+    skipped: str | None = None
+
+
+def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray]) -> Score:
+    """BSSv4 of ``estimates`` against the track's references (sources both have, non-silent)."""
+    score = Score(track.name, system)
+    sources = [s for s in track.references if s in estimates]
+    for s in sources:
+        if estimates[s].shape != track.references[s].shape:
+            score.skipped = f"{system} estimate for {s} has shape {estimates[s].shape}, reference {track.references[s].shape}"
+            return score
+    silent = [s for s in sources if not np.any(track.references[s])]
+    sources = [s for s in sources if s not in silent]
+    if not sources:
+        score.skipped = "no non-silent reference this system estimates" + (f" (silent: {', '.join(silent)})" if silent else "")
+        return score
+    refs = np.stack([track.references[s] for s in sources]).astype(np.float64)
+    ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
+    framewise = bss_v4(refs, ests, track.rate)
+    for i, s in enumerate(sources):
+        score.metrics[s] = {k: framewise_median(v[i]) for k, v in framewise.items()}
+    for s in silent:
+        score.metrics[s] = {"skipped": "silent reference: metrics undefined"}
+    if track.voice_pair and "vocal" in sources:
+        whole = bss_v4(refs, ests, track.rate, window_s=np.inf)
+        mix = np.stack([track.mix for _ in sources]).astype(np.float64)
+        whole_mix = bss_v4(refs, mix, track.rate, window_s=np.inf)
+        v = sources.index("vocal")
+        score.voice = {
+            "length": int(track.mix.shape[0]),
+            "sdr": float(whole["SDR"][v, 0]),
+            "sdr_mix": float(whole_mix["SDR"][v, 0]),
+            "sir": float(whole["SIR"][v, 0]),
+            "sar": float(whole["SAR"][v, 0]),
+        }
+    return score
+
+
+def summarise(scores: list[Score]) -> dict[str, dict[str, dict[str, float]]]:
+    """system -> source -> metric -> median over tracks (and GNSDR/GSIR/GSAR per system)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for system in dict.fromkeys(s.system for s in scores):
+        rows = [s for s in scores if s.system == system and not s.skipped]
+        per: dict[str, dict[str, float]] = {}
+        for source in [*CDAE_SOURCES, "accompaniment"]:
+            vals = [r.metrics[source] for r in rows if source in r.metrics and "SDR" in r.metrics[source]]
+            if vals:
+                per[source] = {k: framewise_median(np.array([v[k] for v in vals])) for k in ("SDR", "ISR", "SIR", "SAR")}
+                per[source]["tracks"] = len(vals)
+        voice = [r.voice for r in rows if r.voice]
+        if voice:
+            per["global"] = global_voice_metrics(voice)
+        out[system] = per
+    return out

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Rebuild the shipped CDAEs from scratch, offline: the exact commands of pretrained-models/README.md.
+#   MIR1K=/path/to/mir1k-train WORK=work bash scripts/build_pretrained.sh
+# Needs fluidsynth, SoundFonts and MIDI songs from Debian (installed here when missing) and the
+# MIR-1K clips of singers abjones and amy (16 kHz stereo, voice on the right channel).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIR1K=${MIR1K:-../shared/data/mir1k-train}
+W=${WORK:-work}
+EPOCHS=${EPOCHS:-12}
+PY=.venv/bin/python
+[ -x "$PY" ] || bash scripts/run.sh setup
+bash scripts/install_render_deps.sh full
+
+# 1. Instrumental tracks rendered from MIDI, with MIR-1K voices sung over them. The validation
+#    tracks use other songs, another SoundFont and other MIR-1K songs (mixin/render.py).
+"$PY" train_util.py --render-stems "$W/render-train" --render-split train --tracks 25 --max-seconds 90 \
+    --voices "$MIR1K" --render-seed 1 --force --quiet
+"$PY" train_util.py --render-stems "$W/render-validation" --render-split validation --tracks 6 --max-seconds 60 \
+    --voices "$MIR1K" --render-seed 2 --force --quiet
+
+# 2. The MIR-1K clips of the training songs, as (mix, vocal) pairs.
+rm -rf "$W/mir1k-train-songs" && mkdir -p "$W/mir1k-train-songs"
+"$PY" - "$MIR1K" "$W/mir1k-train-songs" <<'PYEOF'
+import os, sys
+from pathlib import Path
+from mixin.render import split_for, voice_groups
+src, dst = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
+for group in split_for(voice_groups(src), "train"):
+    for clip in group:
+        os.symlink(clip, dst / clip.name)
+PYEOF
+
+# 3. Segments, HDF5 (80/10/10 by track, for early stopping), training.
+"$PY" train_util.py --prepare-stems --stem-dirs "$W/render-train" "$W/mir1k-train-songs" \
+    --segment-duration 30 --data-dir "$W/data" --force --quiet
+"$PY" train_util.py --create-hdf5 --data-dir "$W/data" --seed 42 --force --quiet
+"$PY" train_util.py --train --data-dir "$W/data" --model-dir "$W/model" --log-dir "$W/logdir" \
+    --epochs "$EPOCHS" --batch-size 16 --patience 3

@@ -1,0 +1,116 @@
+"""Metrics with known answers, GNSDR aggregation, baselines, and eval_mixin.py's report."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin.baselines import hpss, oracle_wiener
+from mixin.eval_cli import main
+from mixin.evaluate import bss_v4, global_voice_metrics, load_tracks, score_track
+from mixin.synth import synth_stems, write_musdb_track
+
+
+def test_sdr_of_known_noise_level():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((1, 44100 * 3, 1))
+    noise = rng.standard_normal(ref.shape)
+    noise *= np.sqrt(np.sum(ref**2) / np.sum(noise**2)) * 10 ** (-20 / 20)  # exactly 20 dB below
+    m = bss_v4(ref, ref + noise, 44100)
+    assert np.median(m["SDR"]) == pytest.approx(20.0, abs=0.3)
+    assert np.median(bss_v4(ref, ref, 44100)["SDR"]) > 60
+
+
+def test_gnsdr_is_length_weighted_mean_of_nsdr():
+    clips = [
+        {"length": 100, "sdr": 5.0, "sdr_mix": 1.0, "sir": 10.0, "sar": 7.0},
+        {"length": 300, "sdr": 9.0, "sdr_mix": 3.0, "sir": 20.0, "sar": 11.0},
+    ]
+    g = global_voice_metrics(clips)
+    assert g["GNSDR"] == pytest.approx((100 * 4 + 300 * 6) / 400)  # 5.5
+    assert g["GSIR"] == pytest.approx((100 * 10 + 300 * 20) / 400)  # 17.5
+    assert g["GSAR"] == pytest.approx((100 * 7 + 300 * 11) / 400)  # 10.0
+
+
+def test_voice_metrics_differ_where_they_must(tmp_path):
+    """Interference lowers SIR, not SAR; noise lowers SAR: the three must not coincide."""
+    rng = np.random.default_rng(1)
+    n = 16000 * 4
+    voice = rng.standard_normal(n) * np.sin(np.linspace(0, 40, n)) ** 2
+    music = rng.standard_normal(n)
+    clip = tmp_path / "clips"
+    clip.mkdir()
+    sf.write(str(clip / "a_1_01.wav"), np.stack([music, voice], axis=1) * 0.1, 16000, subtype="FLOAT")
+    (track,) = load_tracks(clip)
+    assert track.voice_pair and track.rate == 16000
+    v, a = track.references["vocal"], track.references["accompaniment"]
+    np.testing.assert_allclose(np.sum(v**2), np.sum(a**2), rtol=1e-5)  # 0 dB voice-to-music ratio
+    est = {"vocal": v + 0.3 * a + 0.01 * rng.standard_normal(v.shape), "accompaniment": a + 0.1 * v}
+    score = score_track(track, "x", est)
+    g = global_voice_metrics([score.voice])
+    assert g["GNSDR"] > 5 and abs(g["GSIR"] - g["GSAR"]) > 3 and abs(g["GNSDR"] - g["GSIR"]) > 1
+    assert score.voice["sdr_mix"] == pytest.approx(0.0, abs=0.5)  # the mixture at 0 dB VMR
+
+
+def test_hpss_sums_to_mix_and_separates():
+    stems = synth_stems(4.0, 22050, 1, seed=3)
+    mix = stems["harmonic"] + stems["percussive"]
+    out = hpss(mix, 22050)
+    np.testing.assert_allclose(out["harmonic"] + out["percussive"], mix, atol=1e-5)
+    corr = np.corrcoef(out["percussive"][:, 0], stems["percussive"][:, 0])[0, 1]
+    assert corr > 0.5
+
+
+def test_oracle_beats_mixture():
+    stems = synth_stems(3.0, 44100, 2, seed=4)
+    mix = sum(stems.values())
+    est = oracle_wiener(mix, stems)
+    np.testing.assert_allclose(sum(est.values()), mix, atol=1e-4)
+    for s in stems:
+        sdr = 10 * np.log10(np.sum(stems[s] ** 2) / np.sum((est[s] - stems[s]) ** 2))
+        sdr_mix = 10 * np.log10(np.sum(stems[s] ** 2) / np.sum((mix - stems[s]) ** 2))
+        assert sdr > 4 and sdr > sdr_mix + 4, (s, sdr, sdr_mix)
+
+
+def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
+    tracks = tmp_path / "tracks"
+    for i in range(2):
+        write_musdb_track(tracks / f"song{i}", 2.5, seed=i)
+    bad = tracks / "misaligned"
+    write_musdb_track(bad, 2.5, seed=9)
+    drums, rate = sf.read(str(bad / "drums.wav"))
+    sf.write(str(bad / "drums.wav"), drums[:-100], rate, subtype="FLOAT")
+    est_dir = tmp_path / "est"
+    est_dir.mkdir()
+    mix, rate = sf.read(str(tracks / "song0" / "mixture.wav"), dtype="float32")
+    sf.write(str(est_dir / "song0_vocal.wav"), mix, rate, subtype="FLOAT")
+    sf.write(str(est_dir / "song1_vocal.wav"), mix[:-10], rate, subtype="FLOAT")  # wrong length
+    code = main([str(tracks), "--pretrained-model-dir", str(model_dir), "--estimates-dir", str(est_dir),
+                 "--systems", "mixin,mixture,hpss", "--out", str(tmp_path / "report"), "--quiet", "--cores", "2"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "skipped misaligned:" in err and "drums.wav: shape (110150, 2) differs from the mixture's (110250, 2)" in err
+    assert "skipped song1 (estimates): estimates estimate for vocal has shape (110240, 2), reference (110250, 2)" in err
+    report = json.loads((tmp_path / "report" / "results.json").read_text())
+    summary = report["summary"]
+    assert set(summary) == {"mixin", "mixture", "hpss", "estimates"}
+    assert summary["estimates"]["vocal"]["tracks"] == 1 and summary["mixture"]["vocal"]["tracks"] == 2
+    per_track = {(s["track"], s["system"]): s for s in report["scores"]}
+    # The estimate on disk for song0 is the mixture: it must score exactly as the mixture baseline.
+    assert per_track[("song0", "estimates")]["metrics"]["vocal"]["SDR"] == pytest.approx(
+        per_track[("song0", "mixture")]["metrics"]["vocal"]["SDR"], abs=1e-6)
+    assert "harmonic" in summary["hpss"] and "vocal" not in summary["hpss"]
+    md = (tmp_path / "report" / "results.md").read_text()
+    assert "| hpss |" in md and "## Skipped" in md
+    assert (tmp_path / "report" / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_silent_reference_reported(tmp_path):
+    tracks = tmp_path / "t"
+    write_musdb_track(tracks / "quiet", 2.0, seed=1)
+    sf.write(str(tracks / "quiet" / "vocals.wav"), np.zeros((88200, 2), np.float32), 44100)
+    (track,) = load_tracks(tracks)
+    score = score_track(track, "mixture", {s: track.mix for s in track.references})
+    assert score.metrics["vocal"] == {"skipped": "silent reference: metrics undefined"}
+    assert np.isfinite(score.metrics["harmonic"]["SDR"])

@@ -1,0 +1,84 @@
+"""--render-stems: a tiny generated MIDI song split by channel and rendered with TimGM6mb."""
+
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin.errors import MixinError
+from mixin.render import font_split, part_of, render_stems, split_for, split_midi
+
+TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # scripts/install_render_deps.sh installs it
+
+
+def tiny_song(path: Path) -> Path:
+    """Two bars: a piano chord (channel 1), a bass line (program 33, channel 2), drums (channel 10)."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0)])
+    mid.tracks.append(meta)
+    for ch, program, notes in ((0, 0, [60, 64, 67]), (1, 33, [36]), (9, 0, [36, 42])):
+        tr = mido.MidiTrack([mido.Message("program_change", channel=ch, program=program, time=0)])
+        for beat in range(8):
+            for i, n in enumerate(notes):
+                tr.append(mido.Message("note_on", channel=ch, note=n, velocity=100, time=0))
+            for i, n in enumerate(notes):
+                tr.append(mido.Message("note_off", channel=ch, note=n, velocity=0, time=480 if i == 0 else 0))
+        mid.tracks.append(tr)
+    mid.save(str(path))
+    return path
+
+
+def test_parts_by_channel_and_program():
+    assert part_of(9, 0) == "drums"
+    assert part_of(0, 33) == "bass" and part_of(3, 39) == "bass"
+    assert part_of(0, 0) == "other" and part_of(0, 40) == "other"
+
+
+def test_split_midi_keeps_notes_in_their_part(tmp_path):
+    parts = split_midi(tiny_song(tmp_path / "s.mid"), tmp_path, transpose=2)
+    assert sorted(parts) == ["bass", "drums", "other"]
+    notes = {
+        name: sorted({m.note for t in mido.MidiFile(str(p)).tracks for m in t if m.type == "note_on" and m.velocity})
+        for name, p in parts.items()
+    }
+    assert notes == {"other": [62, 66, 69], "bass": [38], "drums": [36, 42]}  # drums not transposed
+
+
+def test_validation_material_is_disjoint():
+    items = list(range(12))
+    train, val = split_for(items, "train"), split_for(items, "validation")
+    assert not set(train) & set(val) and sorted(train + val) == items and val == [4, 9]
+
+
+def test_font_split(tmp_path):
+    fonts = []
+    for name, size in (("big.sf2", 300), ("small.sf2", 10), ("mid.sf3", 100)):
+        p = tmp_path / name
+        p.write_bytes(b"x" * size)
+        fonts.append(p)
+    assert font_split(fonts, "validation") == [tmp_path / "small.sf2"]
+    assert sorted(font_split(fonts, "train")) == sorted([tmp_path / "big.sf2", tmp_path / "mid.sf3"])
+
+
+def test_render_tiny_song_with_smallest_soundfont(tmp_path):
+    song = tiny_song(tmp_path / "song.mid")
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    sf.write(str(voices / "singer_1_01.wav"), 0.1 * np.ones((16000, 2), dtype=np.float32), 16000)
+    out = render_stems(tmp_path / "out", 1, songs=[song], soundfonts=[TIMGM], voice_dir=voices, split="train")
+    assert len(out) == 1
+    folder = out[0]
+    names = sorted(p.name for p in folder.glob("*.wav"))
+    assert names == ["bass.wav", "drums.wav", "mixture.wav", "other.wav", "vocals.wav"]
+    stems = {n: sf.read(str(folder / n), dtype="float32") for n in names}
+    assert {r for _, r in stems.values()} == {44100}
+    assert len({len(a) for a, _ in stems.values()}) == 1 and len(stems["mixture.wav"][0]) > 3 * 44100
+    for n in ("bass.wav", "drums.wav", "other.wav"):
+        assert np.sqrt(np.mean(stems[n][0] ** 2)) > 1e-3, n  # every part sounds
+    total = sum(stems[n][0] for n in names if n != "mixture.wav")
+    np.testing.assert_allclose(total, stems["mixture.wav"][0], atol=1e-5)
+    assert "soundfont TimGM6mb.sf2" in (folder / "render.txt").read_text()
+    with pytest.raises(MixinError, match="already exists"):
+        render_stems(tmp_path / "out", 1, songs=[song], soundfonts=[TIMGM], split="train")
