@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pretrained-model-dir",
         type=Path,
-        help="directory with model_<source>.h5 files (default: the models shipped with MiXiN)",
+        help="a model directory: MiXiN's model_<source>.h5 CDAEs, or a DRNN (pretrained-models/drnn: vocal and "
+        "accompaniment stems); default: the CDAEs shipped with MiXiN",
     )
     p.add_argument("--format", choices=("wav", "flac"), default="wav", help="output format (default: wav, 32-bit float)")
     p.add_argument("--offset", type=float, default=0.0, metavar="SECONDS", help="start this far into each file")
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .errors import MixinError
     from .files import separate_file
-    from .separator import Separator
+    from .registry import load_separator
 
     def fail(exc: BaseException, where: str = "") -> None:
         if args.verbose:
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {where}{exc}", file=sys.stderr)
 
     try:
-        separator = Separator.from_pretrained(
+        separator = load_separator(
             args.pretrained_model_dir,
             instrumental=args.instrumental,
             single_model=args.single_model,

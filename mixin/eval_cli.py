@@ -181,11 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tracks = load_tracks(args.tracks_dir, args.layout)
         separator = None
         if "mixin" in systems:
-            from .separator import Separator
+            from .registry import load_separator
 
-            separator = Separator.from_pretrained(
-                args.pretrained_model_dir, instrumental=args.instrumental, single_model=args.single_model
-            )
+            separator = load_separator(args.pretrained_model_dir, instrumental=args.instrumental, single_model=args.single_model)
     except MixinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from .audio import AtomicAudioWriter, probe, read_blocks
 from .errors import MixinError
-from .separator import Separator
+from .separator import ChunkedSeparator
 
 READ_BLOCK = 65536
 
@@ -46,7 +46,7 @@ def check_writable(directory: Path) -> None:
 
 
 def separate_file(
-    separator: Separator,
+    separator: ChunkedSeparator,
     path: str | Path,
     *,
     outdir: str | Path | None = None,

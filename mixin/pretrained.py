@@ -11,6 +11,12 @@ from .errors import MixinError
 
 CONFIG_NAME = "config.json"
 
+ARCH_SETTINGS = {
+    "cdae": (SAMPLE_RATE, CHUNK_SIZE, N_BANDS),
+    "drnn": (16000, 16000 * 30, 513),  # 16 kHz, 30-s pieces, 513 STFT bins
+}
+"""The registry of architectures: (sample rate, chunk size, bands) each was built for."""
+
 
 def default_model_dir() -> Path:
     """The shipped models, found beside the package (not in the working directory)."""
@@ -51,10 +57,13 @@ class ModelConfig:
             config = cls(**data)
         except (ValueError, TypeError) as exc:
             raise MixinError(path, f"invalid model config ({exc})") from None
-        if (config.sample_rate, config.chunk_size, config.bands) != (SAMPLE_RATE, CHUNK_SIZE, N_BANDS):
+        expected = ARCH_SETTINGS.get(config.arch)
+        if expected is None:
+            raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCH_SETTINGS)})")
+        if (config.sample_rate, config.chunk_size, config.bands) != expected:
             raise MixinError(
                 path,
                 f"models made for {config.sample_rate} Hz, chunk {config.chunk_size}, {config.bands} bands; "
-                f"this version uses {SAMPLE_RATE} Hz, chunk {CHUNK_SIZE}, {N_BANDS} bands",
+                f"this version's {config.arch} uses {expected[0]} Hz, chunk {expected[1]}, {expected[2]} bands",
             )
         return config

@@ -15,13 +15,104 @@ from .filtering import wiener_masks, with_mixture_phase
 from .pretrained import ModelConfig, default_model_dir
 from .transforms import nsgt
 
-__all__ = ["Separator"]
+__all__ = ["ChunkedSeparator", "Separator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
 
 
-class Separator:
-    """Splits audio into stems with one magnitude model per source.
+class ChunkedSeparator:
+    """What every architecture shares: audio at any rate and channel count in, stems out,
+    through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
+
+    Subclasses set ``sources``, ``model_rate``, ``chunk_size``, ``overlap``, ``batch_size`` and
+    ``trained``, and implement ``separate_chunks``: (n, channels, chunk) -> (sources, n,
+    channels, chunk).
+    """
+
+    sources: tuple[str, ...]
+    model_rate: int
+    chunk_size: int
+    overlap: int
+    batch_size: int
+    trained: bool = True
+
+    def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+        """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
+
+        Resamples to the models' rate and back. The last source is the input minus the others,
+        taken at the input's rate, so the stems sum to the input exactly even where resampling
+        loses a band (e.g. above 8 kHz for a 16 kHz model): that band goes to the last source.
+        """
+        if self.model_rate == sample_rate:
+            yield from stream_overlap_add(
+                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
+            )
+            return
+        pending: list[np.ndarray] = []  # input samples not yet matched by output
+
+        def remember(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            for block in source:
+                pending.append(block)
+                yield block
+
+        def take(n: int) -> np.ndarray:
+            out, have = [], 0
+            while pending and have < n:
+                block = pending.pop(0)
+                if have + len(block) > n:
+                    pending.insert(0, block[n - have :])
+                    block = block[: n - have]
+                out.append(block)
+                have += len(block)
+            got = np.concatenate(out) if out else np.zeros((0, channels), np.float32)
+            return np.pad(got, ((0, n - len(got)), (0, 0)))
+
+        others = len(self.sources) - 1
+        to_model = Resampler(sample_rate, self.model_rate, channels)
+        back = Resampler(self.model_rate, sample_rate, channels * others)
+        separated = stream_overlap_add(
+            to_model.stream(remember(blocks)),
+            self.separate_chunks,
+            len(self.sources),
+            self.chunk_size,
+            self.overlap,
+            self.batch_size,
+        )
+        flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
+        for out in back.stream(flat):
+            stems = out.reshape(len(out), others, channels).transpose(1, 0, 2)
+            rest = take(len(out)) - stems.sum(axis=0)
+            yield np.concatenate((stems, rest[None]), axis=0)
+        tail = take(sum(len(b) for b in pending))
+        if len(tail):
+            yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
+
+    def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
+        audio = np.asarray(audio, dtype=np.float32)
+        mono = audio.ndim == 1
+        frames = audio[:, None] if mono else audio
+        if frames.ndim != 2 or len(frames) == 0:
+            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
+        if not np.isfinite(frames).all():
+            raise ValueError("audio contains NaN or infinite samples")
+        if sample_rate == self.model_rate:
+            stems = separate_array(
+                frames, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
+            )
+        else:
+            parts = list(self.stream([frames], sample_rate, frames.shape[1]))
+            stems = np.concatenate(parts, axis=1)[:, : len(frames)]
+            if stems.shape[1] < len(frames):
+                stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
+        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}
+
+
+class Separator(ChunkedSeparator):
+    """MiXiN's separator: one CDAE magnitude model per source on the Bark NSGT.
 
     ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
     sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
@@ -47,6 +138,8 @@ class Separator:
         self.overlap = int(overlap)
         self.batch_size = int(batch_size)
         self.trained = trained
+        self.model_rate = SAMPLE_RATE
+        self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
         self._predict = None
 
@@ -66,7 +159,7 @@ class Separator:
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
         if config.arch != "cdae":
-            raise MixinError(directory, f"architecture {config.arch!r} is not supported by this separator")
+            raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -127,44 +220,3 @@ class Separator:
         stems = self.transform.inverse(masks[:-1] * coefs[None])
         rest = chunks - stems.sum(axis=0)
         return np.concatenate((stems, rest[None]), axis=0)
-
-    # -- audio at any rate ----------------------------------------------------------------
-    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
-        """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
-
-        Resamples to 44.1 kHz for the models and back; the total output length can differ
-        from the input's by a sample or two of resampler rounding (callers trim or pad).
-        """
-        to_model = Resampler(sample_rate, SAMPLE_RATE, channels)
-        back = Resampler(SAMPLE_RATE, sample_rate, channels * len(self.sources))
-        separated = stream_overlap_add(
-            to_model.stream(blocks),
-            self.separate_chunks,
-            len(self.sources),
-            CHUNK_SIZE,
-            self.overlap,
-            self.batch_size,
-        )
-        flat = (s.transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
-        for out in back.stream(flat):
-            yield out.reshape(len(out), len(self.sources), channels).transpose(1, 0, 2)
-
-    def separate(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
-        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
-        audio = np.asarray(audio, dtype=np.float32)
-        mono = audio.ndim == 1
-        frames = audio[:, None] if mono else audio
-        if frames.ndim != 2 or len(frames) == 0:
-            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
-        if not np.isfinite(frames).all():
-            raise ValueError("audio contains NaN or infinite samples")
-        if sample_rate == SAMPLE_RATE:
-            stems = separate_array(
-                frames, self.separate_chunks, len(self.sources), CHUNK_SIZE, self.overlap, self.batch_size
-            )
-        else:
-            parts = list(self.stream([frames], sample_rate, frames.shape[1]))
-            stems = np.concatenate(parts, axis=1)[:, : len(frames)]
-            if stems.shape[1] < len(frames):
-                stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
-        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}

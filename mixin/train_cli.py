@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     h5.add_argument("--seed", type=int, default=42, help="seed of the 80/10/10 split by track (recorded in the files)")
 
     tr = p.add_argument_group("--train")
+    tr.add_argument("--arch", choices=("cdae", "drnn"), default="cdae",
+                    help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
+                    "the MIR-1K-style clips of --stem-dirs (default: cdae)")
     tr.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
     tr.add_argument("--batch-size", type=int, default=64, help="chunks per batch (default: 64)")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated (default: harmonic,percussive,vocal)")
@@ -153,7 +156,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
                 for source, c in counts.items():
                     print(f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, validation {c['validation']}, test {c['test']}")
-            if args.train:
+            if args.train and args.arch == "drnn":
+                if not args.stem_dirs:
+                    raise MixinError(None, "--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
+                from .drnn_train import train_drnn
+
+                r = train_drnn(
+                    args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
+                    learning_rate=args.learning_rate, patience=args.patience, verbose=0 if args.quiet else 1,
+                )
+                print(
+                    f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
+                    f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
+                )
+            elif args.train:
                 from .train import TrainSettings, train
 
                 sources = [s.strip() for s in args.sources.split(",") if s.strip()]

@@ -35,13 +35,12 @@ def test_one_dimensional_input_gives_one_dimensional_stems(separator):
 
 
 def test_other_sample_rate_resampled_and_back(separator):
-    t = np.arange(16000 * 2) / 16000
-    x = (0.3 * np.sin(2 * np.pi * 440 * t) * np.minimum(1, t))[:, None].astype(np.float32)
+    # White noise at 16 kHz: resampling loses a sliver at the band edge, which lands in the
+    # last stem (taken as input minus the others), so the stems still sum to the input exactly.
+    x = np.random.default_rng(5).standard_normal((16000 * 2, 1)).astype(np.float32) * 0.1
     stems = separator.separate(x, 16000)
     assert all(s.shape == x.shape for s in stems.values())
-    # Linear all the way: the stems still add up to the (band-limited) mix.
-    err = sum(stems.values()) - x
-    assert np.sqrt(np.mean(err[1000:-1000] ** 2)) < 1e-3
+    np.testing.assert_allclose(sum(stems.values()), x, atol=1e-5)
 
 
 def test_silence_gives_silent_stems(separator):

@@ -1,0 +1,122 @@
+"""Huang et al.'s deep recurrent network for singing-voice separation (ISMIR 2014), DRNN-2.
+
+16 kHz, 1024-point STFT, hop 512. Input: the mixture's magnitude frame with its previous and next
+frame (3 x 513); three hidden layers of 1000 ReLU units, the second recurrent; two linear heads
+(voice, accompaniment); a masking layer without non-linearity,
+``y1 = |h1| / (|h1| + |h2| + eps) * x`` and likewise ``y2``, so the two estimates sum to the
+mixture's magnitude; inverse STFT with the mixture's phase. Trained with the discriminative loss
+``|y1-s1|^2 - g|y1-s2|^2 + |y2-s2|^2 - g|y2-s1|^2``, g = 0.05.
+
+Like ``mixin.model``, nothing here reads files; Keras loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.signal
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+RATE = 16000
+N_FFT = 1024
+HOP = 512
+BINS = N_FFT // 2 + 1
+CONTEXT = 1  # frames on each side
+HIDDEN = 1000
+GAMMA = 0.05
+EPS = 1e-8
+SOURCES = ("vocal", "accompaniment")
+
+
+def stft(x: np.ndarray) -> np.ndarray:
+    """(..., samples) -> complex (..., frames, 513), Hann window, hop 512."""
+    _, _, z = scipy.signal.stft(x, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary="zeros", padded=True)
+    return np.swapaxes(z, -1, -2).astype(np.complex64)
+
+
+def istft(z: np.ndarray, length: int) -> np.ndarray:
+    """Inverse of :func:`stft`, cut or padded to ``length`` samples."""
+    _, x = scipy.signal.istft(np.swapaxes(z, -1, -2), fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=True)
+    x = x[..., :length]
+    if x.shape[-1] < length:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
+    return x.astype(np.float32)
+
+
+def with_context(mag: np.ndarray) -> np.ndarray:
+    """(..., frames, 513) -> (..., frames, 3*513): previous, current and next frame
+    (edges repeat the first/last frame)."""
+    pad = [(0, 0)] * (mag.ndim - 2) + [(CONTEXT, CONTEXT), (0, 0)]
+    padded = np.pad(mag, pad, mode="edge")
+    frames = mag.shape[-2]
+    return np.concatenate([padded[..., i : i + frames, :] for i in range(2 * CONTEXT + 1)], axis=-1)
+
+
+def build_drnn(hidden: int = HIDDEN, name: str = "drnn") -> "keras.Model":
+    """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2]."""
+    from .model import keras_module
+
+    keras = keras_module()
+    layers = keras.layers
+    features = keras.Input(shape=(None, (2 * CONTEXT + 1) * BINS), name="mix_context")
+    h = layers.Dense(hidden, activation="relu", name="hidden1")(features)
+    h = layers.SimpleRNN(hidden, activation="relu", return_sequences=True, name="hidden2_recurrent")(h)
+    h = layers.Dense(hidden, activation="relu", name="hidden3")(h)
+    h1 = layers.Dense(BINS, name="head_vocal")(h)
+    h2 = layers.Dense(BINS, name="head_accompaniment")(h)
+    out = _layers()["DRNNMasking"](name="masking")([h1, h2, features])
+    return keras.Model(features, out, name=name)
+
+
+_LAYER_CACHE: dict = {}
+
+
+def _layers() -> dict:
+    """The masking layer, defined on first use (Keras loads lazily) and registered so saved
+    models load without unsafe deserialisation."""
+    if _LAYER_CACHE:
+        return _LAYER_CACHE
+    from .model import keras_module
+
+    keras = keras_module()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mixin")
+    class DRNNMasking(keras.layers.Layer):
+        """y1 = |h1| / (|h1| + |h2| + eps) * x (and y2), x the centre frame of the input: the
+        two estimates sum to the mixture's magnitude. No weights."""
+
+        def call(self, inputs):
+            h1, h2, features = inputs
+            x = features[..., CONTEXT * BINS : (CONTEXT + 1) * BINS]
+            a1, a2 = ops.abs(h1), ops.abs(h2)
+            denom = a1 + a2 + EPS
+            return ops.concatenate([a1 / denom * x, a2 / denom * x], axis=-1)
+
+        def compute_output_shape(self, input_shapes):
+            return (*input_shapes[0][:-1], 2 * BINS)
+
+    _LAYER_CACHE["DRNNMasking"] = DRNNMasking
+    return _LAYER_CACHE
+
+
+def custom_objects() -> dict:
+    """What ``keras.models.load_model`` needs for a saved DRNN."""
+    return dict(_layers())
+
+
+def discriminative_loss(gamma: float = GAMMA):
+    """Huang et al.'s discriminative MSE on [y1, y2] against targets [s1, s2] (mean over bins)."""
+    from keras import ops
+
+    def loss(y_true, y_pred):
+        s1, s2 = y_true[..., :BINS], y_true[..., BINS:]
+        y1, y2 = y_pred[..., :BINS], y_pred[..., BINS:]
+        sq = lambda a: ops.mean(ops.square(a), axis=-1)  # noqa: E731
+        return sq(y1 - s1) - gamma * sq(y1 - s2) + sq(y2 - s2) - gamma * sq(y2 - s1)
+
+    loss.__name__ = f"discriminative_mse_g{gamma:g}"
+    return loss

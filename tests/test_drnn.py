@@ -1,0 +1,90 @@
+"""The DRNN (Huang et al. 2014): architecture, masking, discriminative loss, separator, training."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin import drnn
+from mixin.errors import MixinError
+
+
+def test_architecture_and_masking_sums_to_mixture():
+    model = drnn.build_drnn()
+    assert model.input_shape == (None, None, 3 * 513) and model.output_shape == (None, None, 1026)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Dense") == 4 and kinds.count("SimpleRNN") == 1
+    assert model.get_layer("hidden2_recurrent").units == 1000
+    # 1539*1000+1000 + (1000*1000*2+1000) + 1000*1000+1000 + 2*(1000*513+513)
+    assert model.count_params() == 5_569_026
+    x = np.random.default_rng(0).random((2, 7, 1539)).astype(np.float32)
+    y = np.asarray(model(x))
+    np.testing.assert_allclose(y[..., :513] + y[..., 513:], x[..., 513:1026], rtol=1e-5, atol=1e-7)
+    assert (y >= 0).all()
+
+
+def test_context_frames():
+    mag = np.arange(4 * 513, dtype=np.float32).reshape(4, 513)
+    ctx = drnn.with_context(mag)
+    assert ctx.shape == (4, 1539)
+    np.testing.assert_array_equal(ctx[1], np.concatenate([mag[0], mag[1], mag[2]]))
+    np.testing.assert_array_equal(ctx[0, :513], mag[0])  # edge repeats the first frame
+
+
+def test_discriminative_loss_by_hand():
+    s1, s2 = np.full((1, 513), 1.0), np.full((1, 513), 3.0)
+    y1, y2 = np.full((1, 513), 2.0), np.full((1, 513), 2.5)
+    loss = drnn.discriminative_loss(0.05)
+    got = float(np.asarray(loss(np.concatenate([s1, s2], -1).astype("float32"), np.concatenate([y1, y2], -1).astype("float32")))[0])
+    # (2-1)^2 - .05 (2-3)^2 + (2.5-3)^2 - .05 (2.5-1)^2 = 1 - .05 + .25 - .1125
+    assert got == pytest.approx(1.0875, rel=1e-6)
+
+
+def test_stft_round_trip():
+    x = np.random.default_rng(1).standard_normal(16000).astype(np.float32)
+    np.testing.assert_allclose(drnn.istft(drnn.stft(x), len(x)), x, atol=1e-5)
+
+
+def write_clips(directory: Path, songs: int = 5, seconds: float = 1.0, rate: int = 16000) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(2)
+    t = np.arange(int(seconds * rate)) / rate
+    for s in range(songs):
+        voice = 0.2 * np.sin(2 * np.pi * (300 + 40 * s) * t) * (np.sin(2 * np.pi * 2 * t) > 0)
+        music = 0.1 * rng.standard_normal(len(t))
+        sf.write(str(directory / f"singer_{s + 1}_01.wav"), np.stack([music, voice], 1), rate, subtype="FLOAT")
+    return directory
+
+
+def test_train_save_load_and_separate(tmp_path, capsys):
+    from mixin.cli import main as xtract
+    from mixin.drnn_train import train_drnn
+    from mixin.registry import load_separator
+
+    clips = write_clips(tmp_path / "clips")
+    r = train_drnn([clips], tmp_path / "model", tmp_path / "log", epochs=2, batch_size=4, frames=8, hidden=32, verbose=0)
+    assert r["epochs"] == 2 and r["validation_clips"] == 1 and np.isfinite(r["GNSDR"])
+    assert {"GNSDR", "GSIR", "GSAR"} <= set(r)
+    sep = load_separator(tmp_path / "model")
+    assert sep.sources == ("vocal", "accompaniment") and sep.trained
+    mix = np.random.default_rng(3).standard_normal((22050 * 2, 2)).astype(np.float32) * 0.1
+    stems = sep.separate(mix, 22050)
+    assert stems["vocal"].shape == mix.shape
+    np.testing.assert_allclose(stems["vocal"] + stems["accompaniment"], mix, atol=1e-4)
+    song = tmp_path / "song.wav"
+    sf.write(str(song), mix, 22050, subtype="FLOAT")
+    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--quiet"]) == 0
+    for s in ("vocal", "accompaniment"):
+        info = sf.info(str(tmp_path / f"song_{s}.wav"))
+        assert (info.samplerate, info.channels, info.frames) == (22050, 2, len(mix))
+    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--instrumental", "--quiet"]) == 1
+    assert "apply to the cdae architecture only" in capsys.readouterr().err
+
+
+def test_no_clips(tmp_path):
+    from mixin.drnn_train import load_clips
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MixinError, match="no usable train clips"):
+        load_clips([tmp_path / "empty"], "train")
