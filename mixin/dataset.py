@@ -21,6 +21,7 @@ import soundfile as sf
 from .audio import temporary_beside
 from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
 from .errors import MixinError
+from .progress import progress_bar
 from .prepare import load_manifest
 from .transforms import nsgt
 
@@ -111,11 +112,7 @@ def create_hdf5(
         if not by_split["train"]:
             raise MixinError(data_dir, f"no training segments hold a {source} stem")
         tmp = temporary_beside(target)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=sum(map(len, by_split.values())), unit="segment", desc=f"hdf5 {source}", leave=False)
+        bar = progress_bar(progress, total=sum(map(len, by_split.values())), unit="segment", desc=f"hdf5 {source}")
         try:
             with h5py.File(tmp, "w") as h5:
                 for key, value in expected_attrs(source).items():
@@ -143,16 +140,14 @@ def create_hdf5(
                             dy.resize(end, axis=0)
                             dx[end - len(mags) :] = mags[:, 0]
                             dy[end - len(mags) :] = mags[:, 1]
-                        if bar is not None:
-                            bar.update(1)
+                        bar.update(1)
                     counts[source][split] = int(dx.shape[0])
             os.replace(tmp, target)
         except OSError as exc:
             raise MixinError(target, f"cannot write ({exc.strerror or exc})") from None
         finally:
             tmp.unlink(missing_ok=True)
-            if bar is not None:
-                bar.close()
+            bar.close()
     return counts
 
 

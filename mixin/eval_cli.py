@@ -176,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         systems.append(args.estimates_name)
     from .errors import MixinError
     from .evaluate import load_tracks, summarise
+    from .progress import progress_bar
 
     try:
         tracks = load_tracks(args.tracks_dir, args.layout)
@@ -195,12 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs, scores = [], []
     from .evaluate import Score
 
-    iterator = good
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(good, unit="track", desc="separating", leave=False)
-    for track in iterator:
+    for track in progress_bar(progress, good, unit="track", desc="separating"):
         try:
             per = estimates_for(track, systems, separator, args.estimates_dir, args.estimates_name)
         except MixinError as exc:
@@ -213,19 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 jobs.append((track, system, est))
     if args.cores > 1:
         with ProcessPoolExecutor(args.cores) as pool:
-            results = pool.map(_score, jobs)
-            if progress:
-                from tqdm import tqdm
-
-                results = tqdm(results, total=len(jobs), unit="score", desc="scoring", leave=False)
-            scores += list(results)
+            scores += list(progress_bar(progress, pool.map(_score, jobs), total=len(jobs), unit="score", desc="scoring"))
     else:
-        it = jobs
-        if progress:
-            from tqdm import tqdm
-
-            it = tqdm(jobs, unit="score", desc="scoring", leave=False)
-        scores += [_score(j) for j in it]
+        scores += [_score(j) for j in progress_bar(progress, jobs, unit="score", desc="scoring")]
     for s in scores:
         if s.skipped:
             print(f"skipped {s.track} ({s.system}): {s.skipped}", file=sys.stderr)

@@ -12,6 +12,7 @@ import soundfile as sf
 
 from .audio import AtomicAudioWriter, probe, read_blocks
 from .errors import MixinError
+from .progress import progress_bar
 from .separator import ChunkedSeparator
 
 READ_BLOCK = 65536
@@ -81,11 +82,7 @@ def separate_file(
             raise MixinError(out, "already exists (use --force to overwrite)")
     check_writable(next(iter(outputs.values())).parent)
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=frames, unit="sample", unit_scale=True, desc=path.name, leave=False)
+    bar = progress_bar(progress, total=frames, unit="sample", unit_scale=True, desc=path.name)
     blocks = read_blocks(info, READ_BLOCK, start, frames)
     with ExitStack() as stack:
         writers = {
@@ -96,14 +93,12 @@ def separate_file(
             for stems in separator.stream(blocks, info.sample_rate, info.channels):
                 for s, stem in zip(separator.sources, stems):
                     writers[s].write(stem)
-                if bar is not None:
-                    bar.update(min(stems.shape[1], frames - bar.n))
+                bar.update(min(stems.shape[1], frames - bar.n))
         except (OSError, sf.SoundFileRuntimeError) as exc:
             where = next(iter(outputs.values())).parent
             raise MixinError(where, f"cannot write output ({getattr(exc, 'strerror', None) or exc})") from None
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         for writer in writers.values():
             writer.commit()
     return FileResult(path, start, frames, outputs, frames / info.sample_rate, time.perf_counter() - start_time)

@@ -28,6 +28,7 @@ import soundfile as sf
 from .audio import Resampler
 from .constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from .errors import MixinError
+from .progress import progress_bar
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 MANIFEST = "segments.json"
@@ -236,16 +237,11 @@ def prepare_stems(
     rng = np.random.default_rng(seed)
     segments: list[Segment] = []
     failures: list[str] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tracks), unit="track", desc="preparing stems", leave=False)
+    bar = progress_bar(progress, total=len(tracks), unit="track", desc="preparing stems")
     try:
         pool: list[tuple[str, dict[str, np.ndarray]]] = []  # recent segments of other tracks
         for t_index, track in enumerate(tracks):
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
             if not track.sources:
                 failures.append(f"{track.name}: no usable stems (only mixtures?)")
                 continue
@@ -291,8 +287,7 @@ def prepare_stems(
         for item in staging.iterdir():
             os.replace(item, data_dir / item.name)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         shutil.rmtree(staging, ignore_errors=True)
     for f in failures:
         warnings.warn(f"skipped {f}")

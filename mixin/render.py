@@ -24,6 +24,7 @@ import soundfile as sf
 from .audio import Resampler
 from .constants import SAMPLE_RATE
 from .errors import MixinError
+from .progress import progress_bar
 
 SONG_DIRS = [Path("/usr/share/games/openttd/baseset/openmsx")]
 SOUNDFONT_DIRS = [Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3")]
@@ -213,11 +214,7 @@ def render_stems(
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     written = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=tracks, unit="track", desc=f"rendering ({split})", leave=False)
+    bar = progress_bar(progress, total=tracks, unit="track", desc=f"rendering ({split})")
     for i in range(tracks):
         song = songs[i % len(songs)]
         plan = RenderPlan(
@@ -264,8 +261,6 @@ def render_stems(
                 shutil.rmtree(folder)
             staging.rename(folder)
         written.append(folder)
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+    bar.close()
     return written

@@ -113,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
     from .errors import MixinError
 
+    if not args.verbose:
+        import logging
+
+        logging.getLogger("absl").setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice on every save
     progress = not args.quiet and sys.stderr.isatty()
     try:
         with warnings.catch_warnings():
