@@ -29,17 +29,20 @@ HIDDEN = 1000
 GAMMA = 0.05
 EPS = 1e-8
 SOURCES = ("vocal", "accompaniment")
+SCALE = 100.0
+"""STFT values are multiplied by this: magnitudes near 1 rather than 1e-3 keep the squared
+errors and gradients well above Adam's epsilon."""
 
 
 def stft(x: np.ndarray) -> np.ndarray:
-    """(..., samples) -> complex (..., frames, 513), Hann window, hop 512."""
+    """(..., samples) -> complex (..., frames, 513), Hann window, hop 512, times SCALE."""
     _, _, z = scipy.signal.stft(x, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary="zeros", padded=True)
-    return np.swapaxes(z, -1, -2).astype(np.complex64)
+    return (SCALE * np.swapaxes(z, -1, -2)).astype(np.complex64)
 
 
 def istft(z: np.ndarray, length: int) -> np.ndarray:
     """Inverse of :func:`stft`, cut or padded to ``length`` samples."""
-    _, x = scipy.signal.istft(np.swapaxes(z, -1, -2), fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=True)
+    _, x = scipy.signal.istft(np.swapaxes(z, -1, -2) / SCALE, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=True)
     x = x[..., :length]
     if x.shape[-1] < length:
         x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])

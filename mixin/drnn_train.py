@@ -122,7 +122,7 @@ def train_drnn(
         val = float(model.evaluate(val_x, val_y, batch_size=batch_size, verbose=0))
         history.append({"epoch": epoch, "loss": float(h.history["loss"][0]), "val_loss": val})
         if verbose:
-            print(f"drnn epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.6f}, validation {val:.6f}", flush=True)
+            print(f"drnn epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}", flush=True)
         if val < best:
             best, since = val, 0
             plain = drnn.build_drnn(hidden)  # uncompiled, no optimizer state: a third the size
