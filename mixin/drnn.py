@@ -29,6 +29,9 @@ HIDDEN = 1000
 GAMMA = 0.05
 EPS = 1e-8
 SOURCES = ("vocal", "accompaniment")
+SEQUENCE = 100
+"""Frames per sequence, in training and in separation (the recurrent state restarts at each:
+a ReLU recurrence run far longer than it was trained on can grow without bound)."""
 SCALE = 100.0
 """STFT values are multiplied by this: magnitudes near 1 rather than 1e-3 keep the squared
 errors and gradients well above Adam's epsilon."""
@@ -123,3 +126,13 @@ def discriminative_loss(gamma: float = GAMMA):
 
     loss.__name__ = f"discriminative_mse_g{gamma:g}"
     return loss
+
+
+def run_sequences(model, features: np.ndarray) -> np.ndarray:
+    """Model outputs for features (items, frames, 1539), fed as sequences of SEQUENCE frames."""
+    items, frames, width = features.shape
+    count = -(-frames // SEQUENCE)
+    padded = np.zeros((items, count * SEQUENCE, width), dtype=np.float32)
+    padded[:, :frames] = features
+    out = np.asarray(model(padded.reshape(items * count, SEQUENCE, width), training=False))
+    return out.reshape(items, count * SEQUENCE, -1)[:, :frames]

@@ -49,7 +49,7 @@ class DRNNSeparator(ChunkedSeparator):
         mono = chunks.reshape(n * channels, length)
         z = drnn.stft(mono)  # (n*ch, frames, 513)
         mag = np.abs(z)
-        out = np.asarray(self.model(drnn.with_context(mag).astype(np.float32), training=False))
+        out = drnn.run_sequences(self.model, drnn.with_context(mag))
         phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
         vocal = drnn.istft(out[..., : drnn.BINS] * phase, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment

@@ -90,7 +90,7 @@ def train_drnn(
     *,
     epochs: int = 40,
     batch_size: int = 16,
-    frames: int = 100,
+    frames: int = drnn.SEQUENCE,
     learning_rate: float = 1e-3,
     patience: int = 8,
     gamma: float = drnn.GAMMA,

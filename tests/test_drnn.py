@@ -88,3 +88,19 @@ def test_no_clips(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(MixinError, match="no usable train clips"):
         load_clips([tmp_path / "empty"], "train")
+
+
+def test_separation_feeds_training_length_sequences():
+    """Long inputs go through as SEQUENCE-frame sequences (a ReLU recurrence run far past its
+    training length can overflow), and come back in order and unpadded."""
+    seen = []
+
+    def fake(x, training=False):
+        seen.append(x.shape)
+        return np.concatenate([x[..., :513], x[..., 513:1026]], axis=-1)
+
+    feats = np.random.default_rng(4).random((2, 250, 1539)).astype(np.float32)
+    out = drnn.run_sequences(fake, feats)
+    assert seen == [(6, drnn.SEQUENCE, 1539)]
+    np.testing.assert_array_equal(out[..., :513], feats[..., :513])
+    assert out.shape == (2, 250, 1026)
