@@ -28,7 +28,8 @@ def plot_path(source: str | Path, outdir: str | Path | None, force: bool) -> Pat
     return path
 
 
-def _mono_chunks(path: Path, start: int, frames: int) -> Iterator[np.ndarray]:
+def _mono_chunks(path: Path, start: int, frames: int | None) -> Iterator[tuple[np.ndarray, int]]:
+    """Mono 44.1 kHz chunks of a file and how many of each chunk's samples are real audio."""
     info = probe(path)
     resample = Resampler(info.sample_rate, SAMPLE_RATE, 1)
     pending = np.zeros(0, dtype=np.float32)
@@ -36,20 +37,22 @@ def _mono_chunks(path: Path, start: int, frames: int) -> Iterator[np.ndarray]:
     for block in resample.stream(mono):
         pending = np.concatenate((pending, block[:, 0]))
         while len(pending) >= CHUNK_SIZE:
-            yield pending[:CHUNK_SIZE]
+            yield pending[:CHUNK_SIZE], CHUNK_SIZE
             pending = pending[CHUNK_SIZE:]
     if len(pending):
-        yield np.pad(pending, (0, CHUNK_SIZE - len(pending)))
+        yield np.pad(pending, (0, CHUNK_SIZE - len(pending))), len(pending)
 
 
 def pooled_log_magnitude(path: Path, start: int = 0, frames: int | None = None) -> np.ndarray:
-    """(bands, columns) dB image of a file's mono NSGT, frames averaged in groups of POOL."""
+    """(bands, columns) dB image of a file's mono NSGT, frames averaged in groups of POOL;
+    the zero padding of the last chunk is cut off."""
     transform = nsgt()
     cols = []
-    for chunk in _mono_chunks(path, start, frames):
+    for chunk, real in _mono_chunks(path, start, frames):
         mag = np.abs(transform.forward(chunk))
         usable = mag.shape[1] - mag.shape[1] % POOL
-        cols.append(mag[:, :usable].reshape(mag.shape[0], -1, POOL).mean(axis=2))
+        pooled = mag[:, :usable].reshape(mag.shape[0], -1, POOL).mean(axis=2)
+        cols.append(pooled[:, : max(1, int(np.ceil(pooled.shape[1] * real / CHUNK_SIZE)))])
     image = np.concatenate(cols, axis=1)
     return 20 * np.log10(image + 1e-6)
 
