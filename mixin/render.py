@@ -264,3 +264,25 @@ def render_stems(
         bar.update(1)
     bar.close()
     return written
+
+
+def link_songs(src: Path, dst: Path, split: str) -> int:
+    """Symlink the clips of ``split``'s MIR-1K songs from ``src`` into a fresh ``dst``."""
+    dst = Path(dst)
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    count = 0
+    for group in split_for(voice_groups(Path(src)), split):
+        for clip in group:
+            (dst / clip.name).symlink_to(clip.resolve())
+            count += 1
+    return count
+
+
+if __name__ == "__main__":  # python -m mixin.render link-songs train|validation SRC DST
+    import sys
+
+    if len(sys.argv) != 5 or sys.argv[1] != "link-songs" or sys.argv[2] not in ("train", "validation"):
+        sys.exit("usage: python -m mixin.render link-songs train|validation SRC DST")
+    print(f"linked {link_songs(Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[2])} clips into {sys.argv[4]}")

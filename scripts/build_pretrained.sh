@@ -20,16 +20,7 @@ bash scripts/install_render_deps.sh full
     --voices "$MIR1K" --render-seed 2 --force --quiet
 
 # 2. The MIR-1K clips of the training songs, as (mix, vocal) pairs.
-rm -rf "$W/mir1k-train-songs" && mkdir -p "$W/mir1k-train-songs"
-"$PY" - "$MIR1K" "$W/mir1k-train-songs" <<'PYEOF'
-import os, sys
-from pathlib import Path
-from mixin.render import split_for, voice_groups
-src, dst = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-for group in split_for(voice_groups(src), "train"):
-    for clip in group:
-        os.symlink(clip, dst / clip.name)
-PYEOF
+"$PY" -m mixin.render link-songs train "$MIR1K" "$W/mir1k-train-songs"
 
 # 3. Segments, HDF5 (80/10/10 by track, for early stopping), training.
 "$PY" train_util.py --prepare-stems --stem-dirs "$W/render-train" "$W/mir1k-train-songs" \
@@ -37,3 +28,8 @@ PYEOF
 "$PY" train_util.py --create-hdf5 --data-dir "$W/data" --seed 42 --force --quiet
 "$PY" train_util.py --train --data-dir "$W/data" --model-dir "$W/model" --log-dir "$W/logdir" \
     --epochs "$EPOCHS" --batch-size 16 --patience 3
+
+# 4. The DRNN (second architecture), from the MIR-1K clips themselves (it holds out every fifth
+#    song for validation, the same songs as above).
+"$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" --epochs 25 --patience 6 --batch-size 16 \
+    --learning-rate 1e-4 --model-dir "$W/drnn/model" --log-dir "$W/drnn/logdir"

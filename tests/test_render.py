@@ -82,3 +82,19 @@ def test_render_tiny_song_with_smallest_soundfont(tmp_path):
     assert "soundfont TimGM6mb.sf2" in (folder / "render.txt").read_text()
     with pytest.raises(MixinError, match="already exists"):
         render_stems(tmp_path / "out", 1, songs=[song], soundfonts=[TIMGM], split="train")
+
+
+def test_link_songs_keeps_whole_songs_on_one_side(tmp_path):
+    from mixin.render import link_songs
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for song in range(1, 11):
+        for clip in (1, 2):
+            (src / f"amy_{song}_0{clip}.wav").write_bytes(b"")
+    n_train = link_songs(src, tmp_path / "train", "train")
+    n_val = link_songs(src, tmp_path / "val", "validation")
+    assert (n_train, n_val) == (16, 4)
+    train = {p.name.rsplit("_", 1)[0] for p in (tmp_path / "train").iterdir()}
+    val = {p.name.rsplit("_", 1)[0] for p in (tmp_path / "val").iterdir()}
+    assert not train & val and len(val) == 2
