@@ -16,7 +16,7 @@ import soundfile as sf
 
 from .errors import MixinError
 
-__all__ = ["AudioInfo", "probe", "read_blocks", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
+__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
 
 SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
 """Output subtype per format: float WAV keeps the stems summing to the mix exactly."""
@@ -52,6 +52,21 @@ def probe(path: str | Path) -> AudioInfo:
     if info.frames <= 0:
         raise MixinError(path, "contains no samples")
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def read_audio(path: str | Path, start_s: float = 0.0, seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """A whole file, or ``seconds`` of it from ``start_s``: float32 (samples, channels) and the
+    rate; a one-line :class:`MixinError` naming the file if it cannot be decoded."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            rate = f.samplerate
+            if start_s:
+                f.seek(min(f.frames, int(round(start_s * rate))))
+            count = -1 if seconds is None else int(round(seconds * rate))
+            data = f.read(count, dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise MixinError(path, f"cannot read audio ({_first_line(exc)})") from None
+    return data, int(rate)
 
 
 def _first_line(exc: BaseException) -> str:

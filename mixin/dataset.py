@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import soundfile as sf
 
-from .audio import temporary_beside
+from .audio import read_audio, temporary_beside
 from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
 from .errors import MixinError
 from .progress import progress_bar
@@ -69,10 +68,7 @@ def _chunks(audio: np.ndarray) -> np.ndarray:
 
 
 def _read_mono(path: Path) -> np.ndarray:
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0]})") from None
+    audio, rate = read_audio(path)
     if rate != SAMPLE_RATE:
         raise MixinError(path, f"prepared segments must be {SAMPLE_RATE} Hz, this is {rate} Hz")
     return audio.mean(axis=1)

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import soundfile as sf
 
 from . import drnn
-from .audio import Resampler, temporary_beside
+from .audio import Resampler, read_audio, temporary_beside
 from .errors import MixinError
 from .pretrained import ARCH_SETTINGS, ModelConfig
 from .render import split_for, voice_groups
@@ -43,10 +42,7 @@ def load_clips(dirs: Sequence[Path], split: str) -> list[Clip]:
             raise MixinError(d, "clip directory not found")
         for group in split_for(voice_groups(d), split):
             for path in group:
-                try:
-                    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-                except Exception as exc:
-                    raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0]})") from None
+                audio, rate = read_audio(path)
                 if audio.shape[1] != 2:
                     raise MixinError(path, "MIR-1K-style clips must be stereo (accompaniment left, voice right)")
                 if rate != drnn.RATE:

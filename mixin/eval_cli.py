@@ -39,7 +39,7 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
     """system -> estimates dict, or system -> str (why it has none for this track)."""
     import numpy as np
 
-    from .audio import Resampler
+    from .audio import Resampler, read_audio
     from .baselines import hpss, mixture_as_estimate, oracle_wiener
     from .constants import SAMPLE_RATE
     from .errors import MixinError
@@ -80,10 +80,7 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
             for s in refs:
                 path = estimates_dir / f"{track.name}_{s}.wav"
                 if path.exists():
-                    try:
-                        audio, rate = __import__("soundfile").read(str(path), dtype="float32", always_2d=True)
-                    except Exception as exc:
-                        raise MixinError(path, f"cannot read audio ({exc})") from None
+                    audio, rate = read_audio(path)
                     if rate != track.rate:
                         found = f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
                         break

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
+from .audio import read_audio
 from .constants import CDAE_SOURCES
 from .errors import MixinError
 from .prepare import AUDIO_SUFFIXES, source_of
@@ -50,14 +51,6 @@ class EvalTrack:
     skipped: str | None = None
 
 
-def _read(path: Path) -> tuple[np.ndarray, int]:
-    try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0]})") from None
-    return audio, rate
-
-
 def _folder_track(folder: Path) -> EvalTrack:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     mix_files = [p for p in files if "mix" in p.stem.lower()]
@@ -66,12 +59,12 @@ def _folder_track(folder: Path) -> EvalTrack:
         track.skipped = "no mixture file (mixture.wav or mix.wav)"
         return track
     try:
-        track.mix, track.rate = _read(mix_files[0])
+        track.mix, track.rate = read_audio(mix_files[0])
         for p in files:
             source = source_of(p.stem)
             if source is None:
                 continue
-            audio, rate = _read(p)
+            audio, rate = read_audio(p)
             if rate != track.rate:
                 raise MixinError(p, f"sample rate {rate} Hz differs from the mixture's {track.rate} Hz")
             if audio.shape != track.mix.shape:
@@ -89,7 +82,7 @@ def _clip_track(path: Path) -> EvalTrack:
     """MIR-1K-style clip, mixed at 0 dB voice-to-music ratio after normalising each to unit
     energy (Huang et al. 2014); references scaled the same way."""
     try:
-        audio, rate = _read(path)
+        audio, rate = read_audio(path)
     except MixinError as exc:
         return EvalTrack(path.stem, 0, np.zeros((0, 1), np.float32), {}, True, str(exc))
     if audio.shape[1] != 2:

@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import soundfile as sf
 
-from .audio import Resampler
+from .audio import Resampler, probe, read_audio
 from .constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from .errors import MixinError
 from .progress import progress_bar
@@ -105,13 +105,7 @@ def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int |
 
 def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono") -> np.ndarray:
     """Seconds of a file from ``start_s``, at 44.1 kHz; mono mix-down, or (n, 2) for 'stereo'."""
-    try:
-        with sf.SoundFile(str(path)) as f:
-            rate = f.samplerate
-            f.seek(min(f.frames, int(round(start_s * rate))))
-            data = f.read(int(round(seconds * rate)), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise MixinError(path, f"cannot read audio ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    data, rate = read_audio(path, start_s, seconds)
     if not np.isfinite(data).all():
         raise MixinError(path, "contains NaN or infinite samples")
     if channels == "mono":
@@ -126,16 +120,9 @@ def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono
 def _durations(track: Track) -> float:
     """Usable length (s) of a track: the shortest stem, with a warning when stems differ."""
     files = [track.clip] if track.clip else [f for fs in track.stems.values() for f in fs]
-    infos = {}
-    for f in files:
-        try:
-            infos[f] = sf.info(str(f))
-        except Exception as exc:
-            raise MixinError(f, f"cannot read audio ({str(exc).splitlines()[0]})") from None
-        if infos[f].frames == 0:
-            raise MixinError(f, "contains no samples")
-    lengths = {f: i.frames / i.samplerate for f, i in infos.items()}
-    rates = {i.samplerate for i in infos.values()}
+    infos = {f: probe(f) for f in files}
+    lengths = {f: i.duration for f, i in infos.items()}
+    rates = {i.sample_rate for i in infos.values()}
     shortest = min(lengths.values())
     if max(lengths.values()) - shortest > 0.01:
         warnings.warn(f"{track.name}: stems differ in length ({shortest:.2f}-{max(lengths.values()):.2f} s), trimmed to {shortest:.2f} s")
