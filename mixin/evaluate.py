@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soundfile as sf
 
 from .audio import read_audio
 from .constants import CDAE_SOURCES
