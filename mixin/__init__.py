@@ -3,14 +3,15 @@
 Light on import: NumPy-only modules load on demand, TensorFlow only when models are built or
 loaded. ``from mixin import Separator`` is the entry point of the Python API::
 
-    sep = Separator.from_pretrained()          # the shipped models
+    sep = Separator.from_pretrained()          # the shipped CDAEs
     stems = sep.separate(audio, sample_rate)   # {"harmonic": ..., "percussive": ..., "vocal": ...}
+    sep = load_separator("pretrained-models/drnn")  # any model directory, by its config.json
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Separator", "BarkNSGT", "MixinError", "__version__"]
+__all__ = ["Separator", "load_separator", "BarkNSGT", "MixinError", "__version__"]
 
 
 def __getattr__(name: str):
@@ -18,6 +19,10 @@ def __getattr__(name: str):
         from .separator import Separator
 
         return Separator
+    if name == "load_separator":
+        from .registry import load_separator
+
+        return load_separator
     if name == "BarkNSGT":
         from .transforms import BarkNSGT
 
