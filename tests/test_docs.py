@@ -1,0 +1,50 @@
+"""README, --help and the code agree: every flag the README shows a script with exists."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ["xtract_mixin.py", "train_util.py", "eval_mixin.py", "test_e2e.py"]
+
+
+def documented_flags(script: str) -> set[str]:
+    """Flags on README lines (and their continuation lines) that run ``script``."""
+    flags: set[str] = set()
+    lines = (ROOT / "README.md").read_text().splitlines()
+    for i, line in enumerate(lines):
+        if script not in line:
+            continue
+        chunk = line.split(script, 1)[1]
+        j = i
+        while chunk.rstrip().endswith("\\") and j + 1 < len(lines):
+            j += 1
+            chunk += lines[j]
+        chunk = chunk.split("#", 1)[0]  # not the comments
+        chunk = re.split(r"[`|;]|&&", chunk)[0]  # only this command
+        flags |= set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", chunk))
+    return flags
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_readme_flags_exist(script):
+    flags = documented_flags(script)
+    assert flags, f"README shows no flags for {script}"
+    out = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, check=True).stdout
+    missing = sorted(f for f in flags if f not in out)
+    assert not missing, f"README documents {missing} for {script}; --help does not know them"
+
+
+def test_every_flag_in_backticks_exists_somewhere():
+    """Prose mentions (`--resume`, `--augment N`) name a flag of one of the scripts."""
+    readme = (ROOT / "README.md").read_text()
+    mentioned = set(re.findall(r"`(--[a-z][a-z0-9-]*)", readme))
+    helps = "".join(
+        subprocess.run([sys.executable, str(ROOT / s), "--help"], capture_output=True, text=True, check=True).stdout
+        for s in SCRIPTS
+    )
+    missing = sorted(f for f in mentioned if f not in helps)
+    assert len(mentioned) > 20 and not missing, missing
