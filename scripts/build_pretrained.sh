@@ -34,5 +34,5 @@ bash scripts/install_render_deps.sh full
 
 # 4. The DRNN (second architecture), from the MIR-1K clips themselves (it holds out every fifth
 #    song for validation, the same songs as above).
-"$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" --epochs 25 --patience 6 --batch-size 16 \
+"$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" --epochs 60 --patience 8 --batch-size 16 \
     --learning-rate 1e-4 --model-dir "$W/drnn/model" --log-dir "$W/drnn/logdir"
