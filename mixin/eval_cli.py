@@ -42,7 +42,6 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
     from .audio import Resampler, read_audio
     from .baselines import hpss, mixture_as_estimate, oracle_wiener
     from .constants import SAMPLE_RATE
-    from .errors import MixinError
 
     def resample(x: np.ndarray, a: int, b: int) -> np.ndarray:
         if a == b:

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from mixin.errors import MixinError
 from mixin.model import CDAE_PARAMETERS, build_cdae, load_cdae
 
 EXPECTED_SHAPES = [
