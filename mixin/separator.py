@@ -7,7 +7,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .apply import separate_array, stream_overlap_add
+from .apply import stream_overlap_add
 from .audio import Resampler
 from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
 from .errors import MixinError
@@ -26,7 +26,7 @@ class ChunkedSeparator:
 
     Subclasses set ``sources``, ``model_rate``, ``chunk_size``, ``overlap``, ``batch_size`` and
     ``trained``, and implement ``separate_chunks``: (n, channels, chunk) -> (sources, n,
-    channels, chunk).
+    channels, chunk). ``sums_to_mix`` says whether the stems add up to the input.
     """
 
     sources: tuple[str, ...]
@@ -35,6 +35,7 @@ class ChunkedSeparator:
     overlap: int
     batch_size: int
     trained: bool = True
+    sums_to_mix: bool = True
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -42,9 +43,10 @@ class ChunkedSeparator:
     def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
 
-        Resamples to the models' rate and back. The last source is the input minus the others,
-        taken at the input's rate, so the stems sum to the input exactly even where resampling
-        loses a band (e.g. above 8 kHz for a 16 kHz model): that band goes to the last source.
+        Resamples to the models' rate and back. For separators whose stems sum to the mix, the
+        last source is the input minus the others, taken at the input's rate, so the stems sum
+        to the input exactly even where resampling loses a band (e.g. above 8 kHz for a 16 kHz
+        model): that band goes to the last source.
         """
         if self.model_rate == sample_rate:
             yield from stream_overlap_add(
@@ -70,7 +72,7 @@ class ChunkedSeparator:
             got = np.concatenate(out) if out else np.zeros((0, channels), np.float32)
             return np.pad(got, ((0, n - len(got)), (0, 0)))
 
-        others = len(self.sources) - 1
+        others = len(self.sources) - 1 if self.sums_to_mix else len(self.sources)
         to_model = Resampler(sample_rate, self.model_rate, channels)
         back = Resampler(self.model_rate, sample_rate, channels * others)
         separated = stream_overlap_add(
@@ -84,9 +86,12 @@ class ChunkedSeparator:
         flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
         for out in back.stream(flat):
             stems = out.reshape(len(out), others, channels).transpose(1, 0, 2)
+            if not self.sums_to_mix:
+                yield stems
+                continue
             rest = take(len(out)) - stems.sum(axis=0)
             yield np.concatenate((stems, rest[None]), axis=0)
-        tail = take(sum(len(b) for b in pending))
+        tail = take(sum(len(b) for b in pending)) if self.sums_to_mix else np.zeros((0, channels), np.float32)
         if len(tail):
             yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
 
@@ -99,15 +104,9 @@ class ChunkedSeparator:
             raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
         if not np.isfinite(frames).all():
             raise ValueError("audio contains NaN or infinite samples")
-        if sample_rate == self.model_rate:
-            stems = separate_array(
-                frames, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
-            )
-        else:
-            parts = list(self.stream([frames], sample_rate, frames.shape[1]))
-            stems = np.concatenate(parts, axis=1)[:, : len(frames)]
-            if stems.shape[1] < len(frames):
-                stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
+        stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
+        if stems.shape[1] < len(frames):  # resampler rounding
+            stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
         return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}
 
 
@@ -185,6 +184,11 @@ class Separator(ChunkedSeparator):
         )
         separator.warm_up()
         return separator
+
+    @property
+    def sums_to_mix(self) -> bool:
+        """Soft masks share the mix out; the mixture-phase mode does not."""
+        return self.mode == "wiener"
 
     # -- the core: chunks in, stems out ---------------------------------------------------
     def estimate(self, magnitudes: np.ndarray) -> np.ndarray:
