@@ -16,7 +16,7 @@ import soundfile as sf
 
 from .errors import MixinError
 
-__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
+__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
 
 SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
 """Output subtype per format: float WAV keeps the stems summing to the mix exactly."""
@@ -138,6 +138,15 @@ def temporary_beside(target: Path, suffix: str = "") -> Path:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     return Path(tmp)
+
+
+def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
+    """A whole (samples, channels) array at another rate, ``round(samples * out / in)`` long."""
+    if in_rate == out_rate:
+        return audio
+    out = np.concatenate([*Resampler(in_rate, out_rate, audio.shape[1]).stream([audio]), audio[:0]])
+    n = int(round(len(audio) * out_rate / in_rate))
+    return np.pad(out, ((0, max(0, n - len(out))), (0, 0)))[:n]
 
 
 class AtomicAudioWriter:

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from . import drnn
-from .audio import Resampler, read_audio, temporary_beside
+from .audio import read_audio, resample, temporary_beside
 from .errors import MixinError
 from .pretrained import ARCH_SETTINGS, ModelConfig
 from .render import split_for, voice_groups
@@ -45,8 +45,7 @@ def load_clips(dirs: Sequence[Path], split: str) -> list[Clip]:
                 audio, rate = read_audio(path)
                 if audio.shape[1] != 2:
                     raise MixinError(path, "MIR-1K-style clips must be stereo (accompaniment left, voice right)")
-                if rate != drnn.RATE:
-                    audio = np.concatenate(list(Resampler(rate, drnn.RATE, 2).stream([audio])))
+                audio = resample(audio, rate, drnn.RATE)
                 music, voice = audio[:, 0], audio[:, 1]
                 rms_m, rms_v = np.sqrt(np.mean(music**2)), np.sqrt(np.mean(voice**2))
                 if rms_m == 0 or rms_v == 0:

@@ -39,16 +39,9 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
     """system -> estimates dict, or system -> str (why it has none for this track)."""
     import numpy as np
 
-    from .audio import Resampler, read_audio
+    from .audio import read_audio, resample
     from .baselines import hpss, mixture_as_estimate, oracle_wiener
     from .constants import SAMPLE_RATE
-
-    def resample(x: np.ndarray, a: int, b: int) -> np.ndarray:
-        if a == b:
-            return x
-        y = np.concatenate(list(Resampler(a, b, x.shape[1]).stream([x])))
-        n = int(round(len(x) * b / a))
-        return np.pad(y, ((0, max(0, n - len(y))), (0, 0)))[:n]
 
     out: dict = {}
     refs = track.references

@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import soundfile as sf
 
-from .audio import Resampler, probe, read_audio
+from .audio import probe, read_audio, resample
 from .constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from .errors import MixinError
 from .progress import progress_bar
@@ -112,8 +112,7 @@ def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono
         data = data.mean(axis=1, keepdims=True)
     elif data.shape[1] != 2:
         raise MixinError(path, f"MIR-1K-style clips must be stereo, this has {data.shape[1]} channel(s)")
-    if rate != SAMPLE_RATE:
-        data = np.concatenate(list(Resampler(rate, SAMPLE_RATE, data.shape[1]).stream([data])) or [data[:0]])
+    data = resample(data, rate, SAMPLE_RATE)
     return data
 
 

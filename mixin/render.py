@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from .audio import Resampler
+from .audio import resample
 from .constants import SAMPLE_RATE
 from .errors import MixinError
 from .progress import progress_bar
@@ -154,9 +154,7 @@ def render_midi(midi: Path, soundfont: Path, out: Path) -> np.ndarray:
     if proc.returncode != 0 or not out.exists():
         raise MixinError(midi, f"fluidsynth failed ({(proc.stderr or proc.stdout).strip().splitlines()[-1:] or proc.returncode})")
     audio, rate = sf.read(str(out), dtype="float32", always_2d=True)
-    if rate != SAMPLE_RATE:
-        audio = np.concatenate(list(Resampler(rate, SAMPLE_RATE, audio.shape[1]).stream([audio])))
-    return audio.mean(axis=1)
+    return resample(audio, rate, SAMPLE_RATE).mean(axis=1)
 
 
 def voice_groups(voice_dir: Path) -> list[list[Path]]:
@@ -177,10 +175,7 @@ def voice_track(clips: Sequence[Path], length: int, rng: np.random.Generator) ->
     while pos < length and order:
         clip = order[int(rng.integers(len(order)))]
         audio, rate = sf.read(str(clip), dtype="float32", always_2d=True)
-        voice = audio[:, -1:]  # right channel
-        if rate != SAMPLE_RATE:
-            voice = np.concatenate(list(Resampler(rate, SAMPLE_RATE, 1).stream([voice])))
-        voice = voice[:, 0]
+        voice = resample(audio[:, -1:], rate, SAMPLE_RATE)[:, 0]  # right channel
         end = min(length, pos + len(voice))
         out[pos:end] += voice[: end - pos]
         pos = end + int(rng.uniform(1.0, 6.0) * SAMPLE_RATE)
