@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .apply import separate_array
-from .constants import CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
+from .constants import CHUNK_SIZE, CROSSFADE
 from .filtering import wiener_masks
 from .transforms import nsgt
 
@@ -69,4 +69,4 @@ def mixture_as_estimate(mix: np.ndarray, sources) -> dict[str, np.ndarray]:
     return {s: mix for s in sources}
 
 
-__all__ = ["hpss", "oracle_wiener", "mixture_as_estimate", "SAMPLE_RATE"]
+__all__ = ["hpss", "oracle_wiener", "mixture_as_estimate"]
