@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from . import drnn
+from .constants import LEARNING_RATE
 from .audio import read_audio, resample, temporary_beside
 from .errors import MixinError
 from .pretrained import ARCH_SETTINGS, ModelConfig
@@ -86,7 +87,7 @@ def train_drnn(
     epochs: int = 40,
     batch_size: int = 16,
     frames: int = drnn.SEQUENCE,
-    learning_rate: float = 1e-3,
+    learning_rate: float = LEARNING_RATE,
     patience: int = 8,
     gamma: float = drnn.GAMMA,
     hidden: int = drnn.HIDDEN,

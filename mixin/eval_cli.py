@@ -9,6 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
+from .cli import add_mask_power_option
+
 SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 
 
@@ -28,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
     p.add_argument("--instrumental", action="store_true", help="the 'mixin' system without its vocal model")
     p.add_argument("--single-model", action="store_true", help="the 'mixin' system in mixture-phase mode")
+    add_mask_power_option(p)
     p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
     p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
     p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
@@ -173,7 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "mixin" in systems:
             from .registry import load_separator
 
-            separator = load_separator(args.pretrained_model_dir, instrumental=args.instrumental, single_model=args.single_model)
+            separator = load_separator(
+                args.pretrained_model_dir,
+                instrumental=args.instrumental,
+                single_model=args.single_model,
+                mask_power=args.mask_power,
+            )
     except MixinError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

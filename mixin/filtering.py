@@ -8,10 +8,15 @@ EPS = 1e-10
 """Added to the Wiener denominator; keeps silent input silent instead of NaN."""
 
 
-def wiener_masks(magnitudes: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """Soft masks ``|S_s|^2 / (sum_s |S_s|^2 + eps)`` from estimates (sources, ...)."""
-    power = np.square(magnitudes, dtype=np.float32)
-    return power / (power.sum(axis=0, keepdims=True) + np.float32(eps))
+def wiener_masks(magnitudes: np.ndarray, power: float = 2.0, eps: float = EPS) -> np.ndarray:
+    """Soft masks ``|S_s|^p / (sum_s |S_s|^p + eps)`` from estimates (sources, ...).
+
+    ``power=2`` is the Wiener filter; other powers are the generalised ("alpha") Wiener filter of
+    Liutkus & Badeau (2015), ``power=1`` the magnitude ratio mask. Sharper masks (larger p) trade
+    artefacts for interference."""
+    mags = np.asarray(magnitudes, dtype=np.float32)
+    weight = np.square(mags) if power == 2 else (mags if power == 1 else np.power(mags, np.float32(power)))
+    return weight / (weight.sum(axis=0, keepdims=True) + np.float32(eps))
 
 
 def with_mixture_phase(magnitudes: np.ndarray, mix: np.ndarray) -> np.ndarray:

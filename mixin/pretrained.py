@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, N_BANDS, SAMPLE_RATE
 from .errors import MixinError
 
 CONFIG_NAME = "config.json"
@@ -33,6 +33,7 @@ class ModelConfig:
     chunk_size: int = CHUNK_SIZE
     bands: int = N_BANDS
     trained: bool = True
+    mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
     notes: str = ""
 
     def model_path(self, directory: Path, source: str) -> Path:
@@ -57,6 +58,8 @@ class ModelConfig:
             config = cls(**data)
         except (ValueError, TypeError) as exc:
             raise MixinError(path, f"invalid model config ({exc})") from None
+        if not isinstance(config.mask_power, (int, float)) or not config.mask_power > 0:
+            raise MixinError(path, f"mask_power must be a positive number, not {config.mask_power!r}")
         expected = ARCH_SETTINGS.get(config.arch)
         if expected is None:
             raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCH_SETTINGS)})")

@@ -15,6 +15,7 @@ def load_separator(
     *,
     instrumental: bool = False,
     single_model: bool = False,
+    mask_power: float | None = None,
     overlap: int = CROSSFADE,
     batch_size: int = BATCH_CHUNKS,
 ) -> ChunkedSeparator:
@@ -22,13 +23,18 @@ def load_separator(
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)
     if config.arch == "drnn":
-        if instrumental or single_model:
-            raise MixinError(directory, "--instrumental and --single-model apply to the cdae architecture only")
+        if instrumental or single_model or mask_power is not None:
+            raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
         from .drnn_separator import DRNNSeparator
 
         return DRNNSeparator.from_pretrained(directory, config)
     from .separator import Separator
 
     return Separator.from_pretrained(
-        directory, instrumental=instrumental, single_model=single_model, overlap=overlap, batch_size=batch_size
+        directory,
+        instrumental=instrumental,
+        single_model=single_model,
+        mask_power=mask_power,
+        overlap=overlap,
+        batch_size=batch_size,
     )

@@ -9,7 +9,7 @@ import numpy as np
 
 from .apply import stream_overlap_add
 from .audio import Resampler
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import wiener_masks, with_mixture_phase
 from .pretrained import ModelConfig, default_model_dir
@@ -115,6 +115,7 @@ class Separator(ChunkedSeparator):
 
     ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
     sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
+    ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
     """
 
@@ -123,17 +124,21 @@ class Separator(ChunkedSeparator):
         models: Mapping[str, Any],
         *,
         mode: str = "wiener",
+        mask_power: float = MASK_POWER,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
+        if not mask_power > 0:
+            raise ValueError(f"mask_power must be positive, not {mask_power!r}")
         if not models:
             raise ValueError("at least one model is needed")
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
+        self.mask_power = float(mask_power)
         self.overlap = int(overlap)
         self.batch_size = int(batch_size)
         self.trained = trained
@@ -149,10 +154,12 @@ class Separator(ChunkedSeparator):
         *,
         instrumental: bool = False,
         single_model: bool = False,
+        mask_power: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
     ) -> "Separator":
-        """Load the models of a directory (default: the shipped ones), once."""
+        """Load the models of a directory (default: the shipped ones), once; ``mask_power``
+        defaults to the one in the directory's ``config.json``."""
         from .model import load_cdae
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
@@ -178,6 +185,7 @@ class Separator(ChunkedSeparator):
         separator = cls(
             models,
             mode="single" if single_model else "wiener",
+            mask_power=config.mask_power if mask_power is None else mask_power,
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
@@ -219,7 +227,7 @@ class Separator(ChunkedSeparator):
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
         if self.mode == "single":
             return self.transform.inverse(with_mixture_phase(estimates, coefs))
-        masks = wiener_masks(estimates)
+        masks = wiener_masks(estimates, self.mask_power)
         # All but the last stem from their masks; the last is the rest, so the sum is exact.
         stems = self.transform.inverse(masks[:-1] * coefs[None])
         rest = chunks - stems.sum(axis=0)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .audio import temporary_beside
-from .constants import CDAE_SOURCES, N_BANDS, N_FRAMES
+from .constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from .dataset import hdf5_path, open_checked
 from .errors import MixinError
 from .pretrained import ModelConfig
@@ -28,7 +28,7 @@ class TrainSettings:
     epochs: int = 100
     batch_size: int = 64
     patience: int = 5
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # None: 0.001 for a new model, the checkpoint's on resume
     resume: bool = False
     distribute: str | None = None  # None or "mirrored"
     seed: int = 0
@@ -131,12 +131,14 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
     with strategy.scope():
         if settings.resume and last.exists():
             model = keras.models.load_model(last)
+            if settings.learning_rate is not None:  # e.g. a lower rate to fine-tune a plateaued model
+                model.optimizer.learning_rate.assign(settings.learning_rate)
         else:
             if settings.resume:
                 raise MixinError(last, "no checkpoint to resume from")
             keras.utils.set_random_seed(settings.seed)
             model = build_cdae(name=f"cdae_{source}")
-            model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate), loss="mae")
+            model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate or LEARNING_RATE), loss="mae")
             history = []
 
     best = min((h["val_loss"] for h in history), default=np.inf)

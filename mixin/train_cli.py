@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from .constants import CDAE_SOURCES
+from .constants import CDAE_SOURCES, LEARNING_RATE
 
 STEM_RULES = """\
 stem folders (--stem-dirs):
@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=64, help="chunks per batch (default: 64)")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated (default: harmonic,percussive,vocal)")
     tr.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation loss")
-    tr.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default: 0.001)")
+    tr.add_argument("--learning-rate", type=float,
+                    help="Adam's learning rate (default: 0.001; with --resume, the checkpoint's unless given)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoints in --log-dir")
     tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     tr.add_argument("--plot-training", action="store_true", help="also show the loss curves when a display exists")
@@ -167,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 r = train_drnn(
                     args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
-                    learning_rate=args.learning_rate, patience=args.patience, verbose=0 if args.quiet else 1,
+                    learning_rate=args.learning_rate or LEARNING_RATE, patience=args.patience,
+                    verbose=0 if args.quiet else 1,
                 )
                 print(
                     f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "

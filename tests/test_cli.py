@@ -174,6 +174,11 @@ def test_bad_option_values(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "o.wav", noise(0.2, 44100, 1))
     code, err = run([src, "--crossfade", "30000"], model_dir, capsys)
     assert code == 2 and "--crossfade must be in [0, 22016)" in err
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(src), "--mask-power", bad])
+        assert exit_.value.code == 2
+    assert "argument --mask-power: not a number: 'two'" in capsys.readouterr().err
 
 
 def test_help_is_fast_and_lists_every_documented_flag():

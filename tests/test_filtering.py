@@ -13,6 +13,16 @@ def test_masks_sum_to_one_and_follow_power():
     np.testing.assert_allclose(m[:, 1], [0.0, 1.0], atol=1e-6)
 
 
+def test_other_powers_generalise_the_wiener_mask():
+    est = np.array([[3.0, 1.0], [1.0, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(wiener_masks(est, power=1)[:, 0], [3 / 4, 1 / 4], rtol=1e-6)
+    np.testing.assert_allclose(wiener_masks(est, power=3)[:, 0], [27 / 28, 1 / 28], rtol=1e-6)
+    np.testing.assert_allclose(wiener_masks(est, power=0.5)[:, 1], [1.0, 0.0], atol=1e-6)
+    # Larger powers sharpen: the louder source's share grows with p.
+    shares = [wiener_masks(est, power=p)[0, 0] for p in (0.5, 1, 2, 4)]
+    assert np.all(np.diff(shares) > 0)
+
+
 def test_all_zero_estimates_give_zero_masks_not_nan():
     m = wiener_masks(np.zeros((3, 4, 5), dtype=np.float32))
     assert np.isfinite(m).all() and (m == 0).all()

@@ -120,6 +120,24 @@ def test_config_with_other_settings_refused(tmp_path):
         Separator.from_pretrained(tmp_path)
 
 
+def test_mask_power_from_config_or_argument(model_dir, tmp_path, separator):
+    assert separator.mask_power == 1.0  # the default (constants.MASK_POWER) for a config without one
+    for s in ("harmonic", "percussive", "vocal"):
+        (tmp_path / f"model_{s}.h5").symlink_to(model_dir / f"model_{s}.h5")
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "mask_power": 2.0}')
+    wiener = Separator.from_pretrained(tmp_path)
+    assert wiener.mask_power == 2.0
+    assert Separator.from_pretrained(tmp_path, mask_power=3.0).mask_power == 3.0
+    x = np.random.default_rng(4).standard_normal((1, 1, 44032)).astype(np.float32) * 0.1
+    a, b = separator.separate_chunks(x), wiener.separate_chunks(x)
+    np.testing.assert_allclose(a.sum(axis=0), x, atol=1e-5)
+    np.testing.assert_allclose(b.sum(axis=0), x, atol=1e-5)
+    assert np.abs(a - b).max() > 1e-4  # the power changes the split
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "mask_power": 0}')
+    with pytest.raises(MixinError, match="mask_power must be a positive number, not 0"):
+        Separator.from_pretrained(tmp_path)
+
+
 def test_missing_model_directory(tmp_path):
     with pytest.raises(MixinError, match="model directory not found"):
         Separator.from_pretrained(tmp_path / "nowhere")
