@@ -58,11 +58,17 @@ def test_resume_continues_from_checkpoint(data_dir, tmp_path):
 
     saved = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
     assert type(saved.optimizer).__name__ == "Adam" and int(saved.optimizer.iterations) > 0  # state kept for resuming
-    s2 = TrainSettings(epochs=3, batch_size=4, verbose=0, resume=True)
+    assert float(saved.optimizer.learning_rate) == pytest.approx(1e-3)
+    s2 = TrainSettings(epochs=2, batch_size=4, verbose=0, resume=True)  # keeps the checkpoint's rate
     train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s2)
+    s3 = TrainSettings(epochs=3, batch_size=4, verbose=0, resume=True, learning_rate=2e-4)  # a new rate
+    train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s3)
     rows = history(tmp_path / "logdir", "percussive")
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert rows[0] == first[0]
+    resumed = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
+    assert float(resumed.optimizer.learning_rate) == pytest.approx(2e-4)
+    assert int(resumed.optimizer.iterations) > int(saved.optimizer.iterations)
 
 
 def test_resume_without_checkpoint_is_an_error(data_dir, tmp_path):
