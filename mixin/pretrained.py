@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class ModelConfig:
     bands: int = N_BANDS
     trained: bool = True
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
+    gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.calibrate)
     notes: str = ""
 
     def model_path(self, directory: Path, source: str) -> Path:
@@ -60,6 +62,10 @@ class ModelConfig:
             raise MixinError(path, f"invalid model config ({exc})") from None
         if not isinstance(config.mask_power, (int, float)) or not config.mask_power > 0:
             raise MixinError(path, f"mask_power must be a positive number, not {config.mask_power!r}")
+        if not isinstance(config.gains, dict) or not all(
+            isinstance(g, (int, float)) and g > 0 and math.isfinite(g) for g in config.gains.values()
+        ):
+            raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
         expected = ARCH_SETTINGS.get(config.arch)
         if expected is None:
             raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCH_SETTINGS)})")

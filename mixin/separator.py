@@ -115,7 +115,8 @@ class Separator(ChunkedSeparator):
 
     ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
     sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
-    ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener).
+    ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
+    ``gains`` scale each source's model output first (calibration, see ``mixin.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
     """
 
@@ -125,6 +126,7 @@ class Separator(ChunkedSeparator):
         *,
         mode: str = "wiener",
         mask_power: float = MASK_POWER,
+        gains: Mapping[str, float] | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
@@ -139,6 +141,10 @@ class Separator(ChunkedSeparator):
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
         self.mask_power = float(mask_power)
+        gains = dict(gains or {})
+        self.gains = np.array([gains.get(s, 1.0) for s in self.sources], dtype=np.float32)
+        if not (np.all(np.isfinite(self.gains)) and np.all(self.gains > 0)):
+            raise ValueError(f"gains must be positive, not {gains!r}")
         self.overlap = int(overlap)
         self.batch_size = int(batch_size)
         self.trained = trained
@@ -186,6 +192,7 @@ class Separator(ChunkedSeparator):
             models,
             mode="single" if single_model else "wiener",
             mask_power=config.mask_power if mask_power is None else mask_power,
+            gains=config.gains,
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
@@ -200,7 +207,7 @@ class Separator(ChunkedSeparator):
 
     # -- the core: chunks in, stems out ---------------------------------------------------
     def estimate(self, magnitudes: np.ndarray) -> np.ndarray:
-        """Model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames).
+        """Calibrated model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames).
 
         One traced graph per model, any batch size; the models run one after the other,
         which keeps peak memory at one model's activations.
@@ -213,6 +220,8 @@ class Separator(ChunkedSeparator):
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
             out[i] = np.asarray(predict(x))[..., 0]
+            if self.gains[i] != 1:
+                out[i] *= self.gains[i]
         return out
 
     def warm_up(self) -> None:

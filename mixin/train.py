@@ -20,7 +20,7 @@ from .audio import temporary_beside
 from .constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from .dataset import hdf5_path, open_checked
 from .errors import MixinError
-from .pretrained import ModelConfig
+from .pretrained import CONFIG_NAME, ModelConfig
 
 
 @dataclass
@@ -218,12 +218,20 @@ def train(
     sources: Sequence[str] = CDAE_SOURCES,
     settings: TrainSettings | None = None,
 ) -> dict[str, dict]:
-    """Train each source's model; write ``config.json`` so the directory loads as a separator."""
+    """Train each source's model, then calibrate its output gain (``mixin.calibrate``); write
+    ``config.json`` so the directory loads as a separator (other settings in it are kept)."""
     settings = settings or TrainSettings()
     unknown = [s for s in sources if s not in CDAE_SOURCES]
     if unknown:
         raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
     results = {s: train_source(s, Path(data_dir), Path(model_dir), Path(log_dir), settings) for s in sources}
-    present = [s for s in CDAE_SOURCES if (Path(model_dir) / f"model_{s}.h5").exists()]
-    ModelConfig(sources=present, trained=True, notes="trained with ./train_util.py --train").save(Path(model_dir))
+    model_dir = Path(model_dir)
+    present = [s for s in CDAE_SOURCES if (model_dir / f"model_{s}.h5").exists()]
+    config = ModelConfig.load(model_dir) if (model_dir / CONFIG_NAME).exists() else ModelConfig()
+    config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"
+    config.save(model_dir)
+    from .calibrate import calibrate
+
+    for source, gain in calibrate(model_dir, Path(data_dir), list(sources)).items():
+        results[source]["gain"] = gain
     return results

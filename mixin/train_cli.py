@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--prepare-stems", action="store_true", help="cut stems into mono 44.1 kHz segments in --data-dir")
     steps.add_argument("--create-hdf5", action="store_true", help="NSGT magnitudes of the segments -> data_<source>.hdf5")
     steps.add_argument("--train", action="store_true", help="train the models into --model-dir")
+    steps.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure each model's output gain on the HDF5 validation split into --model-dir's config.json "
+        "(--train does this for the models it trains)",
+    )
 
     ren = p.add_argument_group("--render-stems")
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
@@ -84,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the MIR-1K-style clips of --stem-dirs (default: cdae)")
     tr.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
     tr.add_argument("--batch-size", type=int, default=64, help="chunks per batch (default: 64)")
-    tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated (default: harmonic,percussive,vocal)")
+    tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
     tr.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation loss")
     tr.add_argument("--learning-rate", type=float,
                     help="Adam's learning rate (default: 0.001; with --resume, the checkpoint's unless given)")
@@ -104,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train):
-        parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5 and/or --train")
+    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate):
+        parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train and/or --calibrate")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.verbose:
@@ -193,8 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for source, r in results.items():
                     print(
                         f"{source}: {r['epochs']} epochs, MAE train {r['train_mae']:.5f}, "
-                        f"validation {r['validation_mae']:.5f}, test {r['test_mae']:.5f} -> {args.model_dir}/model_{source}.h5"
+                        f"validation {r['validation_mae']:.5f}, test {r['test_mae']:.5f}, gain {r['gain']:.3f} "
+                        f"-> {args.model_dir}/model_{source}.h5"
                     )
+            if args.calibrate and not (args.train and args.arch == "cdae"):
+                from .calibrate import calibrate
+
+                sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+                gains = calibrate(args.model_dir, args.data_dir, sources)
+                print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")
     except MixinError as exc:
         if args.verbose:
             import traceback

@@ -138,6 +138,16 @@ def test_mask_power_from_config_or_argument(model_dir, tmp_path, separator):
         Separator.from_pretrained(tmp_path)
 
 
+def test_gains_scale_each_model_output(separator, tmp_path):
+    x = np.random.default_rng(6).random((1, 96, 1948)).astype(np.float32)
+    scaled = Separator(separator.models, gains={"percussive": 2.5})
+    np.testing.assert_allclose(scaled.estimate(x)[1], 2.5 * separator.estimate(x)[1], rtol=1e-6)
+    np.testing.assert_array_equal(scaled.estimate(x)[[0, 2]], separator.estimate(x)[[0, 2]])
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "gains": {"vocal": -1}}')
+    with pytest.raises(MixinError, match="gains must map sources to positive numbers"):
+        Separator.from_pretrained(tmp_path)
+
+
 def test_missing_model_directory(tmp_path):
     with pytest.raises(MixinError, match="model directory not found"):
         Separator.from_pretrained(tmp_path / "nowhere")

@@ -48,6 +48,15 @@ def test_trains_saves_best_and_reports(data_dir, tmp_path):
 
     sep = Separator.from_pretrained(tmp_path / "model")
     assert sep.sources == ("vocal",) and sep.trained
+    # The output gain is calibrated on the validation split, recorded, and applied.
+    import json
+
+    gains = json.loads((tmp_path / "model" / "config.json").read_text())["gains"]
+    assert set(gains) == {"vocal"} and gains["vocal"] == pytest.approx(r["gain"]) and r["gain"] > 0
+    assert sep.gains.tolist() == pytest.approx([r["gain"]])
+    with h5py.File(hdf5_path(data_dir, "vocal"), "r") as h5:
+        x, y = h5["data-x-validation"][:, ..., 0], h5["data-y-validation"][:, ..., 0]
+    assert sep.estimate(x)[0].sum() == pytest.approx(y.sum(), rel=1e-3)  # calibrated: unbiased in sum
 
 
 def test_resume_continues_from_checkpoint(data_dir, tmp_path):
@@ -112,6 +121,35 @@ print("mae", r["harmonic"]["test_mae"])
     assert out.returncode == 0, out.stderr[-2000:]
     assert "replicas 2" in out.stdout
     assert (tmp_path / "model" / "model_harmonic.h5").exists()
+
+
+def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
+    import json
+
+    from mixin.model import build_cdae
+
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    build_cdae().save(model_dir / "model_percussive.h5")
+    (model_dir / "config.json").write_text('{"arch": "cdae", "sources": ["percussive"], "gains": {"vocal": 1.5}}')
+    cli = [sys.executable, str(ROOT / "train_util.py"), "--calibrate", "--data-dir", str(data_dir), "--model-dir", str(model_dir)]
+    out = subprocess.run([*cli, "--sources", "percussive"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    gains = json.loads((model_dir / "config.json").read_text())["gains"]
+    assert gains["vocal"] == 1.5 and gains["percussive"] > 0
+    assert out.stdout.strip() == f"gains percussive {gains['percussive']:.3f} -> {model_dir}/config.json"
+    out = subprocess.run([*cli, "--sources", "harmonic"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"error: {model_dir / 'model_harmonic.h5'}: model file not found"
+
+
+def test_source_gain_undoes_a_scaled_estimate():
+    from mixin.calibrate import source_gain
+
+    y = np.random.default_rng(0).random((5, 4, 3, 1)).astype(np.float32)
+    assert source_gain(lambda x: 0.25 * x, y, y, batch=2) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="all zero"):
+        source_gain(lambda x: 0 * x, y, y)
 
 
 def test_cli_needs_a_step():
