@@ -28,9 +28,19 @@ bash scripts/install_render_deps.sh full
 "$PY" train_util.py --create-hdf5 --data-dir "$W/data" --seed 42 --force --quiet
 "$PY" train_util.py --train --data-dir "$W/data" --model-dir "$W/model" --log-dir "$W/logdir" \
     --epochs "$EPOCHS" --batch-size 16 --patience 3
-# ... continued for harmonic and vocal (the shipped harmonic was stopped by hand after epoch 19).
+# ... continued for harmonic and vocal (the first continuation of harmonic was stopped by hand after
+# epoch 19), then fine-tuned at a lower rate; percussive continued at its own rate with more patience.
 "$PY" train_util.py --train --resume --sources vocal,harmonic --data-dir "$W/data" --model-dir "$W/model" \
     --log-dir "$W/logdir" --epochs 22 --batch-size 16 --patience 5
+"$PY" train_util.py --train --resume --sources harmonic,vocal --data-dir "$W/data" --model-dir "$W/model" \
+    --log-dir "$W/logdir" --epochs "${FINE_EPOCHS:-50}" --batch-size 16 --patience 10 --learning-rate 3e-4
+"$PY" train_util.py --train --resume --sources percussive --data-dir "$W/data" --model-dir "$W/model" \
+    --log-dir "$W/logdir" --epochs 80 --batch-size 16 --patience 12
+# Output gains (mixin/calibrate.py; --train already did it, this makes sure all three are current),
+# then the soft-mask power picked on the development tracks (not the validation set).
+"$PY" train_util.py --calibrate --data-dir "$W/data" --model-dir "$W/model"
+MODELS="$W/model" WORK="$W" bash scripts/sweep_mask_power.sh
+echo "copy $W/model/{model_*.h5,config.json} to pretrained-models/ and set config.json's mask_power to the best power above"
 
 # 4. The DRNN (second architecture), from the MIR-1K clips themselves (it holds out every fifth
 #    song for validation, the same songs as above).

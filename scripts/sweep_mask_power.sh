@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Median SDR of the CDAEs at several soft-mask powers: how config.json's mask_power is chosen.
+# Median SDR of the CDAEs at several soft-mask powers: how config.json's mask_power is chosen
+# (the power with the best mean SDR over the three sources).
 # By default on the development tracks: the rendered tracks of the HDF5 validation and test splits,
 # which training never saw (early stopping only) and which are not the validation set reported.
 #   WORK=work MODELS=pretrained-models POWERS="0.5 0.75 1 2" bash scripts/sweep_mask_power.sh [TRACKS_DIR]
@@ -34,8 +35,12 @@ done
 import json, sys
 from pathlib import Path
 root = Path(sys.argv[1])
-print("| mask power | harmonic | percussive | vocal |\n|---:|---:|---:|---:|")
+print("| mask power | harmonic | percussive | vocal | mean |\n|---:|---:|---:|---:|---:|")
+means = {}
 for p in sys.argv[2:]:
     s = json.loads((root / f"p{p}" / "results.json").read_text())["summary"]["mixin"]
-    print(f"| {p} | " + " | ".join(f"{s[k]['SDR']:.2f}" if k in s else "–" for k in ("harmonic", "percussive", "vocal")) + " |")
+    sdr = [s[k]["SDR"] for k in ("harmonic", "percussive", "vocal") if k in s]
+    means[p] = sum(sdr) / len(sdr)
+    print(f"| {p} | " + " | ".join(f"{v:.2f}" for v in sdr) + f" | {means[p]:.2f} |")
+print(f"best mean SDR: mask power {max(means, key=means.get)}")
 PYEOF
