@@ -22,8 +22,9 @@ CDAE_SOURCES = ("harmonic", "percussive", "vocal")
 """The sources of the CDAE separator, in output order."""
 
 MASK_POWER = 1.0
-"""Exponent p of the soft masks |S|^p / sum |S|^p: 1 (magnitude ratio) scored 0.4-0.6 dB higher
-SDR than 2 (the Wiener filter) on harmonic and vocal with the shipped models (their model card)."""
+"""Default exponent p of the soft masks |S|^p / sum |S|^p (1: magnitude ratio, 2: Wiener filter);
+a model directory's config.json may set its own. 1 had the best mean SDR for the shipped models on
+the development tracks (scripts/sweep_mask_power.sh, pretrained-models/README.md)."""
 
 BATCH_CHUNKS = 4
 """Chunks separated at once: larger batches run the models faster but cost ~100 MiB each (stereo)."""
