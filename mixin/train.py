@@ -20,7 +20,7 @@ from .audio import temporary_beside
 from .constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from .dataset import hdf5_path, open_checked
 from .errors import MixinError
-from .pretrained import CONFIG_NAME, ModelConfig
+from .pretrained import ModelConfig
 
 
 @dataclass
@@ -227,7 +227,7 @@ def train(
     results = {s: train_source(s, Path(data_dir), Path(model_dir), Path(log_dir), settings) for s in sources}
     model_dir = Path(model_dir)
     present = [s for s in CDAE_SOURCES if (model_dir / f"model_{s}.h5").exists()]
-    config = ModelConfig.load(model_dir) if (model_dir / CONFIG_NAME).exists() else ModelConfig()
+    config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults
     config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"
     config.save(model_dir)
     from .calibrate import calibrate

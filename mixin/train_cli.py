@@ -125,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.getLogger("absl").setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice on every save
     progress = not args.quiet and sys.stderr.isatty()
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -184,7 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             elif args.train:
                 from .train import TrainSettings, train
 
-                sources = [s.strip() for s in args.sources.split(",") if s.strip()]
                 settings = TrainSettings(
                     epochs=args.epochs,
                     batch_size=args.batch_size,
@@ -205,7 +205,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.calibrate and not (args.train and args.arch == "cdae"):
                 from .calibrate import calibrate
 
-                sources = [s.strip() for s in args.sources.split(",") if s.strip()]
                 gains = calibrate(args.model_dir, args.data_dir, sources)
                 print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")
     except MixinError as exc:
