@@ -3,7 +3,7 @@
 
 import sys
 
-from mixin.eval_cli import main
+from mixin.cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

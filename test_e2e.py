@@ -59,7 +59,7 @@ def main() -> int:
     import soundfile as sf
 
     say("Early sanity check - Keras model layers and dimensions...")
-    from mixin.model import CDAE_PARAMETERS, build_cdae, load_cdae
+    from mixin.cdae import CDAE_PARAMETERS, build_cdae, load_cdae
 
     model = build_cdae()
     check(model.count_params() == CDAE_PARAMETERS, f"CDAE has {model.count_params()} parameters")
@@ -79,7 +79,7 @@ def main() -> int:
     if stem_dir:
         say(f"Using STEM_DIR={stem_dir}")
     else:
-        from mixin.synth import write_musdb_track
+        from mixin.data.synth import write_musdb_track
 
         stem_dir = str(Path(tmp.name) / "stems")
         for i in range(args.tracks):

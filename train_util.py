@@ -3,7 +3,7 @@
 
 import sys
 
-from mixin.train_cli import main
+from mixin.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

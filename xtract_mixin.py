@@ -3,7 +3,7 @@
 
 import sys
 
-from mixin.cli import main
+from mixin.cli.separate import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,7 +33,7 @@ def make_input(path: Path, seconds: float) -> None:
     import numpy as np
     import soundfile as sf
 
-    from mixin.synth import synth_stems
+    from mixin.data.synth import synth_stems
 
     with sf.SoundFile(str(path), "w", samplerate=44100, channels=2, subtype="PCM_16") as f:
         done, seed = 0.0, 0
@@ -49,7 +49,7 @@ def child(args: argparse.Namespace) -> None:
     """One measured run; prints a JSON line."""
     t0 = time.perf_counter()
     from mixin.files import separate_file
-    from mixin.separator import Separator
+    from mixin.separators import Separator
 
     sep = Separator.from_pretrained(args.model_dir, overlap=args.crossfade, batch_size=args.batch_size)
     load = time.perf_counter() - t0

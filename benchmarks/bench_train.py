@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Training throughput: chunks per second for --create-hdf5 and for --train (one CDAE).
 
-Builds a small synthetic data set (MUSDB18-HQ-layout tracks from ``mixin.synth``), then times
+Builds a small synthetic data set (MUSDB18-HQ-layout tracks from ``mixin.data.synth``), then times
 ``create_hdf5`` for one source and ``--train`` epochs streamed from that file through tf.data.
 The first epoch (graph tracing) is reported apart; the figure is the median of the others.
 
@@ -30,11 +30,11 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     args = p.parse_args()
 
-    from mixin.dataset import create_hdf5
-    from mixin.model import build_cdae, keras_module
-    from mixin.prepare import prepare_stems
-    from mixin.synth import write_musdb_track
-    from mixin.train import _split_dataset
+    from mixin.data.hdf5 import create_hdf5
+    from mixin.cdae import build_cdae, keras_module
+    from mixin.data.stems import prepare_stems
+    from mixin.data.synth import write_musdb_track
+    from mixin.training.cdae import _split_dataset
 
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ __all__ = ["Separator", "load_separator", "BarkNSGT", "MixinError", "__version__
 
 def __getattr__(name: str):
     if name == "Separator":
-        from .separator import Separator
+        from .separators import Separator
 
         return Separator
     if name == "load_separator":

@@ -7,7 +7,7 @@ frame (3 x 513); three hidden layers of 1000 ReLU units, the second recurrent; t
 mixture's magnitude; inverse STFT with the mixture's phase. Trained with the discriminative loss
 ``|y1-s1|^2 - g|y1-s2|^2 + |y2-s2|^2 - g|y2-s1|^2``, g = 0.05.
 
-Like ``mixin.model``, nothing here reads files; Keras loads on first use.
+Like ``mixin.cdae``, nothing here reads files; Keras loads on first use.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def with_context(mag: np.ndarray) -> np.ndarray:
 
 def build_drnn(hidden: int = HIDDEN, name: str = "drnn") -> "keras.Model":
     """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2]."""
-    from .model import keras_module
+    from .cdae import keras_module
 
     keras = keras_module()
     layers = keras.layers
@@ -85,7 +85,7 @@ def _layers() -> dict:
     models load without unsafe deserialisation."""
     if _LAYER_CACHE:
         return _LAYER_CACHE
-    from .model import keras_module
+    from .cdae import keras_module
 
     keras = keras_module()
     from keras import ops

@@ -9,7 +9,7 @@ import numpy as np
 from . import drnn
 from .errors import MixinError
 from .pretrained import ARCH_SETTINGS, ModelConfig
-from .separator import ChunkedSeparator
+from .separators import ChunkedSeparator
 
 MODEL_NAME = "model_drnn.keras"
 OVERLAP = 8000  # 0.5 s cross-fade between 30-s pieces
@@ -30,7 +30,7 @@ class DRNNSeparator(ChunkedSeparator):
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, config: ModelConfig | None = None) -> "DRNNSeparator":
-        from .model import keras_module
+        from .cdae import keras_module
 
         directory = Path(model_dir)
         config = config or ModelConfig.load(directory)

@@ -35,7 +35,7 @@ class ModelConfig:
     bands: int = N_BANDS
     trained: bool = True
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
-    gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.calibrate)
+    gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.training.calibrate)
     notes: str = ""
 
     def model_path(self, directory: Path, source: str) -> Path:

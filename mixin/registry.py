@@ -7,7 +7,7 @@ from pathlib import Path
 from .constants import BATCH_CHUNKS, CROSSFADE
 from .errors import MixinError
 from .pretrained import ModelConfig, default_model_dir
-from .separator import ChunkedSeparator
+from .separators import ChunkedSeparator
 
 
 def load_separator(
@@ -28,7 +28,7 @@ def load_separator(
         from .drnn_separator import DRNNSeparator
 
         return DRNNSeparator.from_pretrained(directory, config)
-    from .separator import Separator
+    from .separators import Separator
 
     return Separator.from_pretrained(
         directory,

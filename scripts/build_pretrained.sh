@@ -13,14 +13,14 @@ PY=.venv/bin/python
 bash scripts/install_render_deps.sh full
 
 # 1. Instrumental tracks rendered from MIDI, with MIR-1K voices sung over them. The validation
-#    tracks use other songs, another SoundFont and other MIR-1K songs (mixin/render.py).
+#    tracks use other songs, another SoundFont and other MIR-1K songs (mixin/data/render.py).
 "$PY" train_util.py --render-stems "$W/render-train" --render-split train --tracks 25 --max-seconds 90 \
     --voices "$MIR1K" --render-seed 1 --force --quiet
 "$PY" train_util.py --render-stems "$W/render-validation" --render-split validation --tracks 6 --max-seconds 60 \
     --voices "$MIR1K" --render-seed 2 --force --quiet
 
 # 2. The MIR-1K clips of the training songs, as (mix, vocal) pairs.
-"$PY" -m mixin.render link-songs train "$MIR1K" "$W/mir1k-train-songs"
+"$PY" -m mixin.data.render link-songs train "$MIR1K" "$W/mir1k-train-songs"
 
 # 3. Segments, HDF5 (80/10/10 by track, for early stopping), training.
 "$PY" train_util.py --prepare-stems --stem-dirs "$W/render-train" "$W/mir1k-train-songs" \
@@ -36,7 +36,7 @@ bash scripts/install_render_deps.sh full
     --log-dir "$W/logdir" --epochs "${FINE_EPOCHS:-50}" --batch-size 16 --patience 10 --learning-rate 3e-4
 "$PY" train_util.py --train --resume --sources percussive --data-dir "$W/data" --model-dir "$W/model" \
     --log-dir "$W/logdir" --epochs 80 --batch-size 16 --patience 12
-# Output gains (mixin/calibrate.py; --train already did it, this makes sure all three are current),
+# Output gains (mixin/training/calibrate.py; --train already did it, this makes sure all three are current),
 # then the soft-mask power picked on the development tracks (not the validation set).
 "$PY" train_util.py --calibrate --data-dir "$W/data" --model-dir "$W/model"
 MODELS="$W/model" WORK="$W" bash scripts/sweep_mask_power.sh

@@ -14,7 +14,7 @@ from mixin.constants import CDAE_SOURCES
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     """Three seeded, untrained CDAEs in a model directory with its config."""
-    from mixin.model import build_cdae, keras_module
+    from mixin.cdae import build_cdae, keras_module
     from mixin.pretrained import ModelConfig
 
     keras = keras_module()
@@ -28,7 +28,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def separator(model_dir):
-    from mixin.separator import Separator
+    from mixin.separators import Separator
 
     return Separator.from_pretrained(model_dir)
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import noise, tones, write_audio
-from mixin.cli import main
+from mixin.cli.separate import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def test_missing_or_wrong_model(tmp_path, model_dir, capsys):
     bad.mkdir()
     for s in ("harmonic", "percussive", "vocal"):
         (bad / f"model_{s}.h5").write_bytes((model_dir / f"model_{s}.h5").read_bytes())
-    from mixin.model import keras_module
+    from mixin.cdae import keras_module
 
     keras = keras_module()
     keras.Sequential([keras.Input(shape=(96, 100, 1)), keras.layers.Conv2D(1, 1)]).save(bad / "model_vocal.h5")

@@ -8,10 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from mixin.dataset import create_hdf5, hdf5_path, open_checked, split_tracks
+from mixin.data.hdf5 import create_hdf5, hdf5_path, open_checked, split_tracks
 from mixin.errors import MixinError
-from mixin.prepare import prepare_stems
-from mixin.synth import write_musdb_track
+from mixin.data.stems import prepare_stems
+from mixin.data.synth import write_musdb_track
 
 
 @pytest.fixture(scope="module")

@@ -58,8 +58,8 @@ def write_clips(directory: Path, songs: int = 5, seconds: float = 1.0, rate: int
 
 
 def test_train_save_load_and_separate(tmp_path, capsys):
-    from mixin.cli import main as xtract
-    from mixin.drnn_train import train_drnn
+    from mixin.cli.separate import main as xtract
+    from mixin.training.drnn import train_drnn
     from mixin.registry import load_separator
 
     clips = write_clips(tmp_path / "clips")
@@ -85,7 +85,7 @@ def test_train_save_load_and_separate(tmp_path, capsys):
 
 
 def test_no_clips(tmp_path):
-    from mixin.drnn_train import load_clips
+    from mixin.training.drnn import load_clips
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(MixinError, match="no usable train clips"):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixin.baselines import hpss, oracle_wiener
-from mixin.eval_cli import main
-from mixin.evaluate import bss_v4, global_voice_metrics, load_tracks, score_track
-from mixin.synth import synth_stems, write_musdb_track
+from mixin.evaluation.baselines import hpss, oracle_wiener
+from mixin.cli.evaluate import main
+from mixin.evaluation.scoring import bss_v4, global_voice_metrics, load_tracks, score_track
+from mixin.data.synth import synth_stems, write_musdb_track
 
 
 def test_sdr_of_known_noise_level():

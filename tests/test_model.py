@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mixin.model import CDAE_PARAMETERS, build_cdae, load_cdae
+from mixin.cdae import CDAE_PARAMETERS, build_cdae, load_cdae
 
 EXPECTED_SHAPES = [
     ("Conv2D", (None, 96, 1948, 12), 120),
@@ -48,7 +48,7 @@ def test_saved_h5_loads_uncompiled_with_same_weights(tmp_path):
 
 
 def test_wrong_shaped_model_is_refused(tmp_path):
-    from mixin.model import keras_module
+    from mixin.cdae import keras_module
 
     keras = keras_module()
     small = keras.Sequential([keras.Input(shape=(48, 100, 1)), keras.layers.Conv2D(1, 3, padding="same")])
@@ -59,7 +59,7 @@ def test_wrong_shaped_model_is_refused(tmp_path):
 
 
 def test_inference_graph_equals_model_exactly():
-    from mixin.model import inference_graph
+    from mixin.cdae import inference_graph
 
     model = build_cdae()
     # Give the last layers non-trivial weights so a wrong reordering would show.
@@ -72,7 +72,7 @@ def test_inference_graph_equals_model_exactly():
 
 
 def test_inference_graph_falls_back_for_other_models():
-    from mixin.model import inference_graph, keras_module
+    from mixin.cdae import inference_graph, keras_module
 
     keras = keras_module()
     other = keras.Sequential([keras.Input(shape=(96, 1948, 1)), keras.layers.Conv2D(1, 3, padding="same")])

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from mixin.errors import MixinError
-from mixin.prepare import discover, prepare_stems, source_of
-from mixin.synth import write_musdb_track
+from mixin.data.stems import discover, prepare_stems, source_of
+from mixin.data.synth import write_musdb_track
 
 
 def test_name_rules_follow_mixin():

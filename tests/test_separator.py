@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mixin.errors import MixinError
-from mixin.separator import Separator
-from mixin.synth import synth_stems
+from mixin.separators import Separator
+from mixin.data.synth import synth_stems
 
 
 def test_stems_sum_to_mix_and_keep_shape(separator):
@@ -157,6 +157,6 @@ def test_public_api_is_lazy():
     import subprocess
     import sys
 
-    code = "import sys, mixin, mixin.cli; mixin.cli.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, mixin, mixin.cli.separate; mixin.cli.separate.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"

@@ -9,11 +9,11 @@ import h5py
 import numpy as np
 import pytest
 
-from mixin.dataset import create_hdf5, hdf5_path
+from mixin.data.hdf5 import create_hdf5, hdf5_path
 from mixin.errors import MixinError
-from mixin.prepare import prepare_stems
-from mixin.synth import write_musdb_track
-from mixin.train import TrainSettings, train
+from mixin.data.stems import prepare_stems
+from mixin.data.synth import write_musdb_track
+from mixin.training.cdae import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def test_trains_saves_best_and_reports(data_dir, tmp_path):
     assert r["validation_mae"] == pytest.approx(best, rel=1e-3)  # the saved model is the best epoch's
     assert (tmp_path / "logdir" / "vocal_loss.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "model" / "config.json").exists()
-    from mixin.separator import Separator
+    from mixin.separators import Separator
 
     sep = Separator.from_pretrained(tmp_path / "model")
     assert sep.sources == ("vocal",) and sep.trained
@@ -63,7 +63,7 @@ def test_resume_continues_from_checkpoint(data_dir, tmp_path):
     s1 = TrainSettings(epochs=1, batch_size=4, verbose=0)
     train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s1)
     first = history(tmp_path / "logdir", "percussive")
-    from mixin.model import keras_module
+    from mixin.cdae import keras_module
 
     saved = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
     assert type(saved.optimizer).__name__ == "Adam" and int(saved.optimizer.iterations) > 0  # state kept for resuming
@@ -106,12 +106,12 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir, tmp_path):
     code = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from mixin.model import keras_module
+from mixin.cdae import keras_module
 keras_module()
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from mixin.train import TrainSettings, _strategy, train
+from mixin.training.cdae import TrainSettings, _strategy, train
 print("replicas", _strategy("mirrored").num_replicas_in_sync)
 r = train({str(data_dir)!r}, {str(tmp_path / 'model')!r}, {str(tmp_path / 'log')!r}, ["harmonic"],
           TrainSettings(epochs=1, batch_size=4, distribute="mirrored", verbose=0))
@@ -126,7 +126,7 @@ print("mae", r["harmonic"]["test_mae"])
 def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     import json
 
-    from mixin.model import build_cdae
+    from mixin.cdae import build_cdae
 
     model_dir = tmp_path / "m"
     model_dir.mkdir()
@@ -144,7 +144,7 @@ def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
 
 
 def test_source_gain_undoes_a_scaled_estimate():
-    from mixin.calibrate import source_gain
+    from mixin.training.calibrate import source_gain
 
     y = np.random.default_rng(0).random((5, 4, 3, 1)).astype(np.float32)
     assert source_gain(lambda x: 0.25 * x, y, y, batch=2) == pytest.approx(4.0)

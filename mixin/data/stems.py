@@ -25,10 +25,10 @@ from typing import Iterator, Sequence
 import numpy as np
 import soundfile as sf
 
-from .audio import probe, read_audio, resample
-from .constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
-from .errors import MixinError
-from .progress import progress_bar
+from ..audio import probe, read_audio, resample
+from ..constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
+from ..errors import MixinError
+from ..progress import progress_bar
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 MANIFEST = "segments.json"

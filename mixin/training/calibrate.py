@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .constants import CDAE_SOURCES
-from .dataset import hdf5_path, open_checked
-from .errors import MixinError
-from .pretrained import ModelConfig
+from ..constants import CDAE_SOURCES
+from ..data.hdf5 import hdf5_path, open_checked
+from ..errors import MixinError
+from ..pretrained import ModelConfig
 
 CALIBRATION_SPLIT = "validation"
 CALIBRATION_BATCH = 8
@@ -40,7 +40,7 @@ def calibrate(model_dir: Path, data_dir: Path, sources: Sequence[str], split: st
 
     Gains of other sources already in the config are kept; returns the new ones.
     """
-    from .model import inference_graph, load_cdae
+    from ..cdae import inference_graph, load_cdae
 
     model_dir, data_dir = Path(model_dir), Path(data_dir)
     config = ModelConfig.load(model_dir)

@@ -17,12 +17,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .audio import read_audio, temporary_beside
-from .constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
-from .errors import MixinError
-from .progress import progress_bar
-from .prepare import load_manifest
-from .transforms import nsgt
+from ..audio import read_audio, temporary_beside
+from ..constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
+from ..errors import MixinError
+from ..progress import progress_bar
+from .stems import load_manifest
+from ..transforms import nsgt
 
 SPLITS = ("train", "validation", "test")
 FORMAT_VERSION = 1

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from .constants import CDAE_SOURCES, LEARNING_RATE
+from ..constants import CDAE_SOURCES, LEARNING_RATE
 
 STEM_RULES = """\
 stem folders (--stem-dirs):
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    from .errors import MixinError
+    from ..errors import MixinError
 
     if not args.verbose:
         import logging
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", DeprecationWarning)  # Keras' own HDF5 writer trips numpy 2's
             warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"
             if args.render_stems:
-                from .render import render_stems
+                from ..data.render import render_stems
 
                 written = render_stems(
                     args.render_stems,
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 print(f"rendered {len(written)} tracks into {args.render_stems}/")
             if args.prepare_stems:
-                from .prepare import prepare_stems
+                from ..data.stems import prepare_stems
 
                 segments = prepare_stems(
                     args.stem_dirs,
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tracks = len({s.track for s in segments})
                 print(f"prepared {len(segments)} segments from {tracks} tracks in {args.data_dir}/")
             if args.create_hdf5:
-                from .dataset import create_hdf5
+                from ..data.hdf5 import create_hdf5
 
                 counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
                 for source, c in counts.items():
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.train and args.arch == "drnn":
                 if not args.stem_dirs:
                     raise MixinError(None, "--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
-                from .drnn_train import train_drnn
+                from ..training.drnn import train_drnn
 
                 r = train_drnn(
                     args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
                 )
             elif args.train:
-                from .train import TrainSettings, train
+                from ..training.cdae import TrainSettings, train
 
                 settings = TrainSettings(
                     epochs=args.epochs,
@@ -203,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"-> {args.model_dir}/model_{source}.h5"
                     )
             if args.calibrate and not (args.train and args.arch == "cdae"):
-                from .calibrate import calibrate
+                from ..training.calibrate import calibrate
 
                 gains = calibrate(args.model_dir, args.data_dir, sources)
                 print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")

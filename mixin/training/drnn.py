@@ -17,12 +17,12 @@ from typing import Sequence
 
 import numpy as np
 
-from . import drnn
-from .constants import LEARNING_RATE
-from .audio import read_audio, resample, temporary_beside
-from .errors import MixinError
-from .pretrained import ARCH_SETTINGS, ModelConfig
-from .render import split_for, voice_groups
+from .. import drnn
+from ..constants import LEARNING_RATE
+from ..audio import read_audio, resample, temporary_beside
+from ..errors import MixinError
+from ..pretrained import ARCH_SETTINGS, ModelConfig
+from ..data.render import split_for, voice_groups
 
 SHIFT = 10000  # samples at 16 kHz
 LEVEL = 0.05  # RMS of voice and of music in a training mixture
@@ -95,9 +95,9 @@ def train_drnn(
     verbose: int = 1,
 ) -> dict:
     """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation songs."""
-    from .drnn_separator import MODEL_NAME
-    from .model import keras_module
-    from .train import _write_history, plot_history
+    from ..drnn_separator import MODEL_NAME
+    from ..cdae import keras_module
+    from .cdae import _write_history, plot_history
 
     keras = keras_module()
     train_clips, val_clips = load_clips(clip_dirs, "train"), load_clips(clip_dirs, "validation")
@@ -145,8 +145,8 @@ def train_drnn(
 
 def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
     """GNSDR, GSIR, GSAR of the saved model on the held-out songs' clips (0 dB mixtures)."""
-    from .drnn_separator import DRNNSeparator
-    from .evaluate import _clip_track, global_voice_metrics, score_track
+    from ..drnn_separator import DRNNSeparator
+    from ..evaluation.scoring import _clip_track, global_voice_metrics, score_track
 
     sep = DRNNSeparator.from_pretrained(model_dir)
     voice = []

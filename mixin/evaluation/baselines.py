@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .apply import separate_array
-from .constants import CHUNK_SIZE, CROSSFADE
-from .filtering import wiener_masks
-from .transforms import nsgt
+from ..apply import separate_array
+from ..constants import CHUNK_SIZE, CROSSFADE
+from ..filtering import wiener_masks
+from ..transforms import nsgt
 
 
 def hpss(

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
-from .cli import add_mask_power_option
+from .separate import add_mask_power_option
 
 SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 
@@ -42,9 +42,9 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
     """system -> estimates dict, or system -> str (why it has none for this track)."""
     import numpy as np
 
-    from .audio import read_audio, resample
-    from .baselines import hpss, mixture_as_estimate, oracle_wiener
-    from .constants import SAMPLE_RATE
+    from ..audio import read_audio, resample
+    from ..evaluation.baselines import hpss, mixture_as_estimate, oracle_wiener
+    from ..constants import SAMPLE_RATE
 
     out: dict = {}
     refs = track.references
@@ -85,7 +85,7 @@ def estimates_for(track, systems: Sequence[str], separator, estimates_dir: Path 
 
 
 def _score(args):
-    from .evaluate import score_track
+    from ..evaluation.scoring import score_track
 
     track, system, estimates = args
     return score_track(track, system, estimates)
@@ -166,15 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {args.estimates_dir}: estimates directory not found", file=sys.stderr)
             return 1
         systems.append(args.estimates_name)
-    from .errors import MixinError
-    from .evaluate import load_tracks, summarise
-    from .progress import progress_bar
+    from ..errors import MixinError
+    from ..evaluation.scoring import load_tracks, summarise
+    from ..progress import progress_bar
 
     try:
         tracks = load_tracks(args.tracks_dir, args.layout)
         separator = None
         if "mixin" in systems:
-            from .registry import load_separator
+            from ..registry import load_separator
 
             separator = load_separator(
                 args.pretrained_model_dir,
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     good = [t for t in tracks if not t.skipped]
     progress = not args.quiet and sys.stderr.isatty()
     jobs, scores = [], []
-    from .evaluate import Score
+    from ..evaluation.scoring import Score
 
     for track in progress_bar(progress, good, unit="track", desc="separating"):
         try:

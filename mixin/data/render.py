@@ -21,10 +21,10 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from .audio import resample
-from .constants import SAMPLE_RATE
-from .errors import MixinError
-from .progress import progress_bar
+from ..audio import resample
+from ..constants import SAMPLE_RATE
+from ..errors import MixinError
+from ..progress import progress_bar
 
 SONG_DIRS = [Path("/usr/share/games/openttd/baseset/openmsx")]
 SOUNDFONT_DIRS = [Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3")]
@@ -275,9 +275,9 @@ def link_songs(src: Path, dst: Path, split: str) -> int:
     return count
 
 
-if __name__ == "__main__":  # python -m mixin.render link-songs train|validation SRC DST
+if __name__ == "__main__":  # python -m mixin.data.render link-songs train|validation SRC DST
     import sys
 
     if len(sys.argv) != 5 or sys.argv[1] != "link-songs" or sys.argv[2] not in ("train", "validation"):
-        sys.exit("usage: python -m mixin.render link-songs train|validation SRC DST")
+        sys.exit("usage: python -m mixin.data.render link-songs train|validation SRC DST")
     print(f"linked {link_songs(Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[2])} clips into {sys.argv[4]}")

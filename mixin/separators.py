@@ -116,7 +116,7 @@ class Separator(ChunkedSeparator):
     ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
     sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
     ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
-    ``gains`` scale each source's model output first (calibration, see ``mixin.calibrate``).
+    ``gains`` scale each source's model output first (calibration, see ``mixin.training.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
     """
 
@@ -166,7 +166,7 @@ class Separator(ChunkedSeparator):
     ) -> "Separator":
         """Load the models of a directory (default: the shipped ones), once; ``mask_power``
         defaults to the one in the directory's ``config.json``."""
-        from .model import load_cdae
+        from .cdae import load_cdae
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
@@ -213,7 +213,7 @@ class Separator(ChunkedSeparator):
         which keeps peak memory at one model's activations.
         """
         if self._predict is None:
-            from .model import inference_graph
+            from .cdae import inference_graph
 
             self._predict = [inference_graph(model) for model in self.models.values()]
         x = magnitudes[..., None]

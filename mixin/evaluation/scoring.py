@@ -16,10 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from .audio import read_audio
-from .constants import CDAE_SOURCES
-from .errors import MixinError
-from .prepare import AUDIO_SUFFIXES, source_of
+from ..audio import read_audio
+from ..constants import CDAE_SOURCES
+from ..errors import MixinError
+from ..data.stems import AUDIO_SUFFIXES, source_of
 
 VOICE_SOURCES = ("vocal", "accompaniment")
 

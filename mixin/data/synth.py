@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 
-from .constants import SAMPLE_RATE
+from ..constants import SAMPLE_RATE
 
 BPM = 110.0
 

@@ -16,11 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .audio import temporary_beside
-from .constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
-from .dataset import hdf5_path, open_checked
-from .errors import MixinError
-from .pretrained import ModelConfig
+from ..audio import temporary_beside
+from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
+from ..data.hdf5 import hdf5_path, open_checked
+from ..errors import MixinError
+from ..pretrained import ModelConfig
 
 
 @dataclass
@@ -112,7 +112,7 @@ def plot_history(history: list[dict], out: Path, title: str, show: bool = False)
 
 def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, settings: TrainSettings) -> dict:
     """Train one source's CDAE; returns its final train/validation/test MAE and epochs run."""
-    from .model import build_cdae, keras_module
+    from ..cdae import build_cdae, keras_module
 
     keras = keras_module()
     path = hdf5_path(data_dir, source)
@@ -188,7 +188,7 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
     if not best_path.exists():
         raise MixinError(best_path, "training produced no model")
 
-    from .model import load_cdae
+    from ..cdae import load_cdae
 
     best_model = load_cdae(best_path)
     best_model.compile(loss="mae")
@@ -218,7 +218,7 @@ def train(
     sources: Sequence[str] = CDAE_SOURCES,
     settings: TrainSettings | None = None,
 ) -> dict[str, dict]:
-    """Train each source's model, then calibrate its output gain (``mixin.calibrate``); write
+    """Train each source's model, then calibrate its output gain (``mixin.training.calibrate``); write
     ``config.json`` so the directory loads as a separator (other settings in it are kept)."""
     settings = settings or TrainSettings()
     unknown = [s for s in sources if s not in CDAE_SOURCES]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE
+from ..constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE
 
 
 def add_mask_power_option(p: argparse.ArgumentParser) -> None:
@@ -95,11 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         import os
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # mixin.model then leaves stderr alone
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # mixin.cdae then leaves stderr alone
 
-    from .errors import MixinError
-    from .files import separate_file
-    from .registry import load_separator
+    from ..errors import MixinError
+    from ..files import separate_file
+    from ..registry import load_separator
 
     def fail(exc: BaseException, where: str = "") -> None:
         if args.verbose:
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.files:
         try:
             if args.plot:
-                from .plotting import plot_path
+                from ..plotting import plot_path
 
                 plot_path(name, args.outdir, args.force)
             result = separate_file(
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress=progress,
             )
             if args.plot:
-                from .plotting import plot_separation
+                from ..plotting import plot_separation
 
                 plot_separation(result)
         except MixinError as exc:

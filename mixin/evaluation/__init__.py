@@ -1,0 +1,1 @@
+"""Scoring separations: BSSv4 and GNSDR metrics, baselines, the report."""

@@ -1,0 +1,1 @@
+"""Training the models: the CDAE and DRNN trainers and the CDAEs' output calibration."""
