@@ -31,7 +31,8 @@ def main() -> None:
     args = p.parse_args()
 
     from mixin.data.hdf5 import create_hdf5
-    from mixin.cdae import build_cdae, keras_module
+    from mixin.backend import keras_module
+    from mixin.cdae import build_cdae
     from mixin.data.stems import prepare_stems
     from mixin.data.synth import write_musdb_track
     from mixin.training.cdae import _split_dataset

@@ -1,4 +1,5 @@
-"""Chunking in one place: overlapping chunks, cross-faded, streamed block by block.
+"""Chunking in one place: overlapping chunks, cross-faded, streamed block by block, and the
+base every architecture's separator shares (:class:`ChunkedSeparator`).
 
 A chunk function maps chunks (n, channels, chunk) to stems (sources, n, channels, chunk)
 whose sum is the chunks. The cross-fade weights of overlapping chunks sum to one at every
@@ -8,15 +9,18 @@ sample, so the streamed stems still sum to the mix.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+from .audio import Resampler
 from .constants import BATCH_CHUNKS
+from .errors import MixinError
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array"]
+__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array", "ChunkedSeparator"]
 
 
 def chunk_count(length: int, chunk: int, overlap: int) -> int:
@@ -110,3 +114,110 @@ def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, o
     blocks = (audio[i : i + step] for i in range(0, len(audio), step))
     parts = list(stream_overlap_add(blocks, fn, n_sources, chunk, overlap, batch))
     return np.concatenate(parts, axis=1) if parts else np.zeros((n_sources, 0, audio.shape[1]), np.float32)
+
+
+class ChunkedSeparator:
+    """What every architecture shares: audio at any rate and channel count in, stems out,
+    through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
+
+    Subclasses set ``sources``, ``model_rate``, ``chunk_size``, ``overlap``, ``batch_size`` and
+    ``trained``, and implement ``separate_chunks``: (n, channels, chunk) -> (sources, n,
+    channels, chunk). ``sums_to_mix`` says whether the stems add up to the input.
+    """
+
+    sources: tuple[str, ...]
+    model_rate: int
+    chunk_size: int
+    overlap: int
+    batch_size: int
+    trained: bool = True
+    sums_to_mix: bool = True
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
+        """Load a model directory of this class's architecture (default: the shipped CDAEs);
+        ``options`` as the class's ``from_config``. Any architecture: :func:`mixin.load_separator`."""
+        from .registry import ARCHITECTURES, ModelConfig, default_model_dir
+
+        directory = Path(model_dir) if model_dir is not None else default_model_dir()
+        config = ModelConfig.load(directory)
+        if ARCHITECTURES[config.arch].separator != cls.__name__:
+            raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
+        return cls.from_config(directory, config, **options)
+
+    @classmethod
+    def from_config(cls, directory: Path, config: Any, **options: Any) -> "ChunkedSeparator":  # pragma: no cover
+        """Load the models of ``directory``, whose ``config.json`` says ``config``."""
+        raise NotImplementedError
+
+    def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+        """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
+
+        Resamples to the models' rate and back. For separators whose stems sum to the mix, the
+        last source is the input minus the others, taken at the input's rate, so the stems sum
+        to the input exactly even where resampling loses a band (e.g. above 8 kHz for a 16 kHz
+        model): that band goes to the last source.
+        """
+        if self.model_rate == sample_rate:
+            yield from stream_overlap_add(
+                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
+            )
+            return
+        pending: list[np.ndarray] = []  # input samples not yet matched by output
+
+        def remember(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            for block in source:
+                pending.append(block)
+                yield block
+
+        def take(n: int) -> np.ndarray:
+            out, have = [], 0
+            while pending and have < n:
+                block = pending.pop(0)
+                if have + len(block) > n:
+                    pending.insert(0, block[n - have :])
+                    block = block[: n - have]
+                out.append(block)
+                have += len(block)
+            got = np.concatenate(out) if out else np.zeros((0, channels), np.float32)
+            return np.pad(got, ((0, n - len(got)), (0, 0)))
+
+        others = len(self.sources) - 1 if self.sums_to_mix else len(self.sources)
+        to_model = Resampler(sample_rate, self.model_rate, channels)
+        back = Resampler(self.model_rate, sample_rate, channels * others)
+        separated = stream_overlap_add(
+            to_model.stream(remember(blocks)),
+            self.separate_chunks,
+            len(self.sources),
+            self.chunk_size,
+            self.overlap,
+            self.batch_size,
+        )
+        flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
+        for out in back.stream(flat):
+            stems = out.reshape(len(out), others, channels).transpose(1, 0, 2)
+            if not self.sums_to_mix:
+                yield stems
+                continue
+            rest = take(len(out)) - stems.sum(axis=0)
+            yield np.concatenate((stems, rest[None]), axis=0)
+        tail = take(sum(len(b) for b in pending)) if self.sums_to_mix else np.zeros((0, channels), np.float32)
+        if len(tail):
+            yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
+
+    def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
+        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
+        audio = np.asarray(audio, dtype=np.float32)
+        mono = audio.ndim == 1
+        frames = audio[:, None] if mono else audio
+        if frames.ndim != 2 or len(frames) == 0:
+            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
+        if not np.isfinite(frames).all():
+            raise ValueError("audio contains NaN or infinite samples")
+        stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
+        if stems.shape[1] < len(frames):  # resampler rounding
+            stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
+        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}

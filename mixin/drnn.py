@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.signal
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -29,6 +28,8 @@ HIDDEN = 1000
 GAMMA = 0.05
 EPS = 1e-8
 SOURCES = ("vocal", "accompaniment")
+PIECE = 30 * RATE
+"""Samples the separator feeds through at once (30 s; the recurrent state restarts in each)."""
 SEQUENCE = 100
 """Frames per sequence, in training and in separation (the recurrent state restarts at each:
 a ReLU recurrence run far longer than it was trained on can grow without bound)."""
@@ -39,12 +40,16 @@ errors and gradients well above Adam's epsilon."""
 
 def stft(x: np.ndarray) -> np.ndarray:
     """(..., samples) -> complex (..., frames, 513), Hann window, hop 512, times SCALE."""
+    import scipy.signal
+
     _, _, z = scipy.signal.stft(x, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary="zeros", padded=True)
     return (SCALE * np.swapaxes(z, -1, -2)).astype(np.complex64)
 
 
 def istft(z: np.ndarray, length: int) -> np.ndarray:
     """Inverse of :func:`stft`, cut or padded to ``length`` samples."""
+    import scipy.signal
+
     _, x = scipy.signal.istft(np.swapaxes(z, -1, -2) / SCALE, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=True)
     x = x[..., :length]
     if x.shape[-1] < length:
@@ -63,7 +68,7 @@ def with_context(mag: np.ndarray) -> np.ndarray:
 
 def build_drnn(hidden: int = HIDDEN, name: str = "drnn") -> "keras.Model":
     """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2]."""
-    from .cdae import keras_module
+    from .backend import keras_module
 
     keras = keras_module()
     layers = keras.layers
@@ -85,7 +90,7 @@ def _layers() -> dict:
     models load without unsafe deserialisation."""
     if _LAYER_CACHE:
         return _LAYER_CACHE
-    from .cdae import keras_module
+    from .backend import keras_module
 
     keras = keras_module()
     from keras import ops

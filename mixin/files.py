@@ -13,7 +13,7 @@ import soundfile as sf
 from .audio import AtomicAudioWriter, probe, read_blocks
 from .errors import MixinError
 from .progress import progress_bar
-from .separators import ChunkedSeparator
+from .apply import ChunkedSeparator
 
 READ_BLOCK = 65536
 

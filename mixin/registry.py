@@ -1,40 +1,135 @@
-"""Which separator a model directory holds: its ``config.json`` names the architecture."""
+"""The registry of architectures and model directories.
+
+What each architecture's models are built for, where the shipped models are, what a model
+directory's ``config.json`` says, and which separator loads it: the one place that knows the
+architectures by name.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .constants import BATCH_CHUNKS, CROSSFADE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, N_BANDS, SAMPLE_RATE
+from .drnn import BINS as DRNN_BINS
+from .drnn import PIECE as DRNN_PIECE
+from .drnn import RATE as DRNN_RATE
+from .drnn import SOURCES as DRNN_SOURCES
 from .errors import MixinError
-from .pretrained import ModelConfig, default_model_dir
-from .separators import ChunkedSeparator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .apply import ChunkedSeparator
+
+CONFIG_NAME = "config.json"
 
 
-def load_separator(
-    model_dir: str | Path | None = None,
-    *,
-    instrumental: bool = False,
-    single_model: bool = False,
-    mask_power: float | None = None,
-    overlap: int = CROSSFADE,
-    batch_size: int = BATCH_CHUNKS,
-) -> ChunkedSeparator:
-    """``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment)."""
+@dataclass(frozen=True)
+class Architecture:
+    """What one architecture's models are built for, and the separator class that runs them."""
+
+    sample_rate: int
+    chunk_size: int
+    bands: int
+    sources: tuple[str, ...]
+    model_file: str  # file name in a model directory; ``{source}`` for one model per source
+    separator: str  # class in mixin.separators
+
+    @property
+    def settings(self) -> tuple[int, int, int]:
+        return self.sample_rate, self.chunk_size, self.bands
+
+
+ARCHITECTURES = {
+    "cdae": Architecture(SAMPLE_RATE, CHUNK_SIZE, N_BANDS, CDAE_SOURCES, "model_{source}.h5", "Separator"),
+    "drnn": Architecture(DRNN_RATE, DRNN_PIECE, DRNN_BINS, DRNN_SOURCES, "model_drnn.keras", "DRNNSeparator"),
+}
+"""The architectures by the name a ``config.json`` gives as ``arch``."""
+
+
+def default_model_dir() -> Path:
+    """The shipped models: inside the installed package, or the repository's ``pretrained-models``
+    beside the package in a source checkout (never the working directory)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "pretrained_models"
+    return installed if installed.is_dir() else package.parent / "pretrained-models"
+
+
+@dataclass
+class ModelConfig:
+    """What a model directory holds; written as ``config.json`` beside the weights."""
+
+    arch: str = "cdae"
+    sources: list[str] = field(default_factory=lambda: list(CDAE_SOURCES))
+    sample_rate: int = SAMPLE_RATE
+    chunk_size: int = CHUNK_SIZE
+    bands: int = N_BANDS
+    trained: bool = True
+    mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
+    gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.training.calibrate)
+    notes: str = ""
+
+    @classmethod
+    def for_arch(cls, arch: str, **values: Any) -> "ModelConfig":
+        """A config with ``arch``'s settings and sources, and ``values`` on top."""
+        spec = ARCHITECTURES[arch]
+        rate, chunk, bands = spec.settings
+        return cls(**{"arch": arch, "sources": list(spec.sources), "sample_rate": rate, "chunk_size": chunk,
+                      "bands": bands, **values})
+
+    def model_path(self, directory: Path, source: str = "") -> Path:
+        """The weights file of ``source`` (or the architecture's one model) in ``directory``."""
+        return Path(directory) / ARCHITECTURES[self.arch].model_file.format(source=source)
+
+    def save(self, directory: Path) -> Path:
+        path = Path(directory) / CONFIG_NAME
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> "ModelConfig":
+        """Read ``config.json``; a directory without one is taken as MiXiN's three CDAEs."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise MixinError(directory, "model directory not found")
+        path = directory / CONFIG_NAME
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            config = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise MixinError(path, f"invalid model config ({exc})") from None
+        if not isinstance(config.mask_power, (int, float)) or not config.mask_power > 0:
+            raise MixinError(path, f"mask_power must be a positive number, not {config.mask_power!r}")
+        if not isinstance(config.gains, dict) or not all(
+            isinstance(g, (int, float)) and g > 0 and math.isfinite(g) for g in config.gains.values()
+        ):
+            raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
+        spec = ARCHITECTURES.get(config.arch)
+        if spec is None:
+            raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCHITECTURES)})")
+        if (config.sample_rate, config.chunk_size, config.bands) != spec.settings:
+            raise MixinError(
+                path,
+                f"models made for {config.sample_rate} Hz, chunk {config.chunk_size}, {config.bands} bands; "
+                f"this version's {config.arch} uses {spec.sample_rate} Hz, chunk {spec.chunk_size}, {spec.bands} bands",
+            )
+        return config
+
+
+def load_separator(model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
+    """The separator of a model directory (default: the shipped CDAEs), by its ``config.json``:
+    ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
+
+    ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
+    ``single_model``, ``mask_power``, ``overlap`` and ``batch_size``
+    (:meth:`mixin.separators.Separator.from_config`).
+    """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)
-    if config.arch == "drnn":
-        if instrumental or single_model or mask_power is not None:
-            raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
-        from .drnn_separator import DRNNSeparator
-
-        return DRNNSeparator.from_pretrained(directory, config)
-    from .separators import Separator
-
-    return Separator.from_pretrained(
-        directory,
-        instrumental=instrumental,
-        single_model=single_model,
-        mask_power=mask_power,
-        overlap=overlap,
-        batch_size=batch_size,
-    )
+    separators = importlib.import_module(".separators", __package__)
+    return getattr(separators, ARCHITECTURES[config.arch].separator).from_config(directory, config, **options)

@@ -1,113 +1,43 @@
-"""The separator: NSGT -> CDAE magnitude estimates -> Wiener masks -> inverse NSGT."""
+"""The separators, one per architecture: audio in, stems out, through the shared chunked base.
+
+``Separator``: MiXiN's NSGT -> CDAE magnitude estimates -> soft masks -> inverse NSGT.
+``DRNNSeparator``: Huang et al.'s DRNN on a 16 kHz STFT, voice and accompaniment.
+Which one a model directory holds is the registry's business (:func:`mixin.registry.load_separator`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .apply import stream_overlap_add
-from .audio import Resampler
+from . import drnn
+from .apply import ChunkedSeparator
 from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import wiener_masks, with_mixture_phase
-from .pretrained import ModelConfig, default_model_dir
+from .registry import ModelConfig
 from .transforms import nsgt
 
-__all__ = ["ChunkedSeparator", "Separator"]
+__all__ = ["Separator", "DRNNSeparator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
 
 
-class ChunkedSeparator:
-    """What every architecture shares: audio at any rate and channel count in, stems out,
-    through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
-
-    Subclasses set ``sources``, ``model_rate``, ``chunk_size``, ``overlap``, ``batch_size`` and
-    ``trained``, and implement ``separate_chunks``: (n, channels, chunk) -> (sources, n,
-    channels, chunk). ``sums_to_mix`` says whether the stems add up to the input.
-    """
-
-    sources: tuple[str, ...]
-    model_rate: int
-    chunk_size: int
-    overlap: int
-    batch_size: int
-    trained: bool = True
-    sums_to_mix: bool = True
-
-    def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
-        """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
-
-        Resamples to the models' rate and back. For separators whose stems sum to the mix, the
-        last source is the input minus the others, taken at the input's rate, so the stems sum
-        to the input exactly even where resampling loses a band (e.g. above 8 kHz for a 16 kHz
-        model): that band goes to the last source.
-        """
-        if self.model_rate == sample_rate:
-            yield from stream_overlap_add(
-                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
-            )
-            return
-        pending: list[np.ndarray] = []  # input samples not yet matched by output
-
-        def remember(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-            for block in source:
-                pending.append(block)
-                yield block
-
-        def take(n: int) -> np.ndarray:
-            out, have = [], 0
-            while pending and have < n:
-                block = pending.pop(0)
-                if have + len(block) > n:
-                    pending.insert(0, block[n - have :])
-                    block = block[: n - have]
-                out.append(block)
-                have += len(block)
-            got = np.concatenate(out) if out else np.zeros((0, channels), np.float32)
-            return np.pad(got, ((0, n - len(got)), (0, 0)))
-
-        others = len(self.sources) - 1 if self.sums_to_mix else len(self.sources)
-        to_model = Resampler(sample_rate, self.model_rate, channels)
-        back = Resampler(self.model_rate, sample_rate, channels * others)
-        separated = stream_overlap_add(
-            to_model.stream(remember(blocks)),
-            self.separate_chunks,
-            len(self.sources),
-            self.chunk_size,
-            self.overlap,
-            self.batch_size,
-        )
-        flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
-        for out in back.stream(flat):
-            stems = out.reshape(len(out), others, channels).transpose(1, 0, 2)
-            if not self.sums_to_mix:
-                yield stems
-                continue
-            rest = take(len(out)) - stems.sum(axis=0)
-            yield np.concatenate((stems, rest[None]), axis=0)
-        tail = take(sum(len(b) for b in pending)) if self.sums_to_mix else np.zeros((0, channels), np.float32)
-        if len(tail):
-            yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
-
-    def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
-        audio = np.asarray(audio, dtype=np.float32)
-        mono = audio.ndim == 1
-        frames = audio[:, None] if mono else audio
-        if frames.ndim != 2 or len(frames) == 0:
-            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
-        if not np.isfinite(frames).all():
-            raise ValueError("audio contains NaN or infinite samples")
-        stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
-        if stems.shape[1] < len(frames):  # resampler rounding
-            stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
-        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}
+def load_model_file(path: Path, load: Callable[[Path], Any]) -> Any:
+    """``load(path)``, with a one-line :class:`MixinError` naming the file if it is missing or
+    cannot be loaded (a ``ValueError`` from ``load`` is taken as the cause itself)."""
+    if not path.exists():
+        raise MixinError(path, "model file not found")
+    try:
+        return load(path)
+    except MixinError:
+        raise
+    except ValueError as exc:
+        raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
+    except Exception as exc:
+        raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
 
 
 class Separator(ChunkedSeparator):
@@ -154,9 +84,10 @@ class Separator(ChunkedSeparator):
         self._predict = None
 
     @classmethod
-    def from_pretrained(
+    def from_config(
         cls,
-        model_dir: str | Path | None = None,
+        directory: Path,
+        config: ModelConfig,
         *,
         instrumental: bool = False,
         single_model: bool = False,
@@ -164,30 +95,14 @@ class Separator(ChunkedSeparator):
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
     ) -> "Separator":
-        """Load the models of a directory (default: the shipped ones), once; ``mask_power``
-        defaults to the one in the directory's ``config.json``."""
+        """Load the models of a model directory, once; ``mask_power`` defaults to the one in its
+        ``config.json``. (:meth:`from_pretrained` reads the config; the shipped models by default.)"""
         from .cdae import load_cdae
 
-        directory = Path(model_dir) if model_dir is not None else default_model_dir()
-        config = ModelConfig.load(directory)
-        if config.arch != "cdae":
-            raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
-        models = {}
-        for source in sources:
-            path = config.model_path(directory, source)
-            if not path.exists():
-                raise MixinError(path, "model file not found")
-            try:
-                models[source] = load_cdae(path)
-            except MixinError:
-                raise
-            except ValueError as exc:
-                raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
-            except Exception as exc:
-                raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
+        models = {source: load_model_file(config.model_path(directory, source), load_cdae) for source in sources}
         separator = cls(
             models,
             mode="single" if single_model else "wiener",
@@ -241,3 +156,55 @@ class Separator(ChunkedSeparator):
         stems = self.transform.inverse(masks[:-1] * coefs[None])
         rest = chunks - stems.sum(axis=0)
         return np.concatenate((stems, rest[None]), axis=0)
+
+
+DRNN_OVERLAP = 8000
+"""Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
+
+
+class DRNNSeparator(ChunkedSeparator):
+    """Vocal and accompaniment stems; audio is resampled to 16 kHz for the model and the
+    stems come back at the input's rate. Long inputs go through in 30-s pieces (the recurrent
+    state restarts in each), cross-faded over 0.5 s; the two stems sum to the mix."""
+
+    def __init__(self, model, *, trained: bool = True, batch_size: int = 1) -> None:
+        self.model = model
+        self.sources = drnn.SOURCES
+        self.model_rate, self.chunk_size = drnn.RATE, drnn.PIECE
+        self.overlap = DRNN_OVERLAP
+        self.batch_size = batch_size
+        self.trained = trained
+
+    @classmethod
+    def from_config(
+        cls,
+        directory: Path,
+        config: ModelConfig,
+        *,
+        instrumental: bool = False,
+        single_model: bool = False,
+        mask_power: float | None = None,
+        **_chunking: Any,
+    ) -> "DRNNSeparator":
+        """Load a DRNN model directory. Its pieces and cross-fade are fixed (``overlap`` and
+        ``batch_size`` are the CDAE's); the CDAE's mask options are an error."""
+        if instrumental or single_model or mask_power is not None:
+            raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
+        from .backend import keras_module
+
+        keras = keras_module()
+        model = load_model_file(
+            config.model_path(directory),
+            lambda path: keras.models.load_model(path, compile=False, custom_objects=drnn.custom_objects()),
+        )
+        return cls(model, trained=config.trained)
+
+    def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
+        n, channels, length = chunks.shape
+        mono = chunks.reshape(n * channels, length)
+        z = drnn.stft(mono)  # (n*ch, frames, 513)
+        mag = np.abs(z)
+        out = drnn.run_sequences(self.model, drnn.with_context(mag))
+        phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
+        vocal = drnn.istft(out[..., : drnn.BINS] * phase, length).reshape(n, channels, length)
+        return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment

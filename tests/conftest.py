@@ -14,8 +14,9 @@ from mixin.constants import CDAE_SOURCES
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     """Three seeded, untrained CDAEs in a model directory with its config."""
-    from mixin.cdae import build_cdae, keras_module
-    from mixin.pretrained import ModelConfig
+    from mixin.backend import keras_module
+    from mixin.cdae import build_cdae
+    from mixin.registry import ModelConfig
 
     keras = keras_module()
     directory = tmp_path_factory.mktemp("models")

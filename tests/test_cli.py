@@ -158,7 +158,7 @@ def test_missing_or_wrong_model(tmp_path, model_dir, capsys):
     bad.mkdir()
     for s in ("harmonic", "percussive", "vocal"):
         (bad / f"model_{s}.h5").write_bytes((model_dir / f"model_{s}.h5").read_bytes())
-    from mixin.cdae import keras_module
+    from mixin.backend import keras_module
 
     keras = keras_module()
     keras.Sequential([keras.Input(shape=(96, 100, 1)), keras.layers.Conv2D(1, 1)]).save(bad / "model_vocal.h5")

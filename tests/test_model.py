@@ -48,7 +48,7 @@ def test_saved_h5_loads_uncompiled_with_same_weights(tmp_path):
 
 
 def test_wrong_shaped_model_is_refused(tmp_path):
-    from mixin.cdae import keras_module
+    from mixin.backend import keras_module
 
     keras = keras_module()
     small = keras.Sequential([keras.Input(shape=(48, 100, 1)), keras.layers.Conv2D(1, 3, padding="same")])
@@ -72,7 +72,8 @@ def test_inference_graph_equals_model_exactly():
 
 
 def test_inference_graph_falls_back_for_other_models():
-    from mixin.cdae import inference_graph, keras_module
+    from mixin.backend import keras_module
+    from mixin.cdae import inference_graph
 
     keras = keras_module()
     other = keras.Sequential([keras.Input(shape=(96, 1948, 1)), keras.layers.Conv2D(1, 3, padding="same")])

@@ -63,7 +63,7 @@ def test_resume_continues_from_checkpoint(data_dir, tmp_path):
     s1 = TrainSettings(epochs=1, batch_size=4, verbose=0)
     train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s1)
     first = history(tmp_path / "logdir", "percussive")
-    from mixin.cdae import keras_module
+    from mixin.backend import keras_module
 
     saved = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
     assert type(saved.optimizer).__name__ == "Adam" and int(saved.optimizer.iterations) > 0  # state kept for resuming
@@ -106,7 +106,7 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir, tmp_path):
     code = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from mixin.cdae import keras_module
+from mixin.backend import keras_module
 keras_module()
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]

@@ -18,7 +18,7 @@ import numpy as np
 from ..constants import CDAE_SOURCES
 from ..data.hdf5 import hdf5_path, open_checked
 from ..errors import MixinError
-from ..pretrained import ModelConfig
+from ..registry import ModelConfig
 
 CALIBRATION_SPLIT = "validation"
 CALIBRATION_BATCH = 8

@@ -20,7 +20,7 @@ from ..audio import temporary_beside
 from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from ..data.hdf5 import hdf5_path, open_checked
 from ..errors import MixinError
-from ..pretrained import ModelConfig
+from ..registry import ModelConfig
 
 
 @dataclass
@@ -112,7 +112,8 @@ def plot_history(history: list[dict], out: Path, title: str, show: bool = False)
 
 def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, settings: TrainSettings) -> dict:
     """Train one source's CDAE; returns its final train/validation/test MAE and epochs run."""
-    from ..cdae import build_cdae, keras_module
+    from ..backend import keras_module
+    from ..cdae import build_cdae
 
     keras = keras_module()
     path = hdf5_path(data_dir, source)

@@ -21,7 +21,7 @@ from .. import drnn
 from ..constants import LEARNING_RATE
 from ..audio import read_audio, resample, temporary_beside
 from ..errors import MixinError
-from ..pretrained import ARCH_SETTINGS, ModelConfig
+from ..registry import ModelConfig
 from ..data.render import split_for, voice_groups
 
 SHIFT = 10000  # samples at 16 kHz
@@ -95,8 +95,7 @@ def train_drnn(
     verbose: int = 1,
 ) -> dict:
     """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation songs."""
-    from ..drnn_separator import MODEL_NAME
-    from ..cdae import keras_module
+    from ..backend import keras_module
     from .cdae import _write_history, plot_history
 
     keras = keras_module()
@@ -109,7 +108,7 @@ def train_drnn(
     model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    best_path = model_dir / MODEL_NAME
+    best_path = ModelConfig.for_arch("drnn").model_path(model_dir)
     history: list[dict] = []
     best, since = np.inf, 0
     for epoch in range(epochs):
@@ -131,9 +130,8 @@ def train_drnn(
             if since >= patience:
                 break
         _write_history(history, log_dir / "drnn_history.csv")
-    rate, chunk, bins = ARCH_SETTINGS["drnn"]
-    ModelConfig(
-        arch="drnn", sources=list(drnn.SOURCES), sample_rate=rate, chunk_size=chunk, bands=bins, trained=True,
+    ModelConfig.for_arch(
+        "drnn",
         notes=f"DRNN-2 + discriminative training (gamma {gamma}), Adam; {len(history)} epochs on "
         f"{len(train_clips)} clips",
     ).save(model_dir)
@@ -145,7 +143,7 @@ def train_drnn(
 
 def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
     """GNSDR, GSIR, GSAR of the saved model on the held-out songs' clips (0 dB mixtures)."""
-    from ..drnn_separator import DRNNSeparator
+    from ..separators import DRNNSeparator
     from ..evaluation.scoring import _clip_track, global_voice_metrics, score_track
 
     sep = DRNNSeparator.from_pretrained(model_dir)
