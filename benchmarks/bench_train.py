@@ -35,7 +35,7 @@ def main() -> None:
     from mixin.cdae import build_cdae
     from mixin.data.stems import prepare_stems
     from mixin.data.synth import write_musdb_track
-    from mixin.training.cdae import _split_dataset
+    from mixin.training.cdae import split_dataset
 
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +51,7 @@ def main() -> None:
 
         keras = keras_module()
         path = root / "data" / "data_harmonic.hdf5"
-        train, n = _split_dataset(path, "harmonic", "train", args.batch_size, True, 0)
+        train, n = split_dataset(path, "harmonic", "train", args.batch_size, True, 0)
         model = build_cdae()
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
         times = []

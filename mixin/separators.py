@@ -161,6 +161,8 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
+CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power")
+
 
 class DRNNSeparator(ChunkedSeparator):
     """Vocal and accompaniment stems; audio is resampled to 16 kHz for the model and the
@@ -176,19 +178,10 @@ class DRNNSeparator(ChunkedSeparator):
         self.trained = trained
 
     @classmethod
-    def from_config(
-        cls,
-        directory: Path,
-        config: ModelConfig,
-        *,
-        instrumental: bool = False,
-        single_model: bool = False,
-        mask_power: float | None = None,
-        **_chunking: Any,
-    ) -> "DRNNSeparator":
-        """Load a DRNN model directory. Its pieces and cross-fade are fixed (``overlap`` and
-        ``batch_size`` are the CDAE's); the CDAE's mask options are an error."""
-        if instrumental or single_model or mask_power is not None:
+    def from_config(cls, directory: Path, config: ModelConfig, **options: Any) -> "DRNNSeparator":
+        """Load a DRNN model directory. Its pieces and cross-fade are fixed (the ``overlap`` and
+        ``batch_size`` options are the CDAE's); the CDAE's model and mask options are an error."""
+        if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
         from .backend import keras_module
 

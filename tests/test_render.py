@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 
 from mixin.errors import MixinError
-from mixin.data.render import font_split, part_of, render_stems, split_for, split_midi
+from mixin.data.mir1k import split_for
+from mixin.data.render import font_split, part_of, render_stems, split_midi
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # scripts/install_render_deps.sh installs it
 
@@ -85,7 +86,7 @@ def test_render_tiny_song_with_smallest_soundfont(tmp_path):
 
 
 def test_link_songs_keeps_whole_songs_on_one_side(tmp_path):
-    from mixin.data.render import link_songs
+    from mixin.data.mir1k import link_songs
 
     src = tmp_path / "src"
     src.mkdir()

@@ -10,7 +10,6 @@ Songs, SoundFonts and voices for ``--render-split validation`` are disjoint from
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -25,12 +24,12 @@ from ..audio import resample
 from ..constants import SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
+from .mir1k import read_clip, split_for, voice_groups
 
 SONG_DIRS = [Path("/usr/share/games/openttd/baseset/openmsx")]
 SOUNDFONT_DIRS = [Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3")]
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 BASS_PROGRAMS = range(32, 40)
-VALIDATION_EVERY = 5  # every 5th song / voice song goes to validation
 
 
 @dataclass
@@ -59,12 +58,6 @@ def find_soundfonts(dirs: Sequence[Path] = SOUNDFONT_DIRS) -> list[Path]:
                 seen.add(real)
                 fonts.append(real)
     return fonts
-
-
-def split_for(items: Sequence, split: str) -> list:
-    """Every VALIDATION_EVERY-th item (in sorted order) is validation's, the rest training's."""
-    keep = [i % VALIDATION_EVERY == VALIDATION_EVERY - 1 for i in range(len(items))]
-    return [x for x, k in zip(items, keep) if k == (split == "validation")]
 
 
 def font_split(fonts: Sequence[Path], split: str) -> list[Path]:
@@ -157,16 +150,6 @@ def render_midi(midi: Path, soundfont: Path, out: Path) -> np.ndarray:
     return resample(audio, rate, SAMPLE_RATE).mean(axis=1)
 
 
-def voice_groups(voice_dir: Path) -> list[list[Path]]:
-    """MIR-1K clips grouped by song (``singer_song_clip``), in sorted order."""
-    groups: dict[str, list[Path]] = {}
-    for p in sorted(Path(voice_dir).glob("*.*")):
-        if p.suffix.lower() in (".wav", ".flac"):
-            key = re.sub(r"_\d+$", "", p.stem)
-            groups.setdefault(key, []).append(p)
-    return [groups[k] for k in sorted(groups)]
-
-
 def voice_track(clips: Sequence[Path], length: int, rng: np.random.Generator) -> np.ndarray:
     """Singing phrases (MIR-1K right channels) laid along ``length`` samples with gaps."""
     out = np.zeros(length, dtype=np.float32)
@@ -174,8 +157,8 @@ def voice_track(clips: Sequence[Path], length: int, rng: np.random.Generator) ->
     order = list(clips)
     while pos < length and order:
         clip = order[int(rng.integers(len(order)))]
-        audio, rate = sf.read(str(clip), dtype="float32", always_2d=True)
-        voice = resample(audio[:, -1:], rate, SAMPLE_RATE)[:, 0]  # right channel
+        audio, rate = read_clip(clip)
+        voice = resample(audio[:, 1:], rate, SAMPLE_RATE)[:, 0]  # right channel
         end = min(length, pos + len(voice))
         out[pos:end] += voice[: end - pos]
         pos = end + int(rng.uniform(1.0, 6.0) * SAMPLE_RATE)
@@ -259,25 +242,3 @@ def render_stems(
         bar.update(1)
     bar.close()
     return written
-
-
-def link_songs(src: Path, dst: Path, split: str) -> int:
-    """Symlink the clips of ``split``'s MIR-1K songs from ``src`` into a fresh ``dst``."""
-    dst = Path(dst)
-    if dst.exists():
-        shutil.rmtree(dst)
-    dst.mkdir(parents=True)
-    count = 0
-    for group in split_for(voice_groups(Path(src)), split):
-        for clip in group:
-            (dst / clip.name).symlink_to(clip.resolve())
-            count += 1
-    return count
-
-
-if __name__ == "__main__":  # python -m mixin.data.render link-songs train|validation SRC DST
-    import sys
-
-    if len(sys.argv) != 5 or sys.argv[1] != "link-songs" or sys.argv[2] not in ("train", "validation"):
-        sys.exit("usage: python -m mixin.data.render link-songs train|validation SRC DST")
-    print(f"linked {link_songs(Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[2])} clips into {sys.argv[4]}")

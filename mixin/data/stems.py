@@ -29,6 +29,8 @@ from ..audio import probe, read_audio, resample
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
+from .mir1k import RATE as MIR1K_RATE
+from .mir1k import SHIFT, read_clip
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 MANIFEST = "segments.json"
@@ -104,16 +106,14 @@ def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int |
 
 
 def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono") -> np.ndarray:
-    """Seconds of a file from ``start_s``, at 44.1 kHz; mono mix-down, or (n, 2) for 'stereo'."""
-    data, rate = read_audio(path, start_s, seconds)
+    """Seconds of a file from ``start_s``, at 44.1 kHz; mono mix-down, or a MIR-1K-style clip's
+    (n, 2) for 'stereo'."""
+    data, rate = (read_clip if channels == "stereo" else read_audio)(path, start_s, seconds)
     if not np.isfinite(data).all():
         raise MixinError(path, "contains NaN or infinite samples")
     if channels == "mono":
         data = data.mean(axis=1, keepdims=True)
-    elif data.shape[1] != 2:
-        raise MixinError(path, f"MIR-1K-style clips must be stereo, this has {data.shape[1]} channel(s)")
-    data = resample(data, rate, SAMPLE_RATE)
-    return data
+    return resample(data, rate, SAMPLE_RATE)
 
 
 def _durations(track: Track) -> float:
@@ -177,7 +177,7 @@ def _augmented(
     out = {s: v * np.float32(10 ** (rng.uniform(-6, 3) / 20)) for s, v in stems.items()}
     borrowed: list[str] = []
     if "accompaniment" in out:
-        out["vocal"] = np.roll(out["vocal"], int(copy * 10000 * SAMPLE_RATE / 16000))
+        out["vocal"] = np.roll(out["vocal"], int(copy * SHIFT * SAMPLE_RATE / MIR1K_RATE))
     elif pool:
         name, other = pool[rng.integers(len(pool))]
         swap = [s for s in out if s in other]

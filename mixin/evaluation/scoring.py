@@ -19,6 +19,7 @@ import numpy as np
 from ..audio import read_audio
 from ..constants import CDAE_SOURCES
 from ..errors import MixinError
+from ..data.mir1k import read_clip
 from ..data.stems import AUDIO_SUFFIXES, source_of
 
 VOICE_SOURCES = ("vocal", "accompaniment")
@@ -77,15 +78,13 @@ def _folder_track(folder: Path) -> EvalTrack:
     return track
 
 
-def _clip_track(path: Path) -> EvalTrack:
+def clip_track(path: Path) -> EvalTrack:
     """MIR-1K-style clip, mixed at 0 dB voice-to-music ratio after normalising each to unit
     energy (Huang et al. 2014); references scaled the same way."""
     try:
-        audio, rate = read_audio(path)
+        audio, rate = read_clip(path)
     except MixinError as exc:
         return EvalTrack(path.stem, 0, np.zeros((0, 1), np.float32), {}, True, str(exc))
-    if audio.shape[1] != 2:
-        return EvalTrack(path.stem, rate, audio, {}, True, f"{path}: MIR-1K-style clips must be stereo")
     music, voice = audio[:, :1], audio[:, 1:]
     e_m, e_v = float(np.sum(music**2)), float(np.sum(voice**2))
     if e_m == 0 or e_v == 0:
@@ -104,7 +103,7 @@ def load_tracks(tracks_dir: Path, layout: str = "auto") -> list[EvalTrack]:
     folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir())
     clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if layout == "mir1k" or (layout == "auto" and clips and not folders):
-        return [_clip_track(p) for p in clips]
+        return [clip_track(p) for p in clips]
     if folders:
         return [_folder_track(f) for f in folders]
     if clips:

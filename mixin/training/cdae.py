@@ -7,36 +7,22 @@ saved to ``<model-dir>/model_<source>.h5``; the last state (optimizer included) 
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..audio import temporary_beside
 from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from ..data.hdf5 import hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
+from .common import EarlyStopping, read_history, save_atomically, save_uncompiled, write_history, write_record
+from .settings import TrainSettings
+
+LOSS = "MAE (|NSGT|)"
 
 
-@dataclass
-class TrainSettings:
-    epochs: int = 100
-    batch_size: int = 64
-    patience: int = 5
-    learning_rate: float | None = None  # None: 0.001 for a new model, the checkpoint's on resume
-    resume: bool = False
-    distribute: str | None = None  # None or "mirrored"
-    seed: int = 0
-    plot: bool = False
-    verbose: int = 1
-
-
-def _split_dataset(path: Path, source: str, split: str, batch_size: int, shuffle: bool, seed: int):
+def split_dataset(path: Path, source: str, split: str, batch_size: int, shuffle: bool, seed: int):
     """Batches (x, y) of one split, read row by row from HDF5: never the whole file in memory."""
     import tensorflow as tf
 
@@ -75,41 +61,6 @@ def _strategy(distribute: str | None):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
-def _history(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with path.open() as f:
-        return [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])} for r in csv.DictReader(f)]
-
-
-def plot_history(history: list[dict], out: Path, title: str, show: bool = False) -> Path:
-    """Training and validation loss per epoch, as a PNG (and on screen when asked and possible)."""
-    import matplotlib
-
-    interactive = show and bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    if not interactive:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    epochs = [int(h["epoch"]) + 1 for h in history]
-    ax.plot(epochs, [h["loss"] for h in history], label="train MAE")
-    ax.plot(epochs, [h["val_loss"] for h in history], label="validation MAE")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MAE (|NSGT|)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    tmp = temporary_beside(out)
-    fig.savefig(tmp, format="png", dpi=100)
-    os.replace(tmp, out)
-    if interactive:
-        plt.show(block=False)
-        plt.pause(2.0)
-    plt.close(fig)
-    return out
-
-
 def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, settings: TrainSettings) -> dict:
     """Train one source's CDAE; returns its final train/validation/test MAE and epochs run."""
     from ..backend import keras_module
@@ -117,17 +68,17 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
 
     keras = keras_module()
     path = hdf5_path(data_dir, source)
-    train, n_train = _split_dataset(path, source, "train", settings.batch_size, True, settings.seed)
-    val, n_val = _split_dataset(path, source, "validation", settings.batch_size, False, 0)
+    train, n_train = split_dataset(path, source, "train", settings.batch_size, True, settings.seed)
+    val, n_val = split_dataset(path, source, "validation", settings.batch_size, False, 0)
     if n_train == 0 or n_val == 0:
         raise MixinError(path, f"needs training and validation chunks (has {n_train} and {n_val})")
     log_dir.mkdir(parents=True, exist_ok=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     last = log_dir / f"{source}_last.keras"
     history_csv = log_dir / f"{source}_history.csv"
-    best_path = model_dir / f"model_{source}.h5"
+    best_path = ModelConfig().model_path(model_dir, source)
 
-    history = _history(history_csv) if settings.resume else []
+    history = read_history(history_csv) if settings.resume else []
     strategy = _strategy(settings.distribute)
     with strategy.scope():
         if settings.resume and last.exists():
@@ -141,42 +92,23 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
             model = build_cdae(name=f"cdae_{source}")
             model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate or LEARNING_RATE), loss="mae")
             history = []
-
-    best = min((h["val_loss"] for h in history), default=np.inf)
-    since_best = 0
-    for h in reversed(history):
-        if h["val_loss"] <= best:
-            break
-        since_best += 1
+    stopping = EarlyStopping.from_history(history, settings.patience)
 
     class BestAndPatience(keras.callbacks.Callback):
-        """Save the best model (atomically) and stop after ``patience`` epochs without progress;
-        its state comes from the history, so it survives --resume."""
+        """Save the best model and stop after ``patience`` epochs without progress; checkpoint
+        and history after every epoch, so --resume continues where a run stopped."""
 
         def on_epoch_end(self, epoch, logs=None):
-            nonlocal best, since_best
-            val_loss = float(logs["val_loss"])
-            history.append({"epoch": epoch, "loss": float(logs["loss"]), "val_loss": val_loss})
-            if val_loss < best:
-                best, since_best = val_loss, 0
-                # Saved from an uncompiled copy: Keras' legacy HDF5 writer drops the optimizer
-                # from the compiled model's config, which would break --resume.
-                plain = keras.models.clone_model(self.model)
-                plain.set_weights(self.model.get_weights())
-                tmp = temporary_beside(best_path, ".h5")
-                plain.save(tmp)
-                os.replace(tmp, best_path)
-            else:
-                since_best += 1
-                if since_best >= settings.patience:
-                    self.model.stop_training = True
-            tmp = temporary_beside(last, ".keras")
-            self.model.save(tmp)
-            os.replace(tmp, last)
-            _write_history(history, history_csv)
+            history.append({"epoch": epoch, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"])})
+            if stopping.update(history[-1]["val_loss"]):
+                save_uncompiled(self.model, best_path)
+            elif stopping.stop:
+                self.model.stop_training = True
+            save_atomically(self.model, last)
+            write_history(history, history_csv)
 
     start = len(history)
-    if start < settings.epochs and since_best < settings.patience:
+    if start < settings.epochs and not stopping.stop:
         model.fit(
             train,
             validation_data=val,
@@ -193,23 +125,13 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
 
     best_model = load_cdae(best_path)
     best_model.compile(loss="mae")
-    results = {"epochs": len(history), "best_val_loss": best}
+    results = {"epochs": len(history), "best_val_loss": stopping.best}
     for split in ("train", "validation", "test"):
-        ds, n = _split_dataset(path, source, split, settings.batch_size, False, 0)
+        ds, n = split_dataset(path, source, split, settings.batch_size, False, 0)
         results[f"{split}_mae"] = float(best_model.evaluate(ds, verbose=0)) if n else float("nan")
         results[f"{split}_chunks"] = n
-    plot_history(history, log_dir / f"{source}_loss.png", f"CDAE {source}", show=settings.plot)
-    (log_dir / f"{source}_history.json").write_text(json.dumps({"history": history, "results": results}, indent=1) + "\n")
+    write_record(log_dir, source, history, results, f"CDAE {source}", LOSS, show=settings.plot)
     return results
-
-
-def _write_history(history: list[dict], path: Path) -> None:
-    tmp = temporary_beside(path)
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "val_loss"])
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
 
 
 def train(
@@ -227,7 +149,7 @@ def train(
         raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
     results = {s: train_source(s, Path(data_dir), Path(model_dir), Path(log_dir), settings) for s in sources}
     model_dir = Path(model_dir)
-    present = [s for s in CDAE_SOURCES if (model_dir / f"model_{s}.h5").exists()]
+    present = [s for s in CDAE_SOURCES if ModelConfig().model_path(model_dir, s).exists()]
     config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults
     config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"
     config.save(model_dir)

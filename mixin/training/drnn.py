@@ -9,23 +9,23 @@ sides. Adam replaces the paper's L-BFGS. The best epoch by validation loss is ke
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import drnn
+from ..audio import resample
 from ..constants import LEARNING_RATE
-from ..audio import read_audio, resample, temporary_beside
+from ..data.mir1k import SHIFT, read_clip, split_clips
 from ..errors import MixinError
 from ..registry import ModelConfig
-from ..data.render import split_for, voice_groups
+from .common import EarlyStopping, save_uncompiled, write_history, write_record
+from .settings import DRNNSettings
 
-SHIFT = 10000  # samples at 16 kHz
 LEVEL = 0.05  # RMS of voice and of music in a training mixture
+LOSS = "discriminative MSE (|STFT|)"
 
 
 @dataclass
@@ -41,17 +41,14 @@ def load_clips(dirs: Sequence[Path], split: str) -> list[Clip]:
     for d in map(Path, dirs):
         if not d.is_dir():
             raise MixinError(d, "clip directory not found")
-        for group in split_for(voice_groups(d), split):
-            for path in group:
-                audio, rate = read_audio(path)
-                if audio.shape[1] != 2:
-                    raise MixinError(path, "MIR-1K-style clips must be stereo (accompaniment left, voice right)")
-                audio = resample(audio, rate, drnn.RATE)
-                music, voice = audio[:, 0], audio[:, 1]
-                rms_m, rms_v = np.sqrt(np.mean(music**2)), np.sqrt(np.mean(voice**2))
-                if rms_m == 0 or rms_v == 0:
-                    continue
-                clips.append(Clip(path.stem, music * (LEVEL / rms_m), voice * (LEVEL / rms_v)))
+        for path in split_clips(d, split):
+            audio, rate = read_clip(path)
+            audio = resample(audio, rate, drnn.RATE)
+            music, voice = audio[:, 0], audio[:, 1]
+            rms_m, rms_v = np.sqrt(np.mean(music**2)), np.sqrt(np.mean(voice**2))
+            if rms_m == 0 or rms_v == 0:
+                continue
+            clips.append(Clip(path.stem, music * (LEVEL / rms_m), voice * (LEVEL / rms_v)))
     if not clips:
         raise MixinError(Path(dirs[0]), f"no usable {split} clips")
     return clips
@@ -83,79 +80,65 @@ def train_drnn(
     clip_dirs: Sequence[Path],
     model_dir: Path,
     log_dir: Path,
-    *,
-    epochs: int = 40,
-    batch_size: int = 16,
-    frames: int = drnn.SEQUENCE,
-    learning_rate: float = LEARNING_RATE,
-    patience: int = 8,
-    gamma: float = drnn.GAMMA,
-    hidden: int = drnn.HIDDEN,
-    seed: int = 0,
-    verbose: int = 1,
+    settings: DRNNSettings | None = None,
+    **overrides: Any,
 ) -> dict:
-    """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation songs."""
-    from ..backend import keras_module
-    from .cdae import _write_history, plot_history
+    """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation songs.
 
+    ``overrides`` replace fields of ``settings`` (default :class:`DRNNSettings`), e.g. ``epochs=20``.
+    """
+    from ..backend import keras_module
+
+    s = replace(settings or DRNNSettings(), **overrides)
     keras = keras_module()
     train_clips, val_clips = load_clips(clip_dirs, "train"), load_clips(clip_dirs, "validation")
-    rng = np.random.default_rng(seed)
-    val_x, val_y = examples(val_clips, None, frames)
-    keras.utils.set_random_seed(seed)
-    model = drnn.build_drnn(hidden)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=drnn.discriminative_loss(gamma))
+    rng = np.random.default_rng(s.seed)
+    val_x, val_y = examples(val_clips, None, s.frames)
+    keras.utils.set_random_seed(s.seed)
+    model = drnn.build_drnn(s.hidden)
+    optimizer = keras.optimizers.Adam(s.learning_rate or LEARNING_RATE, clipnorm=1.0)
+    model.compile(optimizer=optimizer, loss=drnn.discriminative_loss(s.gamma))
     model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    best_path = ModelConfig.for_arch("drnn").model_path(model_dir)
+    config = ModelConfig.for_arch("drnn")
+    best_path = config.model_path(model_dir)
     history: list[dict] = []
-    best, since = np.inf, 0
-    for epoch in range(epochs):
-        x, y = examples(train_clips, rng, frames)
-        h = model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
-        val = float(model.evaluate(val_x, val_y, batch_size=batch_size, verbose=0))
+    stopping = EarlyStopping(s.patience)
+    for epoch in range(s.epochs):
+        x, y = examples(train_clips, rng, s.frames)
+        h = model.fit(x, y, batch_size=s.batch_size, epochs=1, verbose=0, shuffle=True)
+        val = float(model.evaluate(val_x, val_y, batch_size=s.batch_size, verbose=0))
         history.append({"epoch": epoch, "loss": float(h.history["loss"][0]), "val_loss": val})
-        if verbose:
-            print(f"drnn epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}", flush=True)
-        if val < best:
-            best, since = val, 0
-            plain = drnn.build_drnn(hidden)  # uncompiled, no optimizer state: a third the size
-            plain.set_weights(model.get_weights())
-            tmp = temporary_beside(best_path, ".keras")
-            plain.save(tmp)
-            os.replace(tmp, best_path)
-        else:
-            since += 1
-            if since >= patience:
-                break
-        _write_history(history, log_dir / "drnn_history.csv")
-    ModelConfig.for_arch(
-        "drnn",
-        notes=f"DRNN-2 + discriminative training (gamma {gamma}), Adam; {len(history)} epochs on "
-        f"{len(train_clips)} clips",
-    ).save(model_dir)
-    results = {"epochs": len(history), "best_val_loss": best, **validation_scores(model_dir, clip_dirs)}
-    plot_history(history, log_dir / "drnn_loss.png", "DRNN (discriminative MSE)")
-    (log_dir / "drnn_history.json").write_text(json.dumps({"history": history, "results": results}, indent=1) + "\n")
+        if s.verbose:
+            print(f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}", flush=True)
+        if stopping.update(val):
+            save_uncompiled(model, best_path)
+        write_history(history, log_dir / "drnn_history.csv")
+        if stopping.stop:
+            break
+    config.notes = (
+        f"DRNN-2 + discriminative training (gamma {s.gamma}), Adam; {len(history)} epochs on {len(train_clips)} clips"
+    )
+    config.save(model_dir)
+    results = {"epochs": len(history), "best_val_loss": stopping.best, **validation_scores(model_dir, clip_dirs)}
+    write_record(log_dir, "drnn", history, results, "DRNN", LOSS)
     return results
 
 
 def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
     """GNSDR, GSIR, GSAR of the saved model on the held-out songs' clips (0 dB mixtures)."""
+    from ..evaluation.scoring import clip_track, global_voice_metrics, score_track
     from ..separators import DRNNSeparator
-    from ..evaluation.scoring import _clip_track, global_voice_metrics, score_track
 
     sep = DRNNSeparator.from_pretrained(model_dir)
     voice = []
     for d in clip_dirs:
-        for group in split_for(voice_groups(Path(d)), "validation"):
-            for path in group:
-                track = _clip_track(path)
-                if track.skipped:
-                    continue
-                stems = sep.separate(track.mix, track.rate)
-                score = score_track(track, "drnn", stems)
-                if score.voice:
-                    voice.append(score.voice)
+        for path in split_clips(Path(d), "validation"):
+            track = clip_track(path)
+            if track.skipped:
+                continue
+            score = score_track(track, "drnn", sep.separate(track.mix, track.rate))
+            if score.voice:
+                voice.append(score.voice)
     return {**global_voice_metrics(voice), "validation_clips": len(voice)}

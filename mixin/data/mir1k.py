@@ -1,0 +1,79 @@
+"""MIR-1K-style clips (stereo: accompaniment left, singing voice right): reading them, grouping
+them by song, and the held-out split that training, rendering and evaluation all use.
+
+Clip names are ``singer_song_clip`` (``abjones_1_01.wav``); a song's clips always stay on one
+side of the split, so no song is both trained on and scored.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Sequence, TypeVar
+
+import numpy as np
+
+from ..audio import read_audio
+from ..errors import MixinError
+
+VALIDATION_EVERY = 5
+"""Every fifth song (MIR-1K song, MIDI song) in sorted order is held out for validation."""
+
+RATE = 16000
+"""MIR-1K's sample rate."""
+
+SHIFT = 10000
+"""Step (samples at RATE) of the voice's circular shift against the music (Huang et al. 2014)."""
+
+SPLITS = ("train", "validation")
+
+T = TypeVar("T")
+
+
+def split_for(items: Sequence[T], split: str) -> list[T]:
+    """Every VALIDATION_EVERY-th item (in sorted order) is validation's, the rest training's."""
+    keep = [i % VALIDATION_EVERY == VALIDATION_EVERY - 1 for i in range(len(items))]
+    return [x for x, k in zip(items, keep) if k == (split == "validation")]
+
+
+def voice_groups(voice_dir: Path) -> list[list[Path]]:
+    """MIR-1K clips grouped by song (``singer_song_clip``), in sorted order."""
+    groups: dict[str, list[Path]] = {}
+    for p in sorted(Path(voice_dir).glob("*.*")):
+        if p.suffix.lower() in (".wav", ".flac"):
+            key = re.sub(r"_\d+$", "", p.stem)
+            groups.setdefault(key, []).append(p)
+    return [groups[k] for k in sorted(groups)]
+
+
+def split_clips(voice_dir: Path, split: str) -> list[Path]:
+    """The clips of ``split``'s songs in ``voice_dir``."""
+    return [clip for group in split_for(voice_groups(voice_dir), split) for clip in group]
+
+
+def read_clip(path: Path, start_s: float = 0.0, seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """A clip (or ``seconds`` of it from ``start_s``): float32 (samples, 2), accompaniment then
+    voice, and its rate; a one-line :class:`MixinError` unless it is a readable stereo file."""
+    audio, rate = read_audio(path, start_s, seconds)
+    if audio.shape[1] != 2:
+        raise MixinError(
+            path, f"MIR-1K-style clips must be stereo (accompaniment left, voice right), this has {audio.shape[1]} channel(s)"
+        )
+    return audio, rate
+
+
+def link_songs(src: Path, dst: Path, split: str) -> int:
+    """Symlink the clips of ``split``'s songs from ``src`` into a fresh ``dst``; returns how many."""
+    if split not in SPLITS:
+        raise MixinError(None, f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    src, dst = Path(src), Path(dst)
+    if not src.is_dir():
+        raise MixinError(src, "clip directory not found")
+    if dst.exists():
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True)
+    clips = split_clips(src, split)
+    for clip in clips:
+        (dst / clip.name).symlink_to(clip.resolve())
+    return len(clips)

@@ -1,0 +1,118 @@
+"""What both trainers share: early stopping on the validation loss, atomic saves of the best
+model (an uncompiled copy) and of checkpoints, and the loss history (CSV, JSON and a plot)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audio import temporary_beside
+
+HISTORY_FIELDS = ("epoch", "loss", "val_loss")
+
+
+@dataclass
+class EarlyStopping:
+    """The best validation loss so far and the epochs since it; :attr:`stop` after ``patience``."""
+
+    patience: int
+    best: float = math.inf
+    since_best: int = 0
+
+    @classmethod
+    def from_history(cls, history: list[dict], patience: int) -> "EarlyStopping":
+        """The state after the epochs of ``history`` (so ``--resume`` keeps counting)."""
+        state = cls(patience)
+        for row in history:
+            state.update(row["val_loss"])
+        return state
+
+    def update(self, val_loss: float) -> bool:
+        """Record an epoch's validation loss; True if it is the best so far."""
+        if val_loss < self.best:
+            self.best, self.since_best = val_loss, 0
+            return True
+        self.since_best += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.since_best >= self.patience
+
+
+def save_atomically(model, path: Path) -> Path:
+    """``model.save`` to a temporary name beside ``path``, then renamed: never a half-written file."""
+    path = Path(path)
+    tmp = temporary_beside(path, path.suffix)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def save_uncompiled(model, path: Path) -> Path:
+    """Save an uncompiled copy of ``model`` (architecture and weights, no optimizer state)
+    atomically: a third the size, and Keras' legacy HDF5 writer would drop the optimizer from a
+    compiled model's config, which breaks resuming from that model later."""
+    plain = type(model).from_config(model.get_config())  # the layers only: no compile settings
+    plain.set_weights(model.get_weights())
+    return save_atomically(plain, path)
+
+
+def read_history(path: Path) -> list[dict]:
+    """The epochs recorded in a history CSV (none if it does not exist)."""
+    if not Path(path).exists():
+        return []
+    with Path(path).open() as f:
+        return [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])} for r in csv.DictReader(f)]
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    """The epochs so far as CSV, replaced atomically after every epoch."""
+    tmp = temporary_beside(Path(path))
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(HISTORY_FIELDS))
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, path)
+
+
+def plot_history(history: list[dict], out: Path, title: str, loss: str, show: bool = False) -> Path:
+    """Training and validation ``loss`` per epoch as a PNG (and on screen when asked and possible)."""
+    import matplotlib
+
+    interactive = show and bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not interactive:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [int(h["epoch"]) + 1 for h in history]
+    ax.plot(epochs, [h["loss"] for h in history], label="train")
+    ax.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(loss)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    tmp = temporary_beside(out)
+    fig.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, out)
+    if interactive:
+        plt.show(block=False)
+        plt.pause(2.0)
+    plt.close(fig)
+    return out
+
+
+def write_record(log_dir: Path, name: str, history: list[dict], results: dict, title: str, loss: str, show: bool = False) -> None:
+    """``<name>_loss.png`` and ``<name>_history.json`` (history and final results) in ``log_dir``."""
+    log_dir = Path(log_dir)
+    plot_history(history, log_dir / f"{name}_loss.png", title, loss, show)
+    (log_dir / f"{name}_history.json").write_text(json.dumps({"history": history, "results": results}, indent=1) + "\n")
