@@ -14,12 +14,10 @@ from typing import Iterable, Iterator
 import numpy as np
 import soundfile as sf
 
+from .constants import OUTPUT_SUBTYPES
 from .errors import MixinError
 
-__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside", "SUBTYPES"]
-
-SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
-"""Output subtype per format: float WAV keeps the stems summing to the mix exactly."""
+__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ class AtomicAudioWriter:
         self.path = Path(path)
         self.frames = frames
         self.written = 0
-        self.subtype = SUBTYPES[fmt]
+        self.subtype = OUTPUT_SUBTYPES[fmt]
         self._tmp = temporary_beside(self.path)
         try:
             self._file = sf.SoundFile(

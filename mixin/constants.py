@@ -31,3 +31,10 @@ BATCH_CHUNKS = 4
 
 LEARNING_RATE = 1e-3
 """Adam's default learning rate for a new model (MiXiN's)."""
+
+OUTPUT_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
+"""Output formats and their soundfile subtypes: float WAV keeps the stems summing to the mix exactly."""
+
+EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
+"""What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);
+another separator's estimates on disk join under a name of their own."""

@@ -20,7 +20,7 @@ bash scripts/install_render_deps.sh full
     --voices "$MIR1K" --render-seed 2 --force --quiet
 
 # 2. The MIR-1K clips of the training songs, as (mix, vocal) pairs.
-"$PY" -m mixin.data.render link-songs train "$MIR1K" "$W/mir1k-train-songs"
+"$PY" -m mixin link-songs train "$MIR1K" "$W/mir1k-train-songs"
 
 # 3. Segments, HDF5 (80/10/10 by track, for early stopping), training.
 "$PY" train_util.py --prepare-stems --stem-dirs "$W/render-train" "$W/mir1k-train-songs" \

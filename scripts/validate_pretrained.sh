@@ -11,6 +11,6 @@ PY=.venv/bin/python
 "$PY" eval_mixin.py "$W/render-validation" --pretrained-model-dir "$MODELS" \
     --systems mixin,mixture,hpss,oracle --out "$MODELS/validation" --cores 2 --quiet
 # The DRNN's validation songs: every fifth MIR-1K song (the same split as its training).
-"$PY" -m mixin.data.render link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
+"$PY" -m mixin link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
 "$PY" eval_mixin.py "$W/mir1k-validation-songs" --pretrained-model-dir "$MODELS/drnn" \
     --systems mixin,mixture,oracle --out "$MODELS/drnn/validation" --cores 2 --quiet

@@ -6,12 +6,16 @@ The steps run in that order, any subset per call. Only argparse loads up front.
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
 from typing import Sequence
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
+from ..data.mir1k import SPLITS
+from ..training.settings import SETTINGS, DRNNSettings, TrainSettings
+from .common import EXIT_OK, add_output_flags, progress_enabled, run
+
+PROG = "train_util.py"
+CDAE_ONLY = ("resume", "distribute", "plot_training", "calibrate")
 
 STEM_RULES = """\
 stem folders (--stem-dirs):
@@ -33,9 +37,15 @@ example:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _default(field: str) -> str:
+    """A training setting's default for each architecture, for --help."""
+    cdae, drnn = getattr(TrainSettings, field), getattr(DRNNSettings, field)
+    return f"default: {cdae}" if cdae == drnn else f"default: {cdae}; {drnn} with --arch drnn"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="train_util.py",
+        prog=prog,
         description="Train MiXiN's harmonic, percussive and vocal CDAEs from folders of stems.",
         epilog=STEM_RULES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ren = p.add_argument_group("--render-stems")
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
-    ren.add_argument("--render-split", choices=("train", "validation"), default="train",
+    ren.add_argument("--render-split", choices=SPLITS, default="train",
                      help="which disjoint songs, SoundFonts and voices to use (default: train)")
     ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks")
     ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
@@ -88,12 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--arch", choices=("cdae", "drnn"), default="cdae",
                     help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
                     "the MIR-1K-style clips of --stem-dirs (default: cdae)")
-    tr.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
-    tr.add_argument("--batch-size", type=int, default=64, help="chunks per batch (default: 64)")
+    tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
+    tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
-    tr.add_argument("--patience", type=int, default=5, help="stop after this many epochs without a better validation loss")
+    tr.add_argument("--patience", type=int,
+                    help=f"stop after this many epochs without a better validation loss ({_default('patience')})")
     tr.add_argument("--learning-rate", type=float,
-                    help="Adam's learning rate (default: 0.001; with --resume, the checkpoint's unless given)")
+                    help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoints in --log-dir")
     tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     tr.add_argument("--plot-training", action="store_true", help="also show the loss curves when a display exists")
@@ -102,116 +113,122 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", type=Path, default=Path("model"), help="trained models (default: ./model)")
     p.add_argument("--log-dir", type=Path, default=Path("logdir"), help="checkpoints, histories, loss curves (default: ./logdir)")
     p.add_argument("--force", action="store_true", help="replace existing segments or HDF5 files")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.add_argument("-v", "--verbose", action="store_true", help="tracebacks and TensorFlow's log")
+    add_output_flags(p, quiet="no progress bars")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate):
         parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train and/or --calibrate")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
-    if args.verbose:
-        import os
+    if args.arch == "drnn":
+        if args.train and not args.stem_dirs:
+            parser.error("--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
+        given = [f"--{name.replace('_', '-')}" for name in CDAE_ONLY if getattr(args, name)]
+        if given:
+            parser.error(f"{', '.join(given)}: for --arch cdae only")
+    args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
+    return run(run_steps, args)
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    from ..errors import MixinError
 
-    if not args.verbose:
-        import logging
+def run_steps(args: argparse.Namespace) -> int:
+    """The steps asked for, in order; each prints one summary line (per source)."""
+    progress = progress_enabled(args)
+    if args.render_stems:
+        render(args, progress)
+    if args.prepare_stems:
+        prepare(args, progress)
+    if args.create_hdf5:
+        create_hdf5(args, progress)
+    if args.train:
+        (train_drnn if args.arch == "drnn" else train_cdaes)(args, progress)
+    if args.calibrate and not args.train:  # --train calibrates what it trains
+        calibrate(args)
+    return EXIT_OK
 
-        logging.getLogger("absl").setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice on every save
-    progress = not args.quiet and sys.stderr.isatty()
-    sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.simplefilter("ignore", DeprecationWarning)  # Keras' own HDF5 writer trips numpy 2's
-            warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"
-            if args.render_stems:
-                from ..data.render import render_stems
 
-                written = render_stems(
-                    args.render_stems,
-                    args.tracks,
-                    seed=args.render_seed,
-                    split=args.render_split,
-                    voice_dir=args.voices,
-                    max_seconds=args.max_seconds,
-                    force=args.force,
-                    progress=progress,
-                )
-                print(f"rendered {len(written)} tracks into {args.render_stems}/")
-            if args.prepare_stems:
-                from ..data.stems import prepare_stems
+def settings(args: argparse.Namespace, progress: bool):
+    """The architecture's training settings: its defaults, and the options given."""
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "patience": args.patience, "learning_rate": args.learning_rate}
+    values = {k: v for k, v in given.items() if v is not None}
+    if args.arch == "cdae":
+        values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
+        values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
+    else:
+        values["verbose"] = 0 if args.quiet else 1
+    return SETTINGS[args.arch](**values)
 
-                segments = prepare_stems(
-                    args.stem_dirs,
-                    args.data_dir,
-                    segment_duration=args.segment_duration,
-                    segment_offset=args.segment_offset,
-                    segment_limit=args.segment_limit,
-                    track_limit=args.track_limit,
-                    layout=args.layout,
-                    augment=args.augment,
-                    force=args.force,
-                    progress=progress,
-                )
-                tracks = len({s.track for s in segments})
-                print(f"prepared {len(segments)} segments from {tracks} tracks in {args.data_dir}/")
-            if args.create_hdf5:
-                from ..data.hdf5 import create_hdf5
 
-                counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
-                for source, c in counts.items():
-                    print(f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, validation {c['validation']}, test {c['test']}")
-            if args.train and args.arch == "drnn":
-                if not args.stem_dirs:
-                    raise MixinError(None, "--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
-                from ..training.drnn import train_drnn
+def render(args: argparse.Namespace, progress: bool) -> None:
+    from ..data.render import render_stems
 
-                r = train_drnn(
-                    args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
-                    learning_rate=args.learning_rate or LEARNING_RATE, patience=args.patience,
-                    verbose=0 if args.quiet else 1,
-                )
-                print(
-                    f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
-                    f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
-                )
-            elif args.train:
-                from ..training.cdae import TrainSettings, train
+    written = render_stems(
+        args.render_stems,
+        args.tracks,
+        seed=args.render_seed,
+        split=args.render_split,
+        voice_dir=args.voices,
+        max_seconds=args.max_seconds,
+        force=args.force,
+        progress=progress,
+    )
+    print(f"rendered {len(written)} tracks into {args.render_stems}/")
 
-                settings = TrainSettings(
-                    epochs=args.epochs,
-                    batch_size=args.batch_size,
-                    patience=args.patience,
-                    learning_rate=args.learning_rate,
-                    resume=args.resume,
-                    distribute=args.distribute,
-                    plot=args.plot_training,
-                    verbose=0 if args.quiet else (1 if progress else 2),
-                )
-                results = train(args.data_dir, args.model_dir, args.log_dir, sources, settings)
-                for source, r in results.items():
-                    print(
-                        f"{source}: {r['epochs']} epochs, MAE train {r['train_mae']:.5f}, "
-                        f"validation {r['validation_mae']:.5f}, test {r['test_mae']:.5f}, gain {r['gain']:.3f} "
-                        f"-> {args.model_dir}/model_{source}.h5"
-                    )
-            if args.calibrate and not (args.train and args.arch == "cdae"):
-                from ..training.calibrate import calibrate
 
-                gains = calibrate(args.model_dir, args.data_dir, sources)
-                print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")
-    except MixinError as exc:
-        if args.verbose:
-            import traceback
+def prepare(args: argparse.Namespace, progress: bool) -> None:
+    from ..data.stems import prepare_stems
 
-            traceback.print_exception(exc)
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    segments = prepare_stems(
+        args.stem_dirs,
+        args.data_dir,
+        segment_duration=args.segment_duration,
+        segment_offset=args.segment_offset,
+        segment_limit=args.segment_limit,
+        track_limit=args.track_limit,
+        layout=args.layout,
+        augment=args.augment,
+        force=args.force,
+        progress=progress,
+    )
+    tracks = len({s.track for s in segments})
+    print(f"prepared {len(segments)} segments from {tracks} tracks in {args.data_dir}/")
+
+
+def create_hdf5(args: argparse.Namespace, progress: bool) -> None:
+    from ..data.hdf5 import create_hdf5
+
+    counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
+    for source, c in counts.items():
+        print(f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, validation {c['validation']}, test {c['test']}")
+
+
+def train_cdaes(args: argparse.Namespace, progress: bool) -> None:
+    from ..training.cdae import train
+
+    results = train(args.data_dir, args.model_dir, args.log_dir, args.sources, settings(args, progress))
+    for source, r in results.items():
+        print(
+            f"{source}: {r['epochs']} epochs, MAE train {r['train_mae']:.5f}, "
+            f"validation {r['validation_mae']:.5f}, test {r['test_mae']:.5f}, gain {r['gain']:.3f} "
+            f"-> {args.model_dir}/model_{source}.h5"
+        )
+
+
+def train_drnn(args: argparse.Namespace, progress: bool) -> None:
+    from ..training.drnn import train_drnn
+
+    r = train_drnn(args.stem_dirs, args.model_dir, args.log_dir, settings(args, progress))
+    print(
+        f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
+        f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
+    )
+
+
+def calibrate(args: argparse.Namespace) -> None:
+    from ..training.calibrate import calibrate
+
+    gains = calibrate(args.model_dir, args.data_dir, args.sources)
+    print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")

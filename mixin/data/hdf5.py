@@ -173,3 +173,14 @@ def open_checked(path: Path, source: str):
                 h5.close()
                 raise MixinError(path, f"dataset {name} missing or of the wrong shape")
     return h5
+
+
+def split_track_names(data_dir: Path, source: str = "harmonic") -> dict[str, list[str]]:
+    """The tracks in each split of ``data_dir``'s HDF5 file of ``source``, as :func:`create_hdf5`
+    recorded them."""
+    path = hdf5_path(data_dir, source)
+    with open_checked(path, source) as h5:
+        try:
+            return json.loads(h5.attrs["split_tracks"])
+        except (KeyError, ValueError):
+            raise MixinError(path, "records no split_tracks (made by an older version)") from None

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Sequence, TypeVar
+from typing import TYPE_CHECKING, Sequence, TypeVar
 
-import numpy as np
-
-from ..audio import read_audio
 from ..errors import MixinError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 VALIDATION_EVERY = 5
 """Every fifth song (MIR-1K song, MIDI song) in sorted order is held out for validation."""
@@ -27,6 +27,7 @@ SHIFT = 10000
 """Step (samples at RATE) of the voice's circular shift against the music (Huang et al. 2014)."""
 
 SPLITS = ("train", "validation")
+"""The two sides of the held-out split (of songs, SoundFonts and voices alike)."""
 
 T = TypeVar("T")
 
@@ -55,6 +56,8 @@ def split_clips(voice_dir: Path, split: str) -> list[Path]:
 def read_clip(path: Path, start_s: float = 0.0, seconds: float | None = None) -> tuple[np.ndarray, int]:
     """A clip (or ``seconds`` of it from ``start_s``): float32 (samples, 2), accompaniment then
     voice, and its rate; a one-line :class:`MixinError` unless it is a readable stereo file."""
+    from ..audio import read_audio
+
     audio, rate = read_audio(path, start_s, seconds)
     if audio.shape[1] != 2:
         raise MixinError(

@@ -12,7 +12,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -23,6 +23,11 @@ from ..data.mir1k import read_clip
 from ..data.stems import AUDIO_SUFFIXES, source_of
 
 VOICE_SOURCES = ("vocal", "accompaniment")
+SOURCES = (*CDAE_SOURCES, "accompaniment")
+"""Every source a track may hold references for, in the order of tables and plots."""
+
+SummaryTable = dict[str, dict[str, dict[str, float]]]
+"""system -> source -> metric -> median over tracks (see :func:`summarise`)."""
 
 
 @lru_cache(maxsize=1)
@@ -95,20 +100,22 @@ def clip_track(path: Path) -> EvalTrack:
     return EvalTrack(path.stem, rate, (music + voice) * scale, refs, voice_pair=True)
 
 
-def load_tracks(tracks_dir: Path, layout: str = "auto") -> list[EvalTrack]:
-    """Every track under ``tracks_dir``: folders (MUSDB18-HQ or mix + sources) or stereo clips."""
+def load_tracks(tracks_dir: Path, layout: str = "auto", names: Collection[str] | None = None) -> list[EvalTrack]:
+    """Every track under ``tracks_dir`` (or those of ``names``): folders (MUSDB18-HQ or mix +
+    sources) or stereo clips."""
     tracks_dir = Path(tracks_dir)
     if not tracks_dir.is_dir():
         raise MixinError(tracks_dir, "tracks directory not found")
-    folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir())
-    clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    wanted = (lambda p: True) if names is None else (lambda p: p.name in names or p.stem in names)
+    folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir() and wanted(p))
+    clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and wanted(p))
     if layout == "mir1k" or (layout == "auto" and clips and not folders):
         return [clip_track(p) for p in clips]
     if folders:
         return [_folder_track(f) for f in folders]
     if clips:
         return [_folder_track(tracks_dir)]
-    raise MixinError(tracks_dir, "no track folders or audio clips")
+    raise MixinError(tracks_dir, "no track folders or audio clips" + ("" if names is None else " of the tracks asked for"))
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -198,13 +205,13 @@ def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray])
     return score
 
 
-def summarise(scores: list[Score]) -> dict[str, dict[str, dict[str, float]]]:
+def summarise(scores: list[Score]) -> SummaryTable:
     """system -> source -> metric -> median over tracks (and GNSDR/GSIR/GSAR per system)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for system in dict.fromkeys(s.system for s in scores):
         rows = [s for s in scores if s.system == system and not s.skipped]
         per: dict[str, dict[str, float]] = {}
-        for source in [*CDAE_SOURCES, "accompaniment"]:
+        for source in SOURCES:
             vals = [r.metrics[source] for r in rows if source in r.metrics and "SDR" in r.metrics[source]]
             if vals:
                 per[source] = {k: framewise_median(np.array([v[k] for v in vals])) for k in ("SDR", "ISR", "SIR", "SAR")}

@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
-from ..data.hdf5 import hdf5_path, open_checked
+from ..data.hdf5 import SPLITS, hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
 from .common import EarlyStopping, read_history, save_atomically, save_uncompiled, write_history, write_record
@@ -126,7 +126,7 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
     best_model = load_cdae(best_path)
     best_model.compile(loss="mae")
     results = {"epochs": len(history), "best_val_loss": stopping.best}
-    for split in ("train", "validation", "test"):
+    for split in SPLITS:
         ds, n = split_dataset(path, source, split, settings.batch_size, False, 0)
         results[f"{split}_mae"] = float(best_model.evaluate(ds, verbose=0)) if n else float("nan")
         results[f"{split}_chunks"] = n

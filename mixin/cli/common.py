@@ -1,0 +1,116 @@
+"""What every command shares: the ``-q``/``-v`` flags, the model options, logging and warnings,
+and the one rule for failures: a :class:`MixinError` is one line on stderr and exit status 1
+(a traceback too with ``-v``), Ctrl-C is 130, a usage error 2.
+
+Only argparse and the standard library load here, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_output_flags(p: argparse.ArgumentParser, quiet: str = "no progress bars or summary lines") -> None:
+    """``-q/--quiet`` and ``-v/--verbose``."""
+    p.add_argument("-q", "--quiet", action="store_true", help=quiet)
+    p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks and TensorFlow's log")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
+    """``--pretrained-model-dir``, ``--instrumental``, ``--single-model`` and ``--mask-power``:
+    which separator runs (shared by separating and evaluating)."""
+    p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
+    p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
+    p.add_argument(
+        "--single-model",
+        action="store_true",
+        help="invert each model's magnitude with the mix's phase instead of sharing the mix out "
+        "with soft masks (stems then do not sum to the mix)",
+    )
+    p.add_argument(
+        "--mask-power",
+        type=positive_float,
+        metavar="P",
+        help="exponent of the soft masks |S|^p / sum |S|^p (default: the model directory's config.json, "
+        "1 for the shipped CDAEs; 2 is the classic Wiener filter: less bleed, more artefacts)",
+    )
+
+
+def load_separator_from(args: argparse.Namespace, **options: Any):
+    """The separator that :func:`add_model_options`' flags ask for."""
+    from ..registry import load_separator
+
+    return load_separator(
+        args.pretrained_model_dir,
+        instrumental=args.instrumental,
+        single_model=args.single_model,
+        mask_power=args.mask_power,
+        **options,
+    )
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal, unless ``--quiet``."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def report(exc: BaseException, verbose: bool, where: str = "") -> None:
+    """``error: <where><exc>`` on stderr, after the traceback when ``verbose``."""
+    if verbose:
+        traceback.print_exception(exc)
+    print(f"error: {where}{exc}", file=sys.stderr)
+
+
+def usage_error(message: str) -> int:
+    """A bad option value found after parsing: one line, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run ``command(args)`` with the commands' logging and failure rules; its exit status.
+
+    TensorFlow's own log only with ``--verbose``; Python warnings (e.g. a skipped track) as
+    ``warning: ...`` lines, each time; a :class:`MixinError` as one ``error:`` line.
+    """
+    from ..errors import MixinError
+
+    if args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # mixin.backend then leaves stderr alone
+    else:
+        logging.getLogger("absl").setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice on every save
+    formatwarning = warnings.formatwarning
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", DeprecationWarning)  # Keras' own HDF5 writer trips numpy 2's
+            warnings.formatwarning = lambda msg, *a, **k: f"warning: {msg}\n"
+            return command(args)
+    except MixinError as exc:
+        report(exc, args.verbose)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        warnings.formatwarning = formatwarning

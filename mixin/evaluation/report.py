@@ -1,0 +1,73 @@
+"""The evaluation report: ``results.json`` (per track, source and system), ``results.md`` (the
+tables) and ``results.png`` (median SDR per source and system, the oracle as a marker)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .scoring import SOURCES, Score, SummaryTable
+
+
+def write_report(out: Path, scores: list[Score], summary: SummaryTable, skipped_tracks: list[tuple[str, str]]) -> None:
+    """results.json, results.md and results.png in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"summary": summary, "scores": [asdict(s) for s in scores], "skipped_tracks": skipped_tracks}
+    (out / "results.json").write_text(json.dumps(data, indent=1, default=float) + "\n")
+    (out / "results.md").write_text(markdown(summary, scores, skipped_tracks))
+    plot(summary, out / "results.png")
+
+
+def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tuple[str, str]]) -> str:
+    """The tables: BSSv4 metrics per system and source, voice metrics, skipped tracks."""
+    systems = list(summary)
+    sources = [s for s in SOURCES if any(s in summary[x] for x in systems)]
+    lines = ["# Separation scores", "", "BSSv4 (museval, time-invariant filters): median over 1-s frames, then median over tracks (dB).", ""]
+    for metric in ("SDR", "SIR", "SAR", "ISR"):
+        lines += [f"## {metric}", "", "| system | " + " | ".join(sources) + " |", "|---|" + "---:|" * len(sources)]
+        for system in systems:
+            cells = [f"{summary[system][s][metric]:.2f}" if s in summary[system] else "–" for s in sources]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        lines.append("")
+    voice = [x for x in systems if "global" in summary[x]]
+    if voice:
+        lines += ["## Voice (length-weighted over clips)", "", "| system | GNSDR | GSIR | GSAR |", "|---|---:|---:|---:|"]
+        for x in voice:
+            g = summary[x]["global"]
+            lines.append(f"| {x} | {g['GNSDR']:.2f} | {g['GSIR']:.2f} | {g['GSAR']:.2f} |")
+        lines.append("")
+    tracks = sorted({s.track for s in scores})
+    lines += [f"Tracks scored: {len(tracks)}.", ""]
+    skipped = [f"- {t}: {why}" for t, why in skipped_tracks] + [f"- {s.track} ({s.system}): {s.skipped}" for s in scores if s.skipped]
+    if skipped:
+        lines += ["## Skipped", "", *skipped, ""]
+    return "\n".join(lines)
+
+
+def plot(summary: SummaryTable, path: Path) -> None:
+    """Bars of median SDR per source and system; the oracle as a marker (the ceiling)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    systems = [x for x in summary if x != "oracle"]
+    sources = [s for s in SOURCES if any(s in summary[x] for x in summary)]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(sources), 3.8))
+    width = 0.8 / max(1, len(systems))
+    x = np.arange(len(sources))
+    for i, system in enumerate(systems):
+        vals = [summary[system].get(s, {}).get("SDR", np.nan) for s in sources]
+        ax.bar(x - 0.4 + width * (i + 0.5), vals, width, label=system)
+    if "oracle" in summary:
+        vals = [summary["oracle"].get(s, {}).get("SDR", np.nan) for s in sources]
+        ax.scatter(x, vals, marker="_", s=900, color="black", zorder=3, label="oracle (ceiling)")
+    ax.set_xticks(x, sources)
+    ax.set_ylabel("median SDR (dB)")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

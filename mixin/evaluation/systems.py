@@ -1,0 +1,97 @@
+"""The systems scored side by side and the scoring run: MiXiN's separator, the baselines, and
+another separator's estimates on disk, over every track."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..audio import read_audio, resample
+from ..constants import SAMPLE_RATE
+from ..errors import MixinError
+from ..progress import progress_bar
+from .baselines import hpss, mixture_as_estimate, oracle_wiener
+from .scoring import EvalTrack, Score, score_track
+
+Estimates = dict[str, np.ndarray]
+
+
+def estimates_for(
+    track: EvalTrack, systems: Sequence[str], separator, estimates_dir: Path | None, label: str
+) -> dict[str, Estimates | str]:
+    """system -> estimates dict, or system -> str (why it has none for this track)."""
+    out: dict = {}
+    refs = track.references
+    for system in systems:
+        if system == "mixin":
+            stems = separator.separate(track.mix, track.rate)
+            if track.voice_pair and {"harmonic", "percussive"} <= set(stems):
+                stems["accompaniment"] = stems["harmonic"] + stems["percussive"]
+            out[system] = stems
+        elif system == "mixture":
+            out[system] = mixture_as_estimate(track.mix, refs)
+        elif system == "hpss":
+            if {"harmonic", "percussive"} & set(refs):
+                out[system] = hpss(track.mix, track.rate)
+            else:
+                out[system] = "HPSS estimates harmonic/percussive only"
+        elif system == "oracle":
+            mix44 = resample(track.mix, track.rate, SAMPLE_RATE)
+            refs44 = {s: resample(r, track.rate, SAMPLE_RATE) for s, r in refs.items()}
+            n = min(len(mix44), *(len(r) for r in refs44.values()))
+            est = oracle_wiener(mix44[:n], {s: r[:n] for s, r in refs44.items()})
+            out[system] = {s: resample(e, SAMPLE_RATE, track.rate)[: len(track.mix)] for s, e in est.items()}
+            for s, e in out[system].items():
+                if len(e) < len(track.mix):
+                    out[system][s] = np.pad(e, ((0, len(track.mix) - len(e)), (0, 0)))
+        elif system == label and estimates_dir is not None:
+            found = {}
+            for s in refs:
+                path = estimates_dir / f"{track.name}_{s}.wav"
+                if path.exists():
+                    audio, rate = read_audio(path)
+                    if rate != track.rate:
+                        found = f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
+                        break
+                    found[s] = audio
+            out[system] = found if found else f"no {track.name}_<source>.wav in {estimates_dir}"
+    return out
+
+
+def _score(job: tuple[EvalTrack, str, Estimates]) -> Score:
+    return score_track(*job)
+
+
+def score_tracks(
+    tracks: Sequence[EvalTrack],
+    systems: Sequence[str],
+    separator=None,
+    estimates_dir: Path | None = None,
+    label: str = "estimates",
+    cores: int = 1,
+    progress: bool = False,
+) -> tuple[list[Score], list[tuple[str, str]]]:
+    """Every system on every track: the scores (skipped ones with their reason) and the tracks
+    skipped whole (track, reason). ``cores`` > 1 scores in parallel processes."""
+    skipped_tracks = [(t.name, t.skipped) for t in tracks if t.skipped]
+    jobs, scores = [], []
+    for track in progress_bar(progress, [t for t in tracks if not t.skipped], unit="track", desc="separating"):
+        try:
+            per = estimates_for(track, systems, separator, estimates_dir, label)
+        except MixinError as exc:
+            skipped_tracks.append((track.name, str(exc)))
+            continue
+        for system, est in per.items():
+            if isinstance(est, str):
+                scores.append(Score(track.name, system, skipped=est))
+            else:
+                jobs.append((track, system, est))
+    if cores > 1:
+        with ProcessPoolExecutor(cores) as pool:
+            scores += list(progress_bar(progress, pool.map(_score, jobs), total=len(jobs), unit="score", desc="scoring"))
+    else:
+        scores += [_score(j) for j in progress_bar(progress, jobs, unit="score", desc="scoring")]
+    return scores, skipped_tracks
