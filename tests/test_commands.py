@@ -1,0 +1,131 @@
+"""The command lines' shared rules and the commands added with them: 'mixin COMMAND',
+link-songs, sweep-mask-power, per-architecture training defaults, evaluation errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import noise, write_audio
+from mixin.cli import COMMANDS
+from mixin.cli import main as mixin_main
+from mixin.data.synth import write_musdb_track
+from mixin.errors import MixinError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mixin(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mixin", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_mixin_command_lists_and_runs_each_command():
+    out = mixin("--help")
+    assert out.returncode == 0 and all(name in out.stdout for name in COMMANDS)
+    for name in COMMANDS:
+        sub = mixin(name, "--help")
+        assert sub.returncode == 0 and sub.stdout.startswith(f"usage: mixin {name} "), sub.stderr
+    bad = mixin("explode")
+    assert bad.returncode == 2 and "invalid choice: 'explode'" in bad.stderr
+    assert mixin().returncode == 2
+
+
+def test_mixin_separate_in_process(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "a.wav", noise(0.3))
+    assert mixin_main(["separate", str(src), "--pretrained-model-dir", str(model_dir), "-q"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("a_*.wav")) == ["a_harmonic.wav", "a_percussive.wav", "a_vocal.wav"]
+
+
+def test_link_songs_command(tmp_path):
+    src = tmp_path / "clips"
+    src.mkdir()
+    for song in range(1, 6):
+        for clip in (1, 2):
+            sf.write(str(src / f"amy_{song}_{clip:02d}.wav"), np.zeros((100, 2)), 16000)
+    out = mixin("link-songs", "validation", str(src), str(tmp_path / "val"))
+    assert out.returncode == 0 and out.stdout.strip() == f"linked 2 clips into {tmp_path / 'val'}"
+    assert sorted(p.name for p in (tmp_path / "val").iterdir()) == ["amy_5_01.wav", "amy_5_02.wav"]
+    missing = mixin("link-songs", "train", str(tmp_path / "nowhere"), str(tmp_path / "t"))
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: {tmp_path / 'nowhere'}: clip directory not found"
+
+
+def test_training_defaults_follow_the_architecture():
+    from mixin.cli.train import build_parser, settings
+    from mixin.training.settings import DRNNSettings, TrainSettings
+
+    parse = build_parser().parse_args
+    assert settings(parse(["--train"]), False) == TrainSettings(verbose=2)
+    assert settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x"]), False) == DRNNSettings(verbose=1)
+    given = settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x", "--epochs", "7", "-q"]), False)
+    assert (given.epochs, given.batch_size, given.patience, given.verbose) == (7, 16, 8, 0)
+
+
+@pytest.mark.parametrize("flag", ["--resume", "--calibrate", "--plot-training"])
+def test_cdae_only_training_options_are_refused_for_the_drnn(flag):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "train_util.py"), "--train", "--arch", "drnn", "--stem-dirs", "x", flag],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and f"{flag}: for --arch cdae only" in out.stderr
+
+
+def test_error_while_scoring_is_one_line_and_traceback_with_verbose(tmp_path, monkeypatch, capsys):
+    from mixin.cli.evaluate import main
+    from mixin.evaluation import systems
+
+    write_musdb_track(tmp_path / "tracks" / "song", 1.0, seed=3)
+
+    def broken(track, system, estimates):
+        raise MixinError(track.name, "museval is not installed (pip install museval)")
+
+    monkeypatch.setattr(systems, "score_track", broken)
+    args = [str(tmp_path / "tracks"), "--systems", "mixture", "--out", str(tmp_path / "report"), "-q"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err == "error: song: museval is not installed (pip install museval)\n"
+    assert main([*args, "-v"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("error: song: museval is not installed (pip install museval)\n")
+
+
+def test_mask_power_table_names_the_best_mean():
+    from mixin.evaluation.mask_power import best_power, table
+
+    results = {0.5: {"harmonic": 1.0, "percussive": 2.0, "vocal": 3.0}, 1.0: {"harmonic": 2.0, "percussive": 2.0, "vocal": 3.5}}
+    assert best_power(results) == 1.0
+    assert table(results).splitlines() == [
+        "| mask power | harmonic | percussive | vocal | mean |",
+        "|---:|---:|---:|---:|---:|",
+        "| 0.5 | 1.00 | 2.00 | 3.00 | 2.00 |",
+        "| 1 | 2.00 | 2.00 | 3.50 | 2.50 |",
+        "best mean SDR: mask power 1",
+    ]
+
+
+@pytest.mark.slow
+def test_sweep_mask_power_on_the_development_tracks(tmp_path, model_dir):
+    from mixin.data.hdf5 import create_hdf5
+    from mixin.data.stems import prepare_stems
+    from mixin.evaluation.mask_power import development_tracks
+
+    stems = tmp_path / "stems"
+    for i in range(3):
+        write_musdb_track(stems / f"song{i}", 1.2, seed=20 + i)
+    prepare_stems([stems], tmp_path / "data", segment_duration=1.2)
+    create_hdf5(tmp_path / "data", sources=["harmonic"], seed=0)
+    dev = development_tracks(tmp_path / "data")
+    assert len(dev) == 2 and set(dev) < {"song0", "song1", "song2"}
+    out = mixin("sweep-mask-power", str(stems), "--development", str(tmp_path / "data"), "--pretrained-model-dir",
+                str(model_dir), "--powers", "1,2", "--out", str(tmp_path / "sweep"), "-q")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("| mask power | harmonic | percussive | vocal | mean |") and len(lines) == 5
+    assert lines[-1] in ("best mean SDR: mask power 1", "best mean SDR: mask power 2")
+    for p in ("p1", "p2"):
+        scored = {s["track"] for s in json.loads((tmp_path / "sweep" / p / "results.json").read_text())["scores"]}
+        assert scored == set(dev)
