@@ -1,6 +1,8 @@
 """Audio I/O: block-wise reading with checks, streaming resampling, atomic writing.
 
-Everything here streams, so a ten-minute track never sits whole in memory.
+Everything here streams, so a ten-minute track never sits whole in memory. Files libsndfile
+reads (wav, flac, ogg, mp3, aiff, ...) go through soundfile; others (m4a, mp4, wma, ...) through
+ffmpeg when it is installed (:mod:`mixin.ffmpeg`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,27 @@ import soundfile as sf
 from .constants import OUTPUT_SUBTYPES
 from .errors import MixinError
 
-__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside"]
+__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside",
+           "check_output_format"]
+
+
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+"""The sample rates MPEG-1/2/2.5 layer III can hold (and at most two channels)."""
+
+READ_BLOCK = 65536
+"""Samples per block when a whole file is read through ffmpeg."""
 
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What a file holds, as soundfile sees it."""
+    """What a file holds, and which decoder reads it (``soundfile``, or ``ffmpeg`` for the
+    formats libsndfile does not know)."""
 
     path: Path
     sample_rate: int
     channels: int
     frames: int
+    decoder: str = "soundfile"
 
     @property
     def duration(self) -> float:
@@ -35,7 +47,11 @@ class AudioInfo:
 
 
 def probe(path: str | Path) -> AudioInfo:
-    """Read a file's header; a one-line :class:`MixinError` if it is missing or unreadable."""
+    """Read a file's header; a one-line :class:`MixinError` if it is missing or unreadable.
+
+    What libsndfile cannot read goes to ffmpeg when it is installed (decoding the file once to
+    count its samples exactly); without ffmpeg, such a file's error says to install it.
+    """
     path = Path(path)
     if not path.exists():
         raise MixinError(path, "no such file")
@@ -45,11 +61,36 @@ def probe(path: str | Path) -> AudioInfo:
         raise MixinError(path, "permission denied")
     try:
         info = sf.info(str(path))
+        rate, channels, frames, decoder = info.samplerate, info.channels, info.frames, "soundfile"
     except Exception as exc:  # libsndfile's messages are one line already
-        raise MixinError(path, f"cannot read audio ({_first_line(exc)})") from None
-    if info.frames <= 0:
+        rate, channels, frames = _probe_with_ffmpeg(path, exc)
+        decoder = "ffmpeg"
+    if frames <= 0:
         raise MixinError(path, "contains no samples")
-    return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+    return AudioInfo(path, int(rate), int(channels), int(frames), decoder)
+
+
+def _soundfile_reads(path: Path) -> bool:
+    """Whether ``path``'s suffix names a format libsndfile reads (wav, flac, ogg, mp3, aiff, ...)."""
+    known = {f".{name.lower()}" for name in sf.available_formats()} | {".aif", ".oga", ".opus", ".wave"}
+    return path.suffix.lower() in known
+
+
+def _probe_with_ffmpeg(path: Path, soundfile_error: BaseException) -> tuple[int, int, int]:
+    """(rate, channels, samples) from ffmpeg, or the one-line error for a file nothing reads:
+    libsndfile's message for its own formats, else ffmpeg's, or the advice to install ffmpeg."""
+    from . import ffmpeg
+
+    if ffmpeg.binary() is None:
+        if _soundfile_reads(path):
+            raise MixinError(path, f"cannot read audio ({_first_line(soundfile_error)})") from None
+        what = f"{path.suffix.lower()} files" if path.suffix else "this format"
+        raise MixinError(path, f"cannot read audio: {what} need ffmpeg, which is not installed; {ffmpeg.INSTALL_HINT}")
+    try:
+        return ffmpeg.probe(path)
+    except ffmpeg.FFmpegError as exc:
+        cause = _first_line(soundfile_error) if _soundfile_reads(path) else f"ffmpeg: {exc}"
+        raise MixinError(path, f"cannot read audio ({cause})") from None
 
 
 def read_audio(path: str | Path, start_s: float = 0.0, seconds: float | None = None) -> tuple[np.ndarray, int]:
@@ -63,7 +104,13 @@ def read_audio(path: str | Path, start_s: float = 0.0, seconds: float | None = N
             count = -1 if seconds is None else int(round(seconds * rate))
             data = f.read(count, dtype="float32", always_2d=True)
     except Exception as exc:
-        raise MixinError(path, f"cannot read audio ({_first_line(exc)})") from None
+        info = probe(path)  # the file's one-line error, or ffmpeg's reading of it
+        if info.decoder != "ffmpeg":
+            raise MixinError(path, f"cannot read audio ({_first_line(exc)})") from None
+        start = min(info.frames, int(round(start_s * info.sample_rate)))
+        count = None if seconds is None else int(round(seconds * info.sample_rate))
+        blocks = _decoded(info, READ_BLOCK, start, info.frames - start if count is None else count)
+        return np.concatenate([*blocks, np.zeros((0, info.channels), np.float32)]), info.sample_rate
     return data, int(rate)
 
 
@@ -72,29 +119,56 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _decoded(info: AudioInfo, blocksize: int, start: int, count: int) -> Iterator[np.ndarray]:
+    """Blocks of up to ``count`` samples from ``start``, from the file's decoder."""
+    if info.decoder == "ffmpeg":
+        from . import ffmpeg
+
+        try:
+            yield from ffmpeg.decode(info.path, blocksize, start, count)
+        except ffmpeg.FFmpegError as exc:
+            raise MixinError(info.path, f"cannot decode audio (ffmpeg: {exc})") from None
+        return
+    with sf.SoundFile(str(info.path)) as f:
+        if start:
+            f.seek(start)
+        while count > 0:
+            block = f.read(min(blocksize, count), dtype="float32", always_2d=True)
+            if len(block) == 0:
+                return
+            count -= len(block)
+            yield block
+
+
 def read_blocks(
     info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None
 ) -> Iterator[np.ndarray]:
     """Yield float32 blocks (n, channels) of ``frames`` samples from ``start``; NaN/inf refused."""
     end = info.frames if frames is None else min(info.frames, start + frames)
+    pos = start
     try:
-        with sf.SoundFile(str(info.path)) as f:
-            if start:
-                f.seek(start)
-            pos = start
-            while pos < end:
-                block = f.read(min(blocksize, end - pos), dtype="float32", always_2d=True)
-                if len(block) == 0:
-                    raise MixinError(info.path, f"file ends at sample {pos}, header says {info.frames}")
-                if not np.isfinite(block).all():
-                    bad = pos + int(np.argmin(np.isfinite(block).all(axis=1)))
-                    raise MixinError(info.path, f"contains NaN or infinite samples (first at sample {bad})")
-                pos += len(block)
-                yield block
+        for block in _decoded(info, blocksize, start, end - start):
+            if not np.isfinite(block).all():
+                bad = pos + int(np.argmin(np.isfinite(block).all(axis=1)))
+                raise MixinError(info.path, f"contains NaN or infinite samples (first at sample {bad})")
+            pos += len(block)
+            yield block
     except MixinError:
         raise
     except Exception as exc:
         raise MixinError(info.path, f"cannot decode audio ({_first_line(exc)})") from None
+    if pos < end:
+        raise MixinError(info.path, f"file ends at sample {pos}, header says {info.frames}")
+
+
+def check_output_format(path: Path, fmt: str, sample_rate: int, channels: int) -> None:
+    """A one-line :class:`MixinError` if ``fmt`` cannot hold audio of this rate and channel count."""
+    if fmt == "mp3" and (sample_rate not in MP3_RATES or channels > 2):
+        raise MixinError(
+            path,
+            f"MP3 holds 1 or 2 channels at 8 to 48 kHz; this is {channels} channel(s) at {sample_rate} Hz "
+            "(use --format wav or flac)",
+        )
 
 
 class Resampler:
@@ -171,7 +245,7 @@ class AtomicAudioWriter:
 
     def write(self, block: np.ndarray) -> None:
         block = block[: self.frames - self.written]
-        if self.subtype.startswith("PCM"):
+        if self.subtype != "FLOAT":  # integer and lossy formats hold [-1, 1]
             block = np.clip(block, -1.0, 1.0)
         self._file.write(block)
         self.written += len(block)

@@ -32,8 +32,9 @@ BATCH_CHUNKS = 4
 LEARNING_RATE = 1e-3
 """Adam's default learning rate for a new model (MiXiN's)."""
 
-OUTPUT_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24"}
-"""Output formats and their soundfile subtypes: float WAV keeps the stems summing to the mix exactly."""
+OUTPUT_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}
+"""Output formats and their soundfile subtypes: float WAV keeps the stems summing to the mix exactly;
+FLAC is 24-bit; MP3 is libsndfile's (LAME, variable bit rate), lossy."""
 
 EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 """What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);

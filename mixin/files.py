@@ -10,7 +10,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .audio import AtomicAudioWriter, probe, read_blocks
+from .audio import AtomicAudioWriter, check_output_format, probe, read_blocks
 from .errors import MixinError
 from .progress import progress_bar
 from .apply import ChunkedSeparator
@@ -73,6 +73,7 @@ def separate_file(
         if duration <= 0:
             raise MixinError(path, f"duration must be positive, got {duration:g}")
         frames = min(frames, int(round(duration * info.sample_rate)))
+    check_output_format(path, fmt, info.sample_rate, info.channels)
     outputs = output_paths(path, outdir, separator.sources, fmt)
     resolved = path.resolve()
     for out in outputs.values():

@@ -42,6 +42,7 @@ case "$job" in
         ;;
     test)
         bash scripts/install_render_deps.sh  # fluidsynth and the smallest SoundFont, for the render test
+        command -v ffmpeg >/dev/null || apt_install ffmpeg  # for the formats only ffmpeg reads (m4a, mp4, ...)
         "$PY" -m pytest "$@"
         ;;
     bench)

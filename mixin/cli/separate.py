@@ -35,14 +35,25 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         epilog="Outputs: <outdir>/<name>_harmonic.<fmt>, <name>_percussive.<fmt>, <name>_vocal.<fmt>, "
         "at the input's sample rate, length and channel count. Exit status 1 if any file failed.",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (anything soundfile reads: wav, flac, ogg, aiff, ...)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="audio files: anything soundfile reads (wav, flac, ogg, mp3, aiff, ...), and with ffmpeg installed "
+        "anything ffmpeg reads (m4a, mp4, opus, wma, ...)",
+    )
     p.add_argument("-o", "--outdir", type=Path, help="where to write the stems (default: beside each input)")
     add_model_options(
         p,
         "a model directory: MiXiN's model_<source>.h5 CDAEs, or a DRNN (pretrained-models/drnn: vocal and "
         "accompaniment stems); default: the CDAEs shipped with MiXiN",
     )
-    p.add_argument("--format", choices=tuple(OUTPUT_SUBTYPES), default="wav", help="output format (default: wav, 32-bit float)")
+    p.add_argument(
+        "--format",
+        choices=tuple(OUTPUT_SUBTYPES),
+        default="wav",
+        help="output format: wav (32-bit float, the default), flac (24-bit) or mp3 (lossy)",
+    )
     p.add_argument("--offset", type=float, default=0.0, metavar="SECONDS", help="start this far into each file")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="separate at most this much of each file")
     p.add_argument(
