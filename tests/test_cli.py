@@ -142,6 +142,7 @@ def test_instrumental_writes_two_stems(tmp_path, model_dir, capsys):
     assert sorted(p.name for p in tmp_path.glob("i_*")) == ["i_harmonic.wav", "i_percussive.wav"]
 
 
+@pytest.mark.slow
 def test_plot_writes_png(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "p.wav", noise(1.2, 44100, 2))
     code, err = run([src, "--plot"], model_dir, capsys)

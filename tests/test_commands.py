@@ -23,6 +23,7 @@ def mixin(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mixin", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_mixin_command_lists_and_runs_each_command():
     out = mixin("--help")
     assert out.returncode == 0 and all(name in out.stdout for name in COMMANDS)

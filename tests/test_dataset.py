@@ -36,6 +36,7 @@ def test_split_is_by_track_deterministic_and_80_10_10():
         split_tracks(["a", "b"], seed=0)
 
 
+@pytest.mark.slow
 def test_hdf5_files_shapes_attrs_and_no_leak(prepared):
     counts = create_hdf5(prepared, seed=7)
     manifest = json.loads((prepared / "segments.json").read_text())

@@ -11,6 +11,9 @@ from mixin.errors import MixinError
 
 
 def test_architecture_and_masking_sums_to_mixture():
+    from mixin.backend import keras_module
+
+    keras_module().utils.set_random_seed(0)  # untrained weights: unseeded, a rare draw misses the tolerance
     model = drnn.build_drnn()
     assert model.input_shape == (None, None, 3 * 513) and model.output_shape == (None, None, 1026)
     kinds = [type(layer).__name__ for layer in model.layers]
@@ -57,6 +60,7 @@ def write_clips(directory: Path, songs: int = 5, seconds: float = 1.0, rate: int
     return directory
 
 
+@pytest.mark.slow
 def test_train_save_load_and_separate(tmp_path, capsys):
     from mixin.cli.separate import main as xtract
     from mixin.training.drnn import train_drnn

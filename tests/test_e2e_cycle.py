@@ -4,6 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the whole train-and-separate cycle in subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -33,6 +33,7 @@ def test_gnsdr_is_length_weighted_mean_of_nsdr():
     assert g["GSAR"] == pytest.approx((100 * 7 + 300 * 11) / 400)  # 10.0
 
 
+@pytest.mark.slow
 def test_voice_metrics_differ_where_they_must(tmp_path):
     """Interference lowers SIR, not SAR; noise lowers SAR: the three must not coincide."""
     rng = np.random.default_rng(1)
@@ -73,6 +74,7 @@ def test_oracle_beats_mixture():
         assert sdr > 4 and sdr > sdr_mix + 4, (s, sdr, sdr_mix)
 
 
+@pytest.mark.slow
 def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
     tracks = tmp_path / "tracks"
     for i in range(2):
@@ -106,6 +108,7 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
     assert (tmp_path / "report" / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_silent_reference_reported(tmp_path):
     tracks = tmp_path / "t"
     write_musdb_track(tracks / "quiet", 2.0, seed=1)

@@ -34,6 +34,7 @@ def encode(src, dst, *codec):
 
 @needs_ffmpeg
 @pytest.mark.parametrize("name,codec", [("song.m4a", ["-c:a", "aac"]), ("song.mp4", ["-c:a", "libopus"])])
+@pytest.mark.slow
 def test_separates_what_only_ffmpeg_reads(tmp_path, model_dir, capsys, name, codec):
     src = write_audio(tmp_path / "src.wav", tones(1.5, 48000, 2), 48000, subtype="FLOAT")
     decoded, rate = encode(src, tmp_path / name, *codec)

@@ -33,6 +33,7 @@ def history(log_dir: Path, source: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_trains_saves_best_and_reports(data_dir, tmp_path):
     settings = TrainSettings(epochs=3, batch_size=4, patience=5, learning_rate=3e-3, verbose=0)
     results = train(data_dir, tmp_path / "model", tmp_path / "logdir", ["vocal"], settings)
@@ -59,6 +60,7 @@ def test_trains_saves_best_and_reports(data_dir, tmp_path):
     assert sep.estimate(x)[0].sum() == pytest.approx(y.sum(), rel=1e-3)  # calibrated: unbiased in sum
 
 
+@pytest.mark.slow
 def test_resume_continues_from_checkpoint(data_dir, tmp_path):
     s1 = TrainSettings(epochs=1, batch_size=4, verbose=0)
     train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s1)
@@ -102,6 +104,7 @@ def test_unknown_source(data_dir, tmp_path):
         train(data_dir, tmp_path / "m", tmp_path / "l", ["bass"])
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(data_dir, tmp_path):
     code = f"""
 import sys
@@ -123,6 +126,7 @@ print("mae", r["harmonic"]["test_mae"])
     assert (tmp_path / "model" / "model_harmonic.h5").exists()
 
 
+@pytest.mark.slow
 def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     import json
 
