@@ -10,10 +10,10 @@ from pathlib import Path
 
 import soundfile as sf
 
+from .apply import ChunkedSeparator
 from .audio import AtomicAudioWriter, check_output_format, probe, read_blocks
 from .errors import MixinError
 from .progress import progress_bar
-from .apply import ChunkedSeparator
 
 READ_BLOCK = 65536
 

@@ -182,7 +182,9 @@ class DRNNSeparator(ChunkedSeparator):
         """Load a DRNN model directory. Its pieces and cross-fade are fixed (the ``overlap`` and
         ``batch_size`` options are the CDAE's); the CDAE's model and mask options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
-            raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
+            raise MixinError(
+                directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only"
+            )
         from .backend import keras_module
 
         keras = keras_module()

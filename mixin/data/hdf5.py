@@ -21,8 +21,8 @@ from ..audio import read_audio, temporary_beside
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, N_BANDS, N_FRAMES, SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
-from .stems import load_manifest
 from ..transforms import nsgt
+from .stems import load_manifest
 
 SPLITS = ("train", "validation", "test")
 FORMAT_VERSION = 1

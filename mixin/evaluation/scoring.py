@@ -18,9 +18,9 @@ import numpy as np
 
 from ..audio import read_audio
 from ..constants import CDAE_SOURCES
-from ..errors import MixinError
 from ..data.mir1k import read_clip
 from ..data.stems import AUDIO_SUFFIXES, source_of
+from ..errors import MixinError
 
 VOICE_SOURCES = ("vocal", "accompaniment")
 SOURCES = (*CDAE_SOURCES, "accompaniment")

@@ -91,7 +91,8 @@ def score_tracks(
                 jobs.append((track, system, est))
     if cores > 1:
         with ProcessPoolExecutor(cores) as pool:
-            scores += list(progress_bar(progress, pool.map(_score, jobs), total=len(jobs), unit="score", desc="scoring"))
+            scored = pool.map(_score, jobs)
+            scores += list(progress_bar(progress, scored, total=len(jobs), unit="score", desc="scoring"))
     else:
         scores += [_score(j) for j in progress_bar(progress, jobs, unit="score", desc="scoring")]
     return scores, skipped_tracks

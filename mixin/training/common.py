@@ -70,7 +70,8 @@ def read_history(path: Path) -> list[dict]:
     if not Path(path).exists():
         return []
     with Path(path).open() as f:
-        return [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])} for r in csv.DictReader(f)]
+        return [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])}
+                for r in csv.DictReader(f)]
 
 
 def write_history(history: list[dict], path: Path) -> None:
@@ -111,7 +112,9 @@ def plot_history(history: list[dict], out: Path, title: str, loss: str, show: bo
     return out
 
 
-def write_record(log_dir: Path, name: str, history: list[dict], results: dict, title: str, loss: str, show: bool = False) -> None:
+def write_record(
+    log_dir: Path, name: str, history: list[dict], results: dict, title: str, loss: str, show: bool = False
+) -> None:
     """``<name>_loss.png`` and ``<name>_history.json`` (history and final results) in ``log_dir``."""
     log_dir = Path(log_dir)
     plot_history(history, log_dir / f"{name}_loss.png", title, loss, show)

@@ -111,7 +111,8 @@ def train_drnn(
         val = float(model.evaluate(val_x, val_y, batch_size=s.batch_size, verbose=0))
         history.append({"epoch": epoch, "loss": float(h.history["loss"][0]), "val_loss": val})
         if s.verbose:
-            print(f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}", flush=True)
+            print(f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}",
+                  flush=True)
         if stopping.update(val):
             save_uncompiled(model, best_path)
         write_history(history, log_dir / "drnn_history.csv")
