@@ -31,3 +31,11 @@ BATCH_CHUNKS = 4
 
 LEARNING_RATE = 1e-3
 """Adam's default learning rate for a new model (MiXiN's)."""
+
+INPUT_EPS = 1e-4
+"""Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -60 dB
+below a typical song's mean): silence stays silence instead of amplified noise."""
+
+MODEL_INPUTS = ("magnitude", "log_mean")
+"""What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or log(1 + |X| / mean|X|)
+per chunk, level-independent (:func:`mixin.filtering.model_input`)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .constants import INPUT_EPS
+
 EPS = 1e-10
 """Added to the Wiener denominator; keeps silent input silent instead of NaN."""
 
@@ -24,3 +26,11 @@ def with_mixture_phase(magnitudes: np.ndarray, mix: np.ndarray) -> np.ndarray:
     size = np.abs(mix)
     phasor = np.divide(mix, size, out=np.ones_like(mix), where=size > 0)
     return magnitudes * phasor[None]
+
+
+def model_input(magnitudes: np.ndarray, eps: float = INPUT_EPS) -> np.ndarray:
+    """``log(1 + |X| / (mean |X| + eps))`` per (bands, frames) plane: level-independent,
+    compressed magnitudes, so a quiet song and a loud one give the models the same picture."""
+    mags = np.asarray(magnitudes, dtype=np.float32)
+    mean = mags.mean(axis=(-2, -1), keepdims=True)
+    return np.log1p(mags / (mean + np.float32(eps)))

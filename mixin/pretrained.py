@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, N_BANDS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
 from .errors import MixinError
 
 CONFIG_NAME = "config.json"
@@ -36,6 +36,8 @@ class ModelConfig:
     trained: bool = True
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
     gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.calibrate)
+    input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
+    hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     notes: str = ""
 
     def model_path(self, directory: Path, source: str) -> Path:
@@ -66,6 +68,10 @@ class ModelConfig:
             isinstance(g, (int, float)) and g > 0 and math.isfinite(g) for g in config.gains.values()
         ):
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
+        if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
+            raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
+        if config.input not in MODEL_INPUTS:
+            raise MixinError(path, f"unknown model input {config.input!r} (known: {', '.join(MODEL_INPUTS)})")
         expected = ARCH_SETTINGS.get(config.arch)
         if expected is None:
             raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCH_SETTINGS)})")

@@ -9,9 +9,9 @@ import numpy as np
 
 from .apply import stream_overlap_add
 from .audio import Resampler
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
 from .errors import MixinError
-from .filtering import wiener_masks, with_mixture_phase
+from .filtering import model_input, wiener_masks, with_mixture_phase
 from .pretrained import ModelConfig, default_model_dir
 from .transforms import nsgt
 
@@ -118,6 +118,10 @@ class Separator(ChunkedSeparator):
     ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
     ``gains`` scale each source's model output first (calibration, see ``mixin.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
+    ``model_input`` says what the models are fed: ``"magnitude"`` (|NSGT|, MiXiN's) or
+    ``"log_mean"`` (level-normalised log magnitudes, :func:`mixin.filtering.model_input`).
+    ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
+    into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`).
     """
 
     def __init__(
@@ -130,6 +134,8 @@ class Separator(ChunkedSeparator):
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
+        model_input: str = "magnitude",
+        hpss_weight: float = 0.0,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -137,6 +143,10 @@ class Separator(ChunkedSeparator):
             raise ValueError(f"mask_power must be positive, not {mask_power!r}")
         if not models:
             raise ValueError("at least one model is needed")
+        if model_input not in MODEL_INPUTS:
+            raise ValueError(f"model_input must be one of {MODEL_INPUTS}, not {model_input!r}")
+        if mode == "single" and model_input != "magnitude":
+            raise ValueError("mixture-phase mode needs models that estimate magnitudes; these were trained through the masks")
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
@@ -148,6 +158,10 @@ class Separator(ChunkedSeparator):
         self.overlap = int(overlap)
         self.batch_size = int(batch_size)
         self.trained = trained
+        self.model_input = model_input
+        if not 0 <= hpss_weight <= 1:
+            raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
+        self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
@@ -161,17 +175,20 @@ class Separator(ChunkedSeparator):
         instrumental: bool = False,
         single_model: bool = False,
         mask_power: float | None = None,
+        hpss_weight: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
     ) -> "Separator":
-        """Load the models of a directory (default: the shipped ones), once; ``mask_power``
-        defaults to the one in the directory's ``config.json``."""
+        """Load the models of a directory (default: the shipped ones), once; ``mask_power`` and
+        ``hpss_weight`` default to the ones in the directory's ``config.json``."""
         from .model import load_cdae
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
         if config.arch != "cdae":
             raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
+        if single_model and config.input != "magnitude":
+            raise MixinError(directory, "--single-model needs models that estimate magnitudes; these were trained through the soft masks")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -196,9 +213,21 @@ class Separator(ChunkedSeparator):
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
+            model_input=config.input,
+            hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
         )
         separator.warm_up()
         return separator
+
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend when asked for."""
+        stems = super().stream(blocks, sample_rate, channels)
+        if self.hpss_weight == 0 or self.mode != "wiener":
+            yield from stems
+            return
+        from .hpss import stream_blend
+
+        yield from stream_blend(stems, self.sources, sample_rate, self.hpss_weight)
 
     @property
     def sums_to_mix(self) -> bool:
@@ -216,7 +245,7 @@ class Separator(ChunkedSeparator):
             from .model import inference_graph
 
             self._predict = [inference_graph(model) for model in self.models.values()]
-        x = magnitudes[..., None]
+        x = (model_input(magnitudes) if self.model_input == "log_mean" else magnitudes)[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
             out[i] = np.asarray(predict(x))[..., 0]

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks")
     ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
     ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
+    ren.add_argument("--dry", action="store_true", help="no stereo placement, EQ, compression or reverb on the parts")
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
@@ -88,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--arch", choices=("cdae", "drnn"), default="cdae",
                     help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
                     "the MIR-1K-style clips of --stem-dirs (default: cdae)")
+    tr.add_argument("--objective", choices=("mae", "masks"), default="mae",
+                    help="cdae only. mae: each CDAE alone, MAE of raw magnitudes from --data-dir's HDF5 files "
+                    "(MiXiN's); masks: the three together through the soft masks, on chunks drawn on the fly "
+                    "from the track folders of --stem-dirs, checkpoints chosen by SDR on --val-dirs (default: mae)")
+    tr.add_argument("--val-dirs", type=Path, nargs="+", metavar="DIR",
+                    help="--objective masks: folders of real multitrack recordings whose separation SDR picks the checkpoint")
+    tr.add_argument("--steps", type=int, default=6000, help="--objective masks: training steps in all (default: 6000)")
+    tr.add_argument("--eval-every", type=int, default=500, metavar="N",
+                    help="--objective masks: score --val-dirs every N steps (default: 500)")
     tr.add_argument("--epochs", type=int, default=100, help="at most this many epochs (default: 100)")
     tr.add_argument("--batch-size", type=int, default=64, help="chunks per batch (default: 64)")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -140,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     seed=args.render_seed,
                     split=args.render_split,
                     voice_dir=args.voices,
+                    effects=not args.dry,
                     max_seconds=args.max_seconds,
                     force=args.force,
                     progress=progress,
@@ -182,6 +193,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
                     f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
                 )
+            elif args.train and args.objective == "masks":
+                if not args.stem_dirs or not args.val_dirs:
+                    raise MixinError(None, "--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
+                from .joint import JointSettings, train_joint
+
+                r = train_joint(
+                    args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs,
+                    JointSettings(steps=args.steps, batch_size=args.batch_size, eval_every=args.eval_every,
+                                  learning_rate=args.learning_rate or LEARNING_RATE, resume=args.resume),
+                    progress=progress,
+                )
+                print(f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "
+                      f"SDR (mean of the sources) {r['best_validation_sdr']:.2f} dB -> {args.model_dir}/")
             elif args.train:
                 from .train import TrainSettings, train
 
