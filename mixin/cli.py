@@ -15,7 +15,16 @@ from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE
 
 
 def add_mask_power_option(p: argparse.ArgumentParser) -> None:
-    """``--mask-power``, shared by the separation and evaluation CLIs."""
+    """``--mask-power`` and ``--hpss-weight``, shared by the separation and evaluation CLIs."""
+
+    def share(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+        return value
 
     def positive(text: str) -> float:
         try:
@@ -32,6 +41,13 @@ def add_mask_power_option(p: argparse.ArgumentParser) -> None:
         metavar="P",
         help="exponent of the soft masks |S|^p / sum |S|^p (default: the model directory's config.json, "
         "1 for the shipped CDAEs; 2 is the classic Wiener filter: less bleed, more artefacts)",
+    )
+    p.add_argument(
+        "--hpss-weight",
+        type=share,
+        metavar="W",
+        help="share of median filtering (HPSS) in the harmonic/percussive split of what the vocal model "
+        "leaves: 0 CDAEs only, 1 HPSS only (default: the model directory's config.json)",
     )
 
 
@@ -114,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             instrumental=args.instrumental,
             single_model=args.single_model,
             mask_power=args.mask_power,
+            hpss_weight=args.hpss_weight,
             overlap=args.crossfade,
             batch_size=args.batch_size,
         )

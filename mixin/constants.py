@@ -33,9 +33,14 @@ LEARNING_RATE = 1e-3
 """Adam's default learning rate for a new model (MiXiN's)."""
 
 INPUT_EPS = 1e-4
-"""Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -60 dB
+"""Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -50 dB
 below a typical song's mean): silence stays silence instead of amplified noise."""
 
-MODEL_INPUTS = ("magnitude", "log_mean")
-"""What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or log(1 + |X| / mean|X|)
-per chunk, level-independent (:func:`mixin.filtering.model_input`)."""
+INPUT_LEVEL = 0.037
+"""Mean |NSGT| a chunk is scaled to when a model directory asks for normalised input: the median
+chunk of the rendered training mixes (real records measure 0.07 to 0.14, louder than renders)."""
+
+MODEL_INPUTS = ("magnitude", "normalised")
+"""What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or |NSGT| scaled per
+chunk to a mean of ``input_level`` (:func:`mixin.filtering.model_input`), so loudness does not
+change the masks."""

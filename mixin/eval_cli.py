@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
     p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
     p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--make-percussion-mixes", type=Path, metavar="OUT_DIR",
+                   help="instead of scoring: write real instrument + percussion mixes into OUT_DIR, each song's "
+                   "pitched stems (no drums, no vocals) under another song's drums and under each --loops file")
+    p.add_argument("--loops", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)")
     p.add_argument("-q", "--quiet", action="store_true")
     return p
 
@@ -170,6 +175,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .evaluate import load_tracks, summarise
     from .progress import progress_bar
 
+    if args.make_percussion_mixes:
+        from .percussion_mixes import make_percussion_mixes
+
+        try:
+            made = make_percussion_mixes(args.tracks_dir, args.make_percussion_mixes, args.loops)
+        except MixinError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {len(made)} mixes into {args.make_percussion_mixes}/")
+        return 0
+
     try:
         tracks = load_tracks(args.tracks_dir, args.layout)
         separator = None
@@ -181,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 instrumental=args.instrumental,
                 single_model=args.single_model,
                 mask_power=args.mask_power,
+                hpss_weight=args.hpss_weight,
             )
     except MixinError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .constants import INPUT_EPS
+from .constants import INPUT_EPS, INPUT_LEVEL
 
 EPS = 1e-10
 """Added to the Wiener denominator; keeps silent input silent instead of NaN."""
@@ -28,9 +28,9 @@ def with_mixture_phase(magnitudes: np.ndarray, mix: np.ndarray) -> np.ndarray:
     return magnitudes * phasor[None]
 
 
-def model_input(magnitudes: np.ndarray, eps: float = INPUT_EPS) -> np.ndarray:
-    """``log(1 + |X| / (mean |X| + eps))`` per (bands, frames) plane: level-independent,
-    compressed magnitudes, so a quiet song and a loud one give the models the same picture."""
+def model_input(magnitudes: np.ndarray, level: float = INPUT_LEVEL, eps: float = INPUT_EPS) -> np.ndarray:
+    """Each (bands, frames) plane of magnitudes scaled to a mean of ``level``: a quiet song and a
+    loud one give the models the same picture (the masks do not depend on the outputs' scale)."""
     mags = np.asarray(magnitudes, dtype=np.float32)
     mean = mags.mean(axis=(-2, -1), keepdims=True)
-    return np.log1p(mags / (mean + np.float32(eps)))
+    return mags * (np.float32(level) / (mean + np.float32(eps)))

@@ -2,12 +2,12 @@
 
 The loss sees what the user hears: each source's masked mixture ``M_s |X|`` (``M_s`` the soft
 mask of the three models' outputs, as the separator builds it) against the true ``|S_s|``, L1,
-divided by that source's mean level in the chunk (floored at a tenth of the mix's), so loud and
-quiet chunks, and loud and quiet sources, count alike (as they do in a mean SDR). A second,
-smaller term asks each output to be its source's magnitude in the input's units, which keeps
-the three outputs on one scale. The models see
-level-normalised, log-compressed magnitudes (:func:`mixin.filtering.model_input`), so a song's
-loudness does not change its masks.
+divided by the chunk's mean ``|X|`` so loud and quiet chunks count alike. A small second term
+keeps the sum of the outputs near ``|X|`` in the input's units, so the outputs keep one scale. The models see
+magnitudes scaled per chunk to one mean level (:func:`mixin.filtering.model_input`), so a song's
+loudness does not change its masks. Training may start from trained CDAEs (``init_dir``, e.g.
+the MAE-trained ones; their output gains are folded into their last layer, which is exact for a
+ReLU), or from scratch with a softplus output.
 
 Examples are drawn on the fly from track folders (MUSDB18-HQ layout, e.g. ``--render-stems``
 output): half keep a track's own sources together, half remix sources of different tracks
@@ -29,7 +29,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .audio import read_audio, temporary_beside
-from .constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import model_input
 from .pretrained import ModelConfig
@@ -40,8 +40,8 @@ ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.3}
 """Chance that a source is left out of an example (instrumental, a cappella, no drums)."""
 GAIN_DB = 6.0  # each source's level moved by up to this much either way
 REMIX_SHARE = 0.5
-MAGNITUDE_WEIGHT = 0.5
-"""Weight of the term asking each output to be its source's |S| / mean |X| besides the mask loss."""
+SCALE_WEIGHT = 0.1
+"""Weight of the term pinning the sum of the outputs to |X| / mean |X| (log distance)."""
 
 
 @dataclass
@@ -53,6 +53,7 @@ class JointSettings:
     eval_every: int = 500
     resume: bool = False
     seed: int = 0
+    init_dir: Path | None = None  # start from these CDAEs instead of from scratch
 
 
 class StemPool:
@@ -122,7 +123,7 @@ def batches(pool: StemPool, batch_size: int, seed: int, transform) -> Iterator[t
         coefs = transform.forward(audio)  # (b, S, bands, frames)
         mix = np.abs(coefs.sum(axis=1))
         mags = np.concatenate((mix[:, None], np.abs(coefs)), axis=1)
-        yield model_input(mix)[..., None], mags
+        yield model_input(mix, INPUT_LEVEL)[..., None], mags
 
 
 def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
@@ -182,7 +183,7 @@ def train_joint(
     progress: bool = False,
 ) -> dict:
     """Train the three CDAEs through the masks; keep the checkpoint with the best validation SDR."""
-    from .model import build_cdae, keras_module
+    from .model import keras_module
     from .transforms import nsgt
 
     settings = settings or JointSettings()
@@ -194,7 +195,7 @@ def train_joint(
     log_dir.mkdir(parents=True, exist_ok=True)
     pool = StemPool(stem_dirs, progress=progress)
     keras.utils.set_random_seed(settings.seed)
-    models = [build_cdae(name=f"cdae_{s}", output="softplus") for s in CDAE_SOURCES]
+    models = _initial_models(settings.init_dir)
     optimizer = keras.optimizers.Adam(settings.learning_rate)
     step = tf.Variable(0, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, optimizer=optimizer, **{s: m for s, m in zip(CDAE_SOURCES, models)})
@@ -218,17 +219,14 @@ def train_joint(
             weight = tf.pow(est, power) if power != 1 else est
             masks = weight / tf.reduce_sum(weight, axis=1, keepdims=True)
             mix, sources = mags[:, :1], mags[:, 1:]
-            # Each source's error relative to its own level (floored at a tenth of the mix's), so a
-            # quiet voice counts as much as loud guitars: closer to the mean SDR than plain L1.
-            level = tf.reduce_mean(sources, axis=(2, 3), keepdims=True)
-            floor = 0.1 * tf.reduce_mean(mix, axis=(2, 3), keepdims=True) + INPUT_EPS
-            masked = tf.reduce_mean(tf.abs(masks * mix - sources) / tf.maximum(level, floor))
-            # Each output also estimates its source's magnitude in the input's units (|S| / mean |X|):
-            # that pins the outputs' scale, without which one source's output grows and the others'
-            # mask gradients (1 / sum of outputs) vanish.
             mean_mix = tf.reduce_mean(mix, axis=(2, 3), keepdims=True) + INPUT_EPS
-            magnitude = tf.reduce_mean(tf.abs(est - sources / mean_mix))
-            loss = masked + MAGNITUDE_WEIGHT * magnitude
+            masked = tf.reduce_mean(tf.abs(masks * mix - sources) / mean_mix) * len(models)
+            # The outputs' sum is pinned to the mix's magnitude in the input's units: without it one
+            # source's output grows and the others' mask gradients (1 / sum of outputs) vanish.
+            total = tf.reduce_sum(est, axis=1, keepdims=True)
+            target = mix / mean_mix * INPUT_LEVEL  # the mix in the models' input units
+            scale = tf.reduce_mean(tf.abs(tf.math.log(total + 1e-2 * INPUT_LEVEL) - tf.math.log(target + 1e-2 * INPUT_LEVEL)))
+            loss = masked + SCALE_WEIGHT * scale
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables))
         return loss
@@ -265,6 +263,27 @@ def train_joint(
     return {"best_validation_sdr": best, "steps": int(step.numpy()), "training_seconds_of_audio": pool.seconds}
 
 
+def _initial_models(init_dir: Path | None) -> list:
+    """Three CDAEs: copies of ``init_dir``'s with their calibrated gains folded into the last
+    layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with a softplus output."""
+    from .model import build_cdae, load_cdae
+
+    if init_dir is None:
+        return [build_cdae(name=f"cdae_{s}", output="softplus") for s in CDAE_SOURCES]
+    config = ModelConfig.load(Path(init_dir))
+    models = []
+    for source in CDAE_SOURCES:
+        path = config.model_path(Path(init_dir), source)
+        if not path.exists():
+            raise MixinError(path, "model file not found")
+        model = load_cdae(path)
+        gain = float(config.gains.get(source, 1.0))
+        kernel, bias = model.layers[-2].get_weights()
+        model.layers[-2].set_weights([kernel * gain, bias * gain])
+        models.append(model)
+    return models
+
+
 def _save_models(models, directory: Path, mask_power: float, notes: str = "candidate") -> None:
     """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -273,5 +292,6 @@ def _save_models(models, directory: Path, mask_power: float, notes: str = "candi
         tmp = temporary_beside(target, ".h5")
         model.save(tmp)
         os.replace(tmp, target)
-    config = ModelConfig(sources=list(CDAE_SOURCES), mask_power=mask_power, gains={}, input="log_mean", notes=notes)
+    config = ModelConfig(sources=list(CDAE_SOURCES), mask_power=mask_power, gains={}, input="normalised",
+                         input_level=INPUT_LEVEL, notes=notes)
     config.save(directory)

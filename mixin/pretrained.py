@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
 from .errors import MixinError
 
 CONFIG_NAME = "config.json"
@@ -37,6 +37,7 @@ class ModelConfig:
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
     gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.calibrate)
     input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
+    input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     notes: str = ""
 
@@ -70,6 +71,8 @@ class ModelConfig:
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
         if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
+        if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
+            raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
         if config.input not in MODEL_INPUTS:
             raise MixinError(path, f"unknown model input {config.input!r} (known: {', '.join(MODEL_INPUTS)})")
         expected = ARCH_SETTINGS.get(config.arch)

@@ -16,6 +16,7 @@ def load_separator(
     instrumental: bool = False,
     single_model: bool = False,
     mask_power: float | None = None,
+    hpss_weight: float | None = None,
     overlap: int = CROSSFADE,
     batch_size: int = BATCH_CHUNKS,
 ) -> ChunkedSeparator:
@@ -23,8 +24,10 @@ def load_separator(
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)
     if config.arch == "drnn":
-        if instrumental or single_model or mask_power is not None:
-            raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
+        if instrumental or single_model or mask_power is not None or hpss_weight is not None:
+            raise MixinError(
+                directory, "--instrumental, --single-model, --hpss-weight and --mask-power apply to the cdae architecture only"
+            )
         from .drnn_separator import DRNNSeparator
 
         return DRNNSeparator.from_pretrained(directory, config)
@@ -35,6 +38,7 @@ def load_separator(
         instrumental=instrumental,
         single_model=single_model,
         mask_power=mask_power,
+        hpss_weight=hpss_weight,
         overlap=overlap,
         batch_size=batch_size,
     )

@@ -9,7 +9,7 @@ import numpy as np
 
 from .apply import stream_overlap_add
 from .audio import Resampler
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
 from .pretrained import ModelConfig, default_model_dir
@@ -119,7 +119,7 @@ class Separator(ChunkedSeparator):
     ``gains`` scale each source's model output first (calibration, see ``mixin.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
     ``model_input`` says what the models are fed: ``"magnitude"`` (|NSGT|, MiXiN's) or
-    ``"log_mean"`` (level-normalised log magnitudes, :func:`mixin.filtering.model_input`).
+    ``"normalised"`` (each chunk scaled to a mean of ``input_level``, :func:`mixin.filtering.model_input`).
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
     into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`).
     """
@@ -135,6 +135,7 @@ class Separator(ChunkedSeparator):
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
         model_input: str = "magnitude",
+        input_level: float = INPUT_LEVEL,
         hpss_weight: float = 0.0,
     ) -> None:
         if mode not in ("wiener", "single"):
@@ -146,7 +147,7 @@ class Separator(ChunkedSeparator):
         if model_input not in MODEL_INPUTS:
             raise ValueError(f"model_input must be one of {MODEL_INPUTS}, not {model_input!r}")
         if mode == "single" and model_input != "magnitude":
-            raise ValueError("mixture-phase mode needs models that estimate magnitudes; these were trained through the masks")
+            raise ValueError("mixture-phase mode needs models that estimate magnitudes of the mix as it is")
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
@@ -159,6 +160,7 @@ class Separator(ChunkedSeparator):
         self.batch_size = int(batch_size)
         self.trained = trained
         self.model_input = model_input
+        self.input_level = float(input_level)
         if not 0 <= hpss_weight <= 1:
             raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
         self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
@@ -188,7 +190,7 @@ class Separator(ChunkedSeparator):
         if config.arch != "cdae":
             raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
         if single_model and config.input != "magnitude":
-            raise MixinError(directory, "--single-model needs models that estimate magnitudes; these were trained through the soft masks")
+            raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -214,6 +216,7 @@ class Separator(ChunkedSeparator):
             batch_size=batch_size,
             trained=config.trained,
             model_input=config.input,
+            input_level=config.input_level,
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
         )
         separator.warm_up()
@@ -245,7 +248,7 @@ class Separator(ChunkedSeparator):
             from .model import inference_graph
 
             self._predict = [inference_graph(model) for model in self.models.values()]
-        x = (model_input(magnitudes) if self.model_input == "log_mean" else magnitudes)[..., None]
+        x = (model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes)[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
             out[i] = np.asarray(predict(x))[..., 0]

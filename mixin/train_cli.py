@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "from the track folders of --stem-dirs, checkpoints chosen by SDR on --val-dirs (default: mae)")
     tr.add_argument("--val-dirs", type=Path, nargs="+", metavar="DIR",
                     help="--objective masks: folders of real multitrack recordings whose separation SDR picks the checkpoint")
+    tr.add_argument("--init-from", type=Path, metavar="DIR",
+                    help="--objective masks: start from the CDAEs of this model directory (e.g. pretrained-models) "
+                    "instead of from scratch")
     tr.add_argument("--steps", type=int, default=6000, help="--objective masks: training steps in all (default: 6000)")
     tr.add_argument("--eval-every", type=int, default=500, metavar="N",
                     help="--objective masks: score --val-dirs every N steps (default: 500)")
@@ -201,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r = train_joint(
                     args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs,
                     JointSettings(steps=args.steps, batch_size=args.batch_size, eval_every=args.eval_every,
-                                  learning_rate=args.learning_rate or LEARNING_RATE, resume=args.resume),
+                                  learning_rate=args.learning_rate or LEARNING_RATE, resume=args.resume,
+                                  init_dir=args.init_from),
                     progress=progress,
                 )
                 print(f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "

@@ -60,7 +60,7 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
                          JointSettings(steps=2, eval_every=2, batch_size=2))
     assert result["steps"] == 2 and np.isfinite(result["best_validation_sdr"])
     sep = Separator.from_pretrained(tmp_path / "model")
-    assert sep.model_input == "log_mean" and sep.sources == ("harmonic", "percussive", "vocal")
+    assert sep.model_input == "normalised" and sep.sources == ("harmonic", "percussive", "vocal")
     history = (tmp_path / "log" / "joint_history.json").read_text()
     assert '"step": 2' in history
     # Resuming past the last step does nothing more; resuming without checkpoints is refused.
@@ -77,3 +77,20 @@ def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
     train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir], JointSettings(steps=1, eval_every=1, batch_size=1))
     with pytest.raises(MixinError, match="single-model"):
         Separator.from_pretrained(tmp_path / "model", single_model=True)
+
+
+def test_initial_models_fold_calibrated_gains(model_dir, tmp_path):
+    import shutil
+
+    from mixin.joint import _initial_models
+    from mixin.model import load_cdae
+    from mixin.pretrained import ModelConfig
+
+    shutil.copytree(model_dir, tmp_path / "m")
+    config = ModelConfig.load(tmp_path / "m")
+    config.gains = {"harmonic": 2.5, "vocal": 0.5}
+    config.save(tmp_path / "m")
+    x = np.abs(np.random.default_rng(2).normal(size=(1, 96, 1948, 1))).astype(np.float32)
+    for source, model, gain in zip(("harmonic", "percussive", "vocal"), _initial_models(tmp_path / "m"), (2.5, 1.0, 0.5)):
+        plain = np.asarray(load_cdae(model_dir / f"model_{source}.h5")(x))
+        np.testing.assert_allclose(np.asarray(model(x)), gain * plain, rtol=1e-5, atol=1e-7)
