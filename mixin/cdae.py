@@ -20,8 +20,12 @@ CDAE_PARAMETERS = 37005
 """Trainable parameters of one CDAE (a test checks the architecture against it)."""
 
 
-def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae") -> "keras.Model":
-    """The CDAE exactly as MiXiN's: 8 conv layers, (3,5)/(1,5) pooling, 37,005 parameters."""
+def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae", output: str = "relu") -> "keras.Model":
+    """The CDAE exactly as MiXiN's: 8 conv layers, (3,5)/(1,5) pooling, 37,005 parameters.
+
+    ``output`` is the last layer's activation: MiXiN's ReLU, or ``"softplus"`` for models trained
+    through soft masks, whose outputs must stay positive (a mask's denominator) and whose output
+    unit must not die (a ReLU that is zero everywhere never learns again)."""
     keras = keras_module()
     layers = keras.layers
 
@@ -42,7 +46,7 @@ def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae")
             layers.UpSampling2D((1, 5)),
             conv(12),
             layers.UpSampling2D((3, 5)),
-            conv(1, kernel=1),
+            layers.Conv2D(1, 1, activation=output, padding="same"),
             layers.Cropping2D(((0, 0), (0, 2))),
         ],
         name=name,

@@ -39,3 +39,16 @@ FLAC is 24-bit; MP3 is libsndfile's (LAME, variable bit rate), lossy."""
 EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 """What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);
 another separator's estimates on disk join under a name of their own."""
+
+INPUT_EPS = 1e-4
+"""Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -50 dB
+below a typical song's mean): silence stays silence instead of amplified noise."""
+
+INPUT_LEVEL = 0.037
+"""Mean |NSGT| a chunk is scaled to when a model directory asks for normalised input: the median
+chunk of the rendered training mixes (real records measure 0.07 to 0.14, louder than renders)."""
+
+MODEL_INPUTS = ("magnitude", "normalised")
+"""What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or |NSGT| scaled per
+chunk to a mean of ``input_level`` (:func:`mixin.filtering.model_input`), so loudness does not
+change the masks."""

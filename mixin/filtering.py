@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .constants import INPUT_EPS, INPUT_LEVEL
+
 EPS = 1e-10
 """Added to the Wiener denominator; keeps silent input silent instead of NaN."""
 
@@ -24,3 +26,11 @@ def with_mixture_phase(magnitudes: np.ndarray, mix: np.ndarray) -> np.ndarray:
     size = np.abs(mix)
     phasor = np.divide(mix, size, out=np.ones_like(mix), where=size > 0)
     return magnitudes * phasor[None]
+
+
+def model_input(magnitudes: np.ndarray, level: float = INPUT_LEVEL, eps: float = INPUT_EPS) -> np.ndarray:
+    """Each (bands, frames) plane of magnitudes scaled to a mean of ``level``: a quiet song and a
+    loud one give the models the same picture (the masks do not depend on the outputs' scale)."""
+    mags = np.asarray(magnitudes, dtype=np.float32)
+    mean = mags.mean(axis=(-2, -1), keepdims=True)
+    return mags * (np.float32(level) / (mean + np.float32(eps)))

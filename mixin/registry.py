@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, MASK_POWER, N_BANDS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
 from .drnn import BINS as DRNN_BINS
 from .drnn import PIECE as DRNN_PIECE
 from .drnn import RATE as DRNN_RATE
@@ -70,6 +70,9 @@ class ModelConfig:
     trained: bool = True
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
     gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.training.calibrate)
+    input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
+    input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
+    hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     notes: str = ""
 
     @classmethod
@@ -109,6 +112,12 @@ class ModelConfig:
             isinstance(g, (int, float)) and g > 0 and math.isfinite(g) for g in config.gains.values()
         ):
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
+        if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
+            raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
+        if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
+            raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
+        if config.input not in MODEL_INPUTS:
+            raise MixinError(path, f"unknown model input {config.input!r} (known: {', '.join(MODEL_INPUTS)})")
         spec = ARCHITECTURES.get(config.arch)
         if spec is None:
             raise MixinError(path, f"unknown architecture {config.arch!r} (known: {', '.join(ARCHITECTURES)})")
@@ -126,7 +135,7 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
-    ``single_model``, ``mask_power``, ``overlap`` and ``batch_size``
+    ``single_model``, ``mask_power``, ``hpss_weight``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`).
     """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()

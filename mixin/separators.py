@@ -8,15 +8,15 @@ Which one a model directory holds is the registry's business (:func:`mixin.regis
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from . import drnn
 from .apply import ChunkedSeparator
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, MASK_POWER, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
 from .errors import MixinError
-from .filtering import wiener_masks, with_mixture_phase
+from .filtering import model_input, wiener_masks, with_mixture_phase
 from .registry import ModelConfig
 from .transforms import nsgt
 
@@ -48,6 +48,10 @@ class Separator(ChunkedSeparator):
     ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
     ``gains`` scale each source's model output first (calibration, see ``mixin.training.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
+    ``model_input`` says what the models are fed: ``"magnitude"`` (|NSGT|, MiXiN's) or
+    ``"normalised"`` (each chunk scaled to a mean of ``input_level``, :func:`mixin.filtering.model_input`).
+    ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
+    into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`).
     """
 
     def __init__(
@@ -60,6 +64,9 @@ class Separator(ChunkedSeparator):
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
+        model_input: str = "magnitude",
+        input_level: float = INPUT_LEVEL,
+        hpss_weight: float = 0.0,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -67,6 +74,10 @@ class Separator(ChunkedSeparator):
             raise ValueError(f"mask_power must be positive, not {mask_power!r}")
         if not models:
             raise ValueError("at least one model is needed")
+        if model_input not in MODEL_INPUTS:
+            raise ValueError(f"model_input must be one of {MODEL_INPUTS}, not {model_input!r}")
+        if mode == "single" and model_input != "magnitude":
+            raise ValueError("mixture-phase mode needs models that estimate magnitudes of the mix as it is")
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
@@ -78,6 +89,11 @@ class Separator(ChunkedSeparator):
         self.overlap = int(overlap)
         self.batch_size = int(batch_size)
         self.trained = trained
+        self.model_input = model_input
+        self.input_level = float(input_level)
+        if not 0 <= hpss_weight <= 1:
+            raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
+        self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
@@ -92,13 +108,17 @@ class Separator(ChunkedSeparator):
         instrumental: bool = False,
         single_model: bool = False,
         mask_power: float | None = None,
+        hpss_weight: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
     ) -> "Separator":
-        """Load the models of a model directory, once; ``mask_power`` defaults to the one in its
-        ``config.json``. (:meth:`from_pretrained` reads the config; the shipped models by default.)"""
+        """Load the models of a model directory, once; ``mask_power`` and ``hpss_weight`` default
+        to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
+        models by default.)"""
         from .cdae import load_cdae
 
+        if single_model and config.input != "magnitude":
+            raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -111,9 +131,22 @@ class Separator(ChunkedSeparator):
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
+            model_input=config.input,
+            input_level=config.input_level,
+            hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
         )
         separator.warm_up()
         return separator
+
+    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend when asked for."""
+        stems = super().stream(blocks, sample_rate, channels)
+        if self.hpss_weight == 0 or self.mode != "wiener":
+            yield from stems
+            return
+        from .hpss import stream_blend
+
+        yield from stream_blend(stems, self.sources, sample_rate, self.hpss_weight)
 
     @property
     def sums_to_mix(self) -> bool:
@@ -131,7 +164,7 @@ class Separator(ChunkedSeparator):
             from .cdae import inference_graph
 
             self._predict = [inference_graph(model) for model in self.models.values()]
-        x = magnitudes[..., None]
+        x = (model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes)[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
             out[i] = np.asarray(predict(x))[..., 0]
@@ -161,7 +194,7 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power")
+CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight")
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -183,7 +216,7 @@ class DRNNSeparator(ChunkedSeparator):
         ``batch_size`` options are the CDAE's); the CDAE's model and mask options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(
-                directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only"
+                directory, "--instrumental, --single-model, --hpss-weight and --mask-power apply to the cdae architecture only"
             )
         from .backend import keras_module
 

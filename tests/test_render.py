@@ -99,3 +99,36 @@ def test_link_songs_keeps_whole_songs_on_one_side(tmp_path):
     train = {p.name.rsplit("_", 1)[0] for p in (tmp_path / "train").iterdir()}
     val = {p.name.rsplit("_", 1)[0] for p in (tmp_path / "val").iterdir()}
     assert not train & val and len(val) == 2
+
+
+def test_drum_kit_fonts_are_kept_apart(tmp_path):
+    from mixin.data.render import DRUM_KIT_GLOB, find_soundfonts
+
+    for name in ("GM.sf2", "Kit_LV2.sf2", "Other.sf3"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in find_soundfonts([tmp_path])] == ["GM.sf2", "Other.sf3"]
+    assert [p.name for p in find_soundfonts([tmp_path], pattern=DRUM_KIT_GLOB)] == ["Kit_LV2.sf2"]
+
+
+def test_drums_move_to_a_melodic_channel(tmp_path):
+    import mido
+
+    from mixin.data.render import drums_on_melodic_channel
+
+    song = tiny_song(tmp_path / "song.mid")
+    parts = split_midi(song, tmp_path)
+    out = drums_on_melodic_channel(parts["drums"], tmp_path / "kit.mid")
+    messages = [m for t in mido.MidiFile(str(out)).tracks for m in t if hasattr(m, "channel")]
+    notes = [m for m in messages if m.type == "note_on"]
+    assert notes and {m.channel for m in notes} == {0}
+    assert not [m for m in messages if m.channel == 9]  # nothing left on the percussion channel
+
+
+def test_produce_places_and_treats_a_part():
+    from mixin.data.render import produce
+
+    rng = np.random.default_rng(0)
+    audio = (0.1 * np.sin(2 * np.pi * 220 * np.arange(44100) / 44100)).astype(np.float32)
+    out = produce("other", audio, rng)
+    assert out.shape == (44100, 2) and out.dtype == np.float32
+    assert np.sqrt(np.mean(out**2) * 2) == pytest.approx(np.sqrt(np.mean(audio**2)), rel=1e-3)  # level kept

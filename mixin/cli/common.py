@@ -36,9 +36,20 @@ def positive_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
-    """``--pretrained-model-dir``, ``--instrumental``, ``--single-model`` and ``--mask-power``:
-    which separator runs (shared by separating and evaluating)."""
+    """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power`` and
+    ``--hpss-weight``: which separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -54,6 +65,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         help="exponent of the soft masks |S|^p / sum |S|^p (default: the model directory's config.json, "
         "1 for the shipped CDAEs; 2 is the classic Wiener filter: less bleed, more artefacts)",
     )
+    p.add_argument(
+        "--hpss-weight",
+        type=fraction,
+        metavar="W",
+        help="share of median filtering (HPSS) in the harmonic/percussive split of what the vocal model "
+        "leaves: 0 CDAEs only, 1 HPSS only (default: the model directory's config.json)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -65,6 +83,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         instrumental=args.instrumental,
         single_model=args.single_model,
         mask_power=args.mask_power,
+        hpss_weight=args.hpss_weight,
         **options,
     )
 

@@ -29,6 +29,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
     p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
     p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--make-percussion-mixes", type=Path, metavar="OUT_DIR",
+                   help="instead of scoring: write real instrument + percussion mixes into OUT_DIR, each song's "
+                   "pitched stems (no drums, no vocals) under another song's drums and under each --loops file")
+    p.add_argument("--loops", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)")
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
     return p
 
@@ -39,7 +44,16 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     unknown = [s for s in args.systems if s not in SYSTEMS]
     if unknown:
         return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
-    return run(evaluate, args)
+    return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
+
+
+def make_percussion_mixes(args: argparse.Namespace) -> int:
+    """--make-percussion-mixes: evaluation mixes from TRACKS_DIR's songs, written, not scored."""
+    from ..data.percussion_mixes import make_percussion_mixes
+
+    made = make_percussion_mixes(args.tracks_dir, args.make_percussion_mixes, args.loops)
+    print(f"wrote {len(made)} mixes into {args.make_percussion_mixes}/")
+    return EXIT_OK
 
 
 def evaluate(args: argparse.Namespace) -> int:

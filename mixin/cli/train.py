@@ -11,11 +11,12 @@ from typing import Sequence
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
-from ..training.settings import SETTINGS, DRNNSettings, TrainSettings
+from ..training.settings import SETTINGS
 from .common import EXIT_OK, add_output_flags, progress_enabled, run
 
 PROG = "train_util.py"
 CDAE_ONLY = ("resume", "distribute", "plot_training", "calibrate")
+SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
 
 STEM_RULES = """\
 stem folders (--stem-dirs):
@@ -38,9 +39,11 @@ example:
 
 
 def _default(field: str) -> str:
-    """A training setting's default for each architecture, for --help."""
-    cdae, drnn = getattr(TrainSettings, field), getattr(DRNNSettings, field)
-    return f"default: {cdae}" if cdae == drnn else f"default: {cdae}; {drnn} with --arch drnn"
+    """A training setting's defaults, for --help: the CDAE's, and where the DRNN's or the mask
+    objective's differ."""
+    values = [(kind, getattr(cls, field)) for kind, cls in SETTINGS.items() if field in cls.__dataclass_fields__]
+    first = values[0][1]
+    return "; ".join([f"default: {first:g}", *(f"{v:g} {SETTINGS_LABELS[k]}" for k, v in values[1:] if v != first)])
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -74,6 +77,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks")
     ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
     ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
+    ren.add_argument("--dry", action="store_true", help="no stereo placement, EQ, compression or reverb on the parts")
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
@@ -98,6 +102,18 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     tr.add_argument("--arch", choices=("cdae", "drnn"), default="cdae",
                     help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
                     "the MIR-1K-style clips of --stem-dirs (default: cdae)")
+    tr.add_argument("--objective", choices=("mae", "masks"), default="mae",
+                    help="cdae only. mae: each CDAE alone, MAE of raw magnitudes from --data-dir's HDF5 files "
+                    "(MiXiN's); masks: the three together through the soft masks, on chunks drawn on the fly "
+                    "from the track folders of --stem-dirs, checkpoints chosen by SDR on --val-dirs (default: mae)")
+    tr.add_argument("--val-dirs", type=Path, nargs="+", metavar="DIR",
+                    help="--objective masks: folders of real multitrack recordings whose separation SDR picks the checkpoint")
+    tr.add_argument("--init-from", type=Path, metavar="DIR",
+                    help="--objective masks: start from the CDAEs of this model directory (e.g. pretrained-models) "
+                    "instead of from scratch")
+    tr.add_argument("--steps", type=int, help=f"--objective masks: training steps in all ({_default('steps')})")
+    tr.add_argument("--eval-every", type=int, metavar="N",
+                    help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -128,8 +144,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         if args.train and not args.stem_dirs:
             parser.error("--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
         given = [f"--{name.replace('_', '-')}" for name in CDAE_ONLY if getattr(args, name)]
+        given += ["--objective masks"] if args.objective == "masks" else []
         if given:
             parser.error(f"{', '.join(given)}: for --arch cdae only")
+    if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
+        parser.error("--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
     args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
     return run(run_steps, args)
 
@@ -144,22 +163,27 @@ def run_steps(args: argparse.Namespace) -> int:
     if args.create_hdf5:
         create_hdf5(args, progress)
     if args.train:
-        (train_drnn if args.arch == "drnn" else train_cdaes)(args, progress)
+        trainer = train_drnn if args.arch == "drnn" else (train_masks if args.objective == "masks" else train_cdaes)
+        trainer(args, progress)
     if args.calibrate and not args.train:  # --train calibrates what it trains
         calibrate(args)
     return EXIT_OK
 
 
 def settings(args: argparse.Namespace, progress: bool):
-    """The architecture's training settings: its defaults, and the options given."""
-    given = {"epochs": args.epochs, "batch_size": args.batch_size, "patience": args.patience, "learning_rate": args.learning_rate}
-    values = {k: v for k, v in given.items() if v is not None}
-    if args.arch == "cdae":
+    """The training settings of the architecture and objective: their defaults, and the options given."""
+    given = {name: getattr(args, name) for name in ("epochs", "batch_size", "patience", "learning_rate", "steps", "eval_every")}
+    kind = "masks" if args.arch == "cdae" and args.objective == "masks" else args.arch
+    cls = SETTINGS[kind]
+    values = {k: v for k, v in given.items() if v is not None and k in cls.__dataclass_fields__}
+    if kind == "masks":
+        values.update(resume=args.resume, init_dir=args.init_from)
+    elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
     else:
         values["verbose"] = 0 if args.quiet else 1
-    return SETTINGS[args.arch](**values)
+    return cls(**values)
 
 
 def render(args: argparse.Namespace, progress: bool) -> None:
@@ -171,6 +195,7 @@ def render(args: argparse.Namespace, progress: bool) -> None:
         seed=args.render_seed,
         split=args.render_split,
         voice_dir=args.voices,
+        effects=not args.dry,
         max_seconds=args.max_seconds,
         force=args.force,
         progress=progress,
@@ -225,6 +250,14 @@ def train_drnn(args: argparse.Namespace, progress: bool) -> None:
         f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
         f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
     )
+
+
+def train_masks(args: argparse.Namespace, progress: bool) -> None:
+    from ..training.joint import train_joint
+
+    r = train_joint(args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs, settings(args, progress), progress=progress)
+    print(f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "
+          f"SDR (mean of the sources) {r['best_validation_sdr']:.2f} dB -> {args.model_dir}/")
 
 
 def calibrate(args: argparse.Namespace) -> None:

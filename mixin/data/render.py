@@ -4,7 +4,10 @@ Each song is split by MIDI channel (channel 10 -> drums, GM programs 32-39 -> ba
 other), each part rendered by FluidSynth with reverb and chorus off (so the parts sum to the
 full render), and written as a MUSDB18-HQ-layout track folder: ``drums.wav``, ``bass.wav``,
 ``other.wav`` (and ``vocals.wav`` when singing voices are given), plus ``mixture.wav``.
-Per track the SoundFont, GM programs (within their family), transposition, tempo and gains vary.
+Per track the SoundFont, GM programs (within their family), transposition, tempo and gains vary;
+drums are rendered with a real multi-sampled acoustic kit (the AVL drum kits) when one is
+installed, in some tracks; each part is placed in the stereo field and gets its own EQ,
+compression and reverb (pedalboard), as a mix engineer would; voices vary in pitch and formants.
 Songs, SoundFonts and voices for ``--render-split validation`` are disjoint from training's.
 """
 
@@ -27,6 +30,10 @@ from ..progress import progress_bar
 from .mir1k import read_clip, split_for, voice_groups
 
 SONG_DIRS = [Path("/usr/share/games/openttd/baseset/openmsx")]
+DRUM_KIT_GLOB = "*_LV2.sf2"
+"""Drum-kit SoundFonts (Debian's avldrums.lv2-soundfont: real acoustic kits, bank 0 only); they
+render drum parts, never melodic ones."""
+REAL_KIT_SHARE = 0.6  # share of tracks whose drums use a real-kit SoundFont when one is installed
 SOUNDFONT_DIRS = [Path("/usr/share/sounds/sf2"), Path("/usr/share/sounds/sf3")]
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 BASS_PROGRAMS = range(32, 40)
@@ -42,22 +49,72 @@ class RenderPlan:
     tempo: float
     program_shift: int
     gains: dict[str, float]
+    drum_font: Path | None = None  # a real-kit SoundFont for the drums, else the track's SoundFont
+    voice_shift: float = 0.0  # semitones by which the voices' pitch and formants are moved
 
 
 def find_songs(dirs: Sequence[Path] = SONG_DIRS) -> list[Path]:
     return sorted(p for d in dirs if Path(d).is_dir() for p in Path(d).glob("*.mid"))
 
 
-def find_soundfonts(dirs: Sequence[Path] = SOUNDFONT_DIRS) -> list[Path]:
-    """Installed SoundFonts (symlinked aliases such as default-GM.sf2 counted once)."""
+def find_soundfonts(dirs: Sequence[Path] = SOUNDFONT_DIRS, pattern: str = "*.sf[23]") -> list[Path]:
+    """Installed General MIDI SoundFonts (symlinked aliases such as default-GM.sf2 counted once;
+    drum-kit fonts left out); with ``pattern=DRUM_KIT_GLOB``, the drum-kit fonts."""
     seen, fonts = set(), []
     for d in dirs:
-        for p in sorted(Path(d).glob("*.sf[23]")) if Path(d).is_dir() else []:
+        for p in sorted(Path(d).glob(pattern)) if Path(d).is_dir() else []:
             real = p.resolve()
+            if pattern != DRUM_KIT_GLOB and real.match(DRUM_KIT_GLOB):
+                continue
             if real not in seen and real.exists():
                 seen.add(real)
                 fonts.append(real)
     return fonts
+
+
+def drums_on_melodic_channel(midi: Path, out: Path) -> Path:
+    """The drum part moved from MIDI channel 10 to channel 1, program 0: drum-kit SoundFonts
+    without a percussion bank (the AVL kits) play their kit there."""
+    import mido
+
+    mf = mido.MidiFile(str(midi))
+    for track in mf.tracks:
+        for i, msg in enumerate(track):
+            if getattr(msg, "channel", None) == DRUM_CHANNEL:
+                track[i] = msg.copy(channel=0, program=0) if msg.type == "program_change" else msg.copy(channel=0)
+    mf.save(str(out))
+    return out
+
+
+def produce(part: str, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A mono part as a mix engineer might treat it: placed in the stereo field (constant-power
+    pan), then EQ, compression and reverb with random settings (pedalboard). (n,) -> (n, 2)."""
+    import pedalboard as pb
+
+    width = {"drums": 0.3, "bass": 0.15, "vocals": 0.1}.get(part, 0.7)
+    angle = (rng.uniform(-width, width) + 1) * np.pi / 4
+    stereo = np.stack((np.cos(angle) * audio, np.sin(angle) * audio)).astype(np.float32)
+    chain = [
+        pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(80, 300)), gain_db=float(rng.uniform(-4, 4))),
+        pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(250), np.log(5000)))),
+                      gain_db=float(rng.uniform(-6, 6)), q=float(rng.uniform(0.5, 2))),
+        pb.HighShelfFilter(cutoff_frequency_hz=float(rng.uniform(4000, 9000)), gain_db=float(rng.uniform(-6, 4))),
+    ]
+    if part in ("other", "vocals"):
+        chain.insert(0, pb.HighpassFilter(cutoff_frequency_hz=float(rng.uniform(60, 150))))
+    if part == "other" and rng.random() < 0.25:  # overdriven guitars and organs
+        chain.insert(0, pb.Distortion(drive_db=float(rng.uniform(10, 30))))
+    if rng.random() < {"drums": 0.6, "vocals": 0.8}.get(part, 0.4):
+        chain.append(pb.Compressor(threshold_db=float(rng.uniform(-30, -12)), ratio=float(rng.uniform(2, 6)),
+                                   attack_ms=float(rng.uniform(1, 20)), release_ms=float(rng.uniform(50, 250))))
+    if rng.random() < {"drums": 0.5, "bass": 0.2}.get(part, 0.8):
+        chain.append(pb.Reverb(room_size=float(rng.uniform(0.1, 0.8)), damping=float(rng.uniform(0.2, 0.8)),
+                               wet_level=float(rng.uniform(0.05, 0.3)), dry_level=1.0, width=1.0))
+    out = pb.Pedalboard(chain)(stereo, SAMPLE_RATE)
+    out = np.nan_to_num(out[:, : audio.shape[0]]).T
+    # The level set by the plan's gain, not by the effects.
+    rms_in, rms_out = float(np.sqrt(np.mean(audio**2))), float(np.sqrt(np.mean(out**2) * 2))
+    return (out * (rms_in / rms_out if rms_out > 0 else 0.0)).astype(np.float32)
 
 
 def font_split(fonts: Sequence[Path], split: str) -> list[Path]:
@@ -150,15 +207,16 @@ def render_midi(midi: Path, soundfont: Path, out: Path) -> np.ndarray:
     return resample(audio, rate, SAMPLE_RATE).mean(axis=1)
 
 
-def voice_track(clips: Sequence[Path], length: int, rng: np.random.Generator) -> np.ndarray:
-    """Singing phrases (MIR-1K right channels) laid along ``length`` samples with gaps."""
+def voice_track(clips: Sequence[Path], length: int, rng: np.random.Generator, shift: float = 0.0) -> np.ndarray:
+    """Singing phrases (MIR-1K right channels) laid along ``length`` samples with gaps, their pitch
+    and formants moved by ``shift`` semitones (read as if recorded at another rate): another voice."""
     out = np.zeros(length, dtype=np.float32)
     pos = int(rng.uniform(0.5, 3.0) * SAMPLE_RATE)
     order = list(clips)
     while pos < length and order:
         clip = order[int(rng.integers(len(order)))]
         audio, rate = read_clip(clip)
-        voice = resample(audio[:, 1:], rate, SAMPLE_RATE)[:, 0]  # right channel
+        voice = resample(audio[:, 1:], int(round(rate * 2 ** (shift / 12))), SAMPLE_RATE)[:, 0]  # right channel
         end = min(length, pos + len(voice))
         out[pos:end] += voice[: end - pos]
         pos = end + int(rng.uniform(1.0, 6.0) * SAMPLE_RATE)
@@ -174,6 +232,8 @@ def render_stems(
     songs: Sequence[Path] | None = None,
     soundfonts: Sequence[Path] | None = None,
     voice_dir: Path | None = None,
+    drum_kits: Sequence[Path] | None = None,
+    effects: bool = True,
     max_seconds: float | None = None,
     force: bool = False,
     progress: bool = False,
@@ -181,6 +241,7 @@ def render_stems(
     """Render ``tracks`` MUSDB18-HQ-layout track folders into ``out_dir``; returns them."""
     songs = split_for(find_songs(), split) if songs is None else list(songs)
     fonts = font_split(find_soundfonts(), split) if soundfonts is None else list(soundfonts)
+    kits = font_split(find_soundfonts(pattern=DRUM_KIT_GLOB), split) if drum_kits is None else list(drum_kits)
     if not songs:
         raise MixinError(None, "no MIDI songs found (Debian: apt-get install openttd-openmsx)")
     if not fonts:
@@ -202,6 +263,8 @@ def render_stems(
             tempo=float(rng.uniform(0.9, 1.1)),
             program_shift=int(rng.integers(0, 8)) if i >= len(songs) else 0,
             gains={p: float(10 ** (rng.uniform(-6, 3) / 20)) for p in ("drums", "bass", "other", "vocals")},
+            drum_font=kits[int(rng.integers(len(kits)))] if kits and rng.random() < REAL_KIT_SHARE else None,
+            voice_shift=float(rng.uniform(-3, 3)),
         )
         folder = out_dir / f"{split}-{i:04d}-{song.stem}"
         if folder.exists() and not force:
@@ -209,7 +272,13 @@ def render_stems(
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".render.") as tmp:
             tmp = Path(tmp)
             parts = split_midi(song, tmp, plan.transpose, plan.tempo, plan.program_shift)
-            audio = {name: render_midi(mid, plan.soundfont, tmp / f"{name}.wav") for name, mid in parts.items()}
+            if plan.drum_font is not None and "drums" in parts:
+                parts["drums"] = drums_on_melodic_channel(parts["drums"], tmp / "drums-kit.mid")
+            audio = {
+                name: render_midi(mid, plan.drum_font if name == "drums" and plan.drum_font else plan.soundfont,
+                                  tmp / f"{name}.wav")
+                for name, mid in parts.items()
+            }
             n = max(len(a) for a in audio.values())
             if max_seconds:
                 n = min(n, int(max_seconds * SAMPLE_RATE))
@@ -221,7 +290,9 @@ def render_stems(
                 stems[name] = a * np.float32(plan.gains[name])
             if voices:
                 group = voices[i % len(voices)]
-                stems["vocals"] = voice_track(group, n, rng) * np.float32(plan.gains["vocals"])
+                stems["vocals"] = voice_track(group, n, rng, plan.voice_shift) * np.float32(plan.gains["vocals"])
+            if effects:
+                stems = {name: produce(name, a, rng) for name, a in stems.items()}
             peak = max(float(np.abs(sum(stems.values())).max()), 1e-9)
             scale = np.float32(min(1.0, 0.9 / peak))
             staging = tmp / "track"
@@ -232,6 +303,8 @@ def render_stems(
             (staging / "render.txt").write_text(
                 f"song {plan.song.name}\nsoundfont {plan.soundfont.name}\ntranspose {plan.transpose}\n"
                 f"tempo {plan.tempo:.3f}\nprogram_shift {plan.program_shift}\n"
+                f"drum_kit {plan.drum_font.name if plan.drum_font else plan.soundfont.name}\n"
+                f"voice_shift {plan.voice_shift:.2f}\neffects {'on' if effects else 'off'}\n"
                 + "".join(f"gain_{k} {v:.3f}\n" for k, v in plan.gains.items())
                 + (f"voices {', '.join(p.name for p in voices[i % len(voices)])}\n" if voices else "")
             )

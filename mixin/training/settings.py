@@ -7,7 +7,9 @@ here imports TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..constants import LEARNING_RATE, MASK_POWER
 from ..drnn import GAMMA, HIDDEN, SEQUENCE
 
 
@@ -47,5 +49,19 @@ class DRNNSettings(CommonSettings):
     hidden: int = HIDDEN
 
 
-SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings}
-"""Each architecture's settings, by its registry name."""
+@dataclass
+class JointSettings:
+    """The three CDAEs trained together through the soft masks (``--train --objective masks``)."""
+
+    steps: int = 6000
+    batch_size: int = 8  # chunks
+    learning_rate: float = LEARNING_RATE
+    mask_power: float = MASK_POWER
+    eval_every: int = 500  # steps between scores on the validation recordings
+    resume: bool = False
+    seed: int = 0
+    init_dir: Path | None = None  # start from these CDAEs instead of from scratch
+
+
+SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings, "masks": JointSettings}
+"""The settings of each architecture (by its registry name) and of the CDAEs' mask objective."""

@@ -1,0 +1,92 @@
+"""Real instrument + real percussion mixes for evaluation, assembled from real recordings.
+
+Each mix takes one multitrack song's pitched stems (everything but drums and vocals) and lays a
+real percussion recording under it: the drums of another song of the set, or a drum loop
+(e.g. Debian's ``sonic-pi-samples``, CC0), repeated to the song's length at a random level.
+Written as track folders ``mixture.wav``, ``harmonic.wav``, ``drums.wav`` that
+``./eval_mixin.py`` scores (no vocals: an instrumental yardstick for the harmonic/percussive split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+
+from ..audio import read_audio, resample
+from ..errors import MixinError
+from .stems import AUDIO_SUFFIXES, source_of
+
+LEVEL_DB = (-6.0, 3.0)
+"""Percussion level relative to the pitched stems' RMS, drawn uniformly (dB)."""
+
+
+def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """(pitched sum, drums) of a track folder, (samples, 2) each, and the rate."""
+    pitched = drums = None
+    rate = 0
+    for p in sorted(folder.iterdir()):
+        source = source_of(p.stem) if p.suffix.lower() in AUDIO_SUFFIXES else None
+        if source not in ("harmonic", "percussive"):
+            continue
+        audio, rate_p = read_audio(p)
+        if rate and rate_p != rate:
+            raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
+        rate = rate_p
+        audio = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+        if source == "harmonic":
+            pitched = audio if pitched is None else pitched[: len(audio)] + audio[: len(pitched)]
+        else:
+            drums = audio
+    return pitched, drums, rate
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    """Repeat or cut (samples, channels) audio to ``length`` samples."""
+    return np.tile(audio, (-(-length // len(audio)), 1))[:length]
+
+
+def make_percussion_mixes(
+    tracks_dir: Path, out_dir: Path, loops: Sequence[Path] = (), *, seed: int = 0, force: bool = False
+) -> list[Path]:
+    """For each song of ``tracks_dir`` (MUSDB18-HQ layout): its pitched stems under the drums of
+    the song three places on, and under the next loop of ``loops`` while any are left."""
+    songs = sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir())
+    stems = {s: _stems(s) for s in songs}
+    with_drums = [s for s in songs if stems[s][1] is not None]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    written: list[Path] = []
+    loops = list(loops)
+    for i, song in enumerate(songs):
+        pitched, _, rate = stems[song]
+        if pitched is None:
+            continue
+        under: list[tuple[str, np.ndarray]] = []
+        if len(with_drums) > 1:
+            other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
+            under.append((f"drums of {other.name}", stems[other][1]))
+        if i < len(loops):
+            loop, loop_rate = read_audio(loops[i])
+            loop = resample(loop, loop_rate, rate)
+            under.append((loops[i].stem, np.repeat(loop, 2, axis=1) if loop.shape[1] == 1 else loop[:, :2]))
+        for label, perc in under:
+            perc = _fit(perc, len(pitched))
+            ratio = np.sqrt(np.mean(pitched**2) / max(float(np.mean(perc**2)), 1e-12))
+            perc = perc * np.float32(ratio * 10 ** (rng.uniform(*LEVEL_DB) / 20))
+            mix = pitched + perc
+            scale = np.float32(0.9 / max(float(np.abs(mix).max()), 1e-9))
+            folder = out_dir / f"{len(written):02d} {song.name} + {label}"
+            if folder.exists() and not force:
+                raise MixinError(folder, "already exists (use --force to overwrite)")
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, audio in (("harmonic", pitched), ("drums", perc), ("mixture", mix)):
+                sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
+            written.append(folder)
+    if not written:
+        raise MixinError(tracks_dir, "no track folder with pitched stems")
+    return written
+

@@ -1,0 +1,283 @@
+"""``--train --objective masks``: the three CDAEs trained together through the soft masks.
+
+The loss sees what the user hears: each source's masked mixture ``M_s |X|`` (``M_s`` the soft
+mask of the three models' outputs, as the separator builds it) against the true ``|S_s|``, L1,
+divided by the chunk's mean ``|X|`` so loud and quiet chunks count alike. A small second term
+keeps the sum of the outputs near ``|X|`` in the input's units, so the outputs keep one scale. The models see
+magnitudes scaled per chunk to one mean level (:func:`mixin.filtering.model_input`), so a song's
+loudness does not change its masks. Training may start from trained CDAEs (``init_dir``, e.g.
+the MAE-trained ones; their output gains are folded into their last layer, which is exact for a
+ReLU), or from scratch with a softplus output.
+
+Examples are drawn on the fly from track folders (MUSDB18-HQ layout, e.g. ``--render-stems``
+output): half keep a track's own sources together, half remix sources of different tracks
+(Uhlich et al. 2017), each source with a random gain, sometimes absent (instrumental passages);
+a random channel of each stereo stem. Checkpoints are chosen by separation SDR on real
+recordings (``--val-dirs``), never by the training loss: rendered data ranked sources wrongly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from queue import Queue
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..audio import read_audio, temporary_beside
+from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
+from ..data.stems import discover
+from ..errors import MixinError
+from ..filtering import model_input
+from ..progress import progress_bar
+from ..registry import ModelConfig
+from .common import save_atomically
+from .settings import JointSettings
+
+ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.3}
+"""Chance that a source is left out of an example (instrumental, a cappella, no drums)."""
+GAIN_DB = 6.0  # each source's level moved by up to this much either way
+REMIX_SHARE = 0.5
+SCALE_WEIGHT = 0.1
+"""Weight of the term pinning the sum of the outputs to |X| / mean |X| (log distance)."""
+
+
+class StemPool:
+    """Every track's sources in memory (float16, stereo), summed per source (bass + other ->
+    harmonic), for drawing training chunks."""
+
+    def __init__(self, stem_dirs: Sequence[Path], sources: Sequence[str] = CDAE_SOURCES, progress: bool = False) -> None:
+        tracks = [t for t in discover(stem_dirs, "folders") if t.stems]
+        if not tracks:
+            raise MixinError(stem_dirs[0] if stem_dirs else None, "no track folders with stems")
+        self.sources = tuple(sources)
+        self.tracks: list[dict[str, np.ndarray]] = []
+        bar = progress_bar(progress, total=len(tracks), unit="track", desc="loading stems")
+        for track in tracks:
+            parts: dict[str, np.ndarray] = {}
+            for source, files in track.stems.items():
+                if source not in self.sources:
+                    continue
+                for f in files:
+                    audio, rate = read_audio(f)
+                    if rate != SAMPLE_RATE:
+                        raise MixinError(f, f"training stems must be {SAMPLE_RATE} Hz, this is {rate} Hz")
+                    if audio.shape[1] == 1:
+                        audio = np.repeat(audio, 2, axis=1)
+                    audio = audio[:, :2]
+                    have = parts.get(source)
+                    if have is None:
+                        parts[source] = audio
+                    else:
+                        n = min(len(have), len(audio))
+                        parts[source] = have[:n] + audio[:n]
+            n = min(len(a) for a in parts.values())
+            if n >= CHUNK_SIZE:
+                self.tracks.append({s: a[:n].astype(np.float16) for s, a in parts.items()})
+            bar.update(1)
+        bar.close()
+        if not self.tracks:
+            raise MixinError(stem_dirs[0], "no track is a chunk long")
+        self.seconds = sum(len(next(iter(t.values()))) for t in self.tracks) / SAMPLE_RATE
+
+    def example(self, rng: np.random.Generator) -> np.ndarray:
+        """One training example: (sources, CHUNK_SIZE) float32, the mix being their sum."""
+        out = np.zeros((len(self.sources), CHUNK_SIZE), np.float32)
+        remix = rng.random() < REMIX_SHARE
+        home = self.tracks[int(rng.integers(len(self.tracks)))]
+        start = int(rng.integers(len(next(iter(home.values()))) - CHUNK_SIZE + 1))
+        channel = int(rng.integers(2))
+        for i, s in enumerate(self.sources):
+            if rng.random() < ABSENT[s]:
+                continue
+            track, at = home, start
+            if remix:
+                track = self.tracks[int(rng.integers(len(self.tracks)))]
+                at = int(rng.integers(len(next(iter(track.values()))) - CHUNK_SIZE + 1))
+            if s not in track:
+                continue
+            gain = 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 20)
+            out[i] = track[s][at : at + CHUNK_SIZE, channel].astype(np.float32) * np.float32(gain)
+        return out
+
+
+def batches(pool: StemPool, batch_size: int, seed: int, transform) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless (model input (b, bands, frames, 1), |X| and |S_s| (b, 1 + sources, bands, frames))."""
+    rng = np.random.default_rng(seed)
+    while True:
+        audio = np.stack([pool.example(rng) for _ in range(batch_size)])  # (b, S, n)
+        coefs = transform.forward(audio)  # (b, S, bands, frames)
+        mix = np.abs(coefs.sum(axis=1))
+        mags = np.concatenate((mix[:, None], np.abs(coefs)), axis=1)
+        yield model_input(mix, INPUT_LEVEL)[..., None], mags
+
+
+def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
+    """Draw from ``it`` in a background thread (NSGT work overlaps the models')."""
+    q: Queue = Queue(depth)
+
+    def run():
+        for item in it:
+            q.put(item)
+
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        yield q.get()
+
+
+def validation_sdr(model_dir: Path, val_dirs: Sequence[Path]) -> dict[str, float]:
+    """Median over tracks of the median 1-s SDR (plain, not BSSv4: fast) of each source, separating
+    the tracks of ``val_dirs`` with the models in ``model_dir``; "mean" over the sources too."""
+    from ..evaluation.scoring import load_tracks
+    from ..separators import Separator
+
+    sep = Separator.from_pretrained(model_dir)
+    per: dict[str, list[float]] = {}
+    for d in val_dirs:
+        for track in load_tracks(Path(d)):
+            if track.skipped:
+                continue
+            est = sep.separate(track.mix, track.rate)
+            for s, ref in track.references.items():
+                if s in est and np.any(ref):
+                    per.setdefault(s, []).append(framewise_sdr(ref, est[s], track.rate))
+    out = {s: float(np.nanmedian(v)) for s, v in per.items()}
+    out["mean"] = float(np.mean([out[s] for s in CDAE_SOURCES if s in out]))
+    return out
+
+
+def framewise_sdr(reference: np.ndarray, estimate: np.ndarray, rate: int, window_s: float = 1.0) -> float:
+    """Median over 1-s windows of ``10 log10(|s|^2 / |s - s_hat|^2)``, silent windows skipped."""
+    w = int(rate * window_s)
+    n = min(len(reference), len(estimate)) // w
+    r = reference[: n * w].astype(np.float64).reshape(n, w, -1)
+    e = estimate[: n * w].astype(np.float64).reshape(n, w, -1)
+    energy = np.sum(r**2, axis=(1, 2))
+    keep = energy > 1e-8 * w
+    if not keep.any():
+        return float("nan")
+    err = np.sum((r - e) ** 2, axis=(1, 2))[keep] + 1e-12
+    return float(np.median(10 * np.log10(energy[keep] / err)))
+
+
+def train_joint(
+    stem_dirs: Sequence[Path],
+    model_dir: Path,
+    log_dir: Path,
+    val_dirs: Sequence[Path],
+    settings: JointSettings | None = None,
+    progress: bool = False,
+) -> dict:
+    """Train the three CDAEs through the masks; keep the checkpoint with the best validation SDR."""
+    from ..backend import keras_module
+    from ..transforms import nsgt
+
+    settings = settings or JointSettings()
+    keras = keras_module()
+    import tensorflow as tf
+
+    model_dir, log_dir = Path(model_dir), Path(log_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pool = StemPool(stem_dirs, progress=progress)
+    keras.utils.set_random_seed(settings.seed)
+    models = _initial_models(settings.init_dir)
+    optimizer = keras.optimizers.Adam(settings.learning_rate)
+    step = tf.Variable(0, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(step=step, optimizer=optimizer, **{s: m for s, m in zip(CDAE_SOURCES, models)})
+    manager = tf.train.CheckpointManager(ckpt, str(log_dir / "checkpoints"), max_to_keep=1)
+    history_path = log_dir / "joint_history.json"
+    history = {"train": [], "validation": []}
+    if settings.resume:
+        if manager.latest_checkpoint is None:
+            raise MixinError(log_dir, "no checkpoint to resume from")
+        ckpt.restore(manager.latest_checkpoint)
+        if history_path.exists():
+            history = json.loads(history_path.read_text())
+        optimizer.learning_rate.assign(settings.learning_rate)
+    variables = [v for m in models for v in m.trainable_variables]
+    power = float(settings.mask_power)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x, mags):
+        with tf.GradientTape() as tape:
+            est = tf.stack([m(x, training=True)[..., 0] for m in models], axis=1) + 1e-6  # (b, S, F, T), positive (softplus)
+            weight = tf.pow(est, power) if power != 1 else est
+            masks = weight / tf.reduce_sum(weight, axis=1, keepdims=True)
+            mix, sources = mags[:, :1], mags[:, 1:]
+            mean_mix = tf.reduce_mean(mix, axis=(2, 3), keepdims=True) + INPUT_EPS
+            masked = tf.reduce_mean(tf.abs(masks * mix - sources) / mean_mix) * len(models)
+            # The outputs' sum is pinned to the mix's magnitude in the input's units: without it one
+            # source's output grows and the others' mask gradients (1 / sum of outputs) vanish.
+            total = tf.reduce_sum(est, axis=1, keepdims=True)
+            target = mix / mean_mix * INPUT_LEVEL  # the mix in the models' input units
+            scale = tf.reduce_mean(tf.abs(tf.math.log(total + 1e-2 * INPUT_LEVEL) - tf.math.log(target + 1e-2 * INPUT_LEVEL)))
+            loss = masked + SCALE_WEIGHT * scale
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
+    transform = nsgt()
+    data = _prefetch(batches(pool, settings.batch_size, settings.seed + int(step.numpy()), transform))
+    best = max((h["mean"] for h in history["validation"]), default=-np.inf)
+    bar = progress_bar(progress, total=settings.steps, initial=int(step.numpy()), unit="step", desc="training")
+    losses: list[float] = []
+    while int(step.numpy()) < settings.steps:
+        x, mags = next(data)
+        losses.append(float(train_step(tf.constant(x), tf.constant(mags))))
+        step.assign_add(1)
+        bar.update(1)
+        now = int(step.numpy())
+        if now % settings.eval_every == 0 or now == settings.steps:
+            history["train"].append({"step": now, "loss": float(np.mean(losses))})
+            losses = []
+            candidate = log_dir / "candidate"
+            _save_models(models, candidate, power)
+            scores = validation_sdr(candidate, val_dirs)
+            scores["step"] = now
+            history["validation"].append(scores)
+            if scores["mean"] > best:
+                best = scores["mean"]
+                _save_models(models, model_dir, power, notes=f"trained with ./train_util.py --train --objective masks; step {now}")
+            manager.save()
+            tmp = temporary_beside(history_path)
+            tmp.write_text(json.dumps(history, indent=1) + "\n")
+            os.replace(tmp, history_path)
+            bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
+                      + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
+    bar.close()
+    return {"best_validation_sdr": best, "steps": int(step.numpy()), "training_seconds_of_audio": pool.seconds}
+
+
+def _initial_models(init_dir: Path | None) -> list:
+    """Three CDAEs: copies of ``init_dir``'s with their calibrated gains folded into the last
+    layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with a softplus output."""
+    from ..cdae import build_cdae, load_cdae
+
+    if init_dir is None:
+        return [build_cdae(name=f"cdae_{s}", output="softplus") for s in CDAE_SOURCES]
+    config = ModelConfig.load(Path(init_dir))
+    models = []
+    for source in CDAE_SOURCES:
+        path = config.model_path(Path(init_dir), source)
+        if not path.exists():
+            raise MixinError(path, "model file not found")
+        model = load_cdae(path)
+        gain = float(config.gains.get(source, 1.0))
+        kernel, bias = model.layers[-2].get_weights()
+        model.layers[-2].set_weights([kernel * gain, bias * gain])
+        models.append(model)
+    return models
+
+
+def _save_models(models, directory: Path, mask_power: float, notes: str = "candidate") -> None:
+    """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = ModelConfig(sources=list(CDAE_SOURCES), mask_power=mask_power, gains={}, input="normalised",
+                         input_level=INPUT_LEVEL, notes=notes)
+    for source, model in zip(CDAE_SOURCES, models):
+        save_atomically(model, config.model_path(directory, source))
+    config.save(directory)

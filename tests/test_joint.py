@@ -1,0 +1,96 @@
+"""--train --objective masks: examples drawn from stems, the level-free input, the training loop."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mixin.constants import CHUNK_SIZE
+from mixin.errors import MixinError
+from mixin.filtering import model_input
+from mixin.training.joint import JointSettings, StemPool, batches, framewise_sdr, train_joint
+from mixin.data.synth import write_musdb_track
+
+
+@pytest.fixture(scope="module")
+def stems_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("joint")
+    for i in range(2):
+        write_musdb_track(root / "stems" / f"song{i}", 2.5, seed=20 + i)
+    return root / "stems"
+
+
+def test_model_input_ignores_level():
+    rng = np.random.default_rng(0)
+    mags = np.abs(rng.normal(size=(2, 96, 50))).astype(np.float32)
+    np.testing.assert_allclose(model_input(mags * 30), model_input(mags), rtol=1e-3)  # eps: 1e-4 of the mean
+    assert np.all(model_input(np.zeros((96, 50), np.float32)) == 0)
+
+
+def test_framewise_sdr_known_values():
+    rate = 1000
+    ref = np.random.default_rng(1).normal(size=(5 * rate, 2))
+    assert framewise_sdr(ref, 0.5 * ref, rate) == pytest.approx(20 * np.log10(2), abs=1e-9)
+    assert framewise_sdr(ref, np.zeros_like(ref), rate) == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(framewise_sdr(np.zeros_like(ref), ref, rate))
+
+
+def test_stem_pool_examples(stems_dir):
+    pool = StemPool([stems_dir])
+    assert len(pool.tracks) == 2 and pool.seconds == pytest.approx(5.0, abs=0.01)
+    rng = np.random.default_rng(0)
+    examples = np.stack([pool.example(rng) for _ in range(40)])
+    assert examples.shape == (40, 3, CHUNK_SIZE) and examples.dtype == np.float32
+    silent = ~np.any(examples, axis=2)  # (examples, sources): some sources left out, never all
+    assert silent[:, 2].any() and not silent.all(axis=1).any()
+
+
+def test_batches_shapes(stems_dir):
+    from mixin.transforms import nsgt
+
+    x, mags = next(batches(StemPool([stems_dir]), 3, 0, nsgt()))
+    assert x.shape == (3, 96, 1948, 1) and mags.shape == (3, 4, 96, 1948)
+    assert np.all(mags[:, 0] <= mags[:, 1:].sum(axis=1) + 1e-4)  # |sum| <= sum of |.|
+
+
+def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
+    from mixin.separators import Separator
+
+    result = train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
+                         JointSettings(steps=2, eval_every=2, batch_size=2))
+    assert result["steps"] == 2 and np.isfinite(result["best_validation_sdr"])
+    sep = Separator.from_pretrained(tmp_path / "model")
+    assert sep.model_input == "normalised" and sep.sources == ("harmonic", "percussive", "vocal")
+    history = (tmp_path / "log" / "joint_history.json").read_text()
+    assert '"step": 2' in history
+    # Resuming past the last step does nothing more; resuming without checkpoints is refused.
+    again = train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
+                        JointSettings(steps=2, eval_every=2, batch_size=2, resume=True))
+    assert again["steps"] == 2
+    with pytest.raises(MixinError, match="no checkpoint"):
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [stems_dir], JointSettings(steps=1, resume=True))
+
+
+def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
+    from mixin.separators import Separator
+
+    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir], JointSettings(steps=1, eval_every=1, batch_size=1))
+    with pytest.raises(MixinError, match="single-model"):
+        Separator.from_pretrained(tmp_path / "model", single_model=True)
+
+
+def test_initial_models_fold_calibrated_gains(model_dir, tmp_path):
+    import shutil
+
+    from mixin.training.joint import _initial_models
+    from mixin.cdae import load_cdae
+    from mixin.registry import ModelConfig
+
+    shutil.copytree(model_dir, tmp_path / "m")
+    config = ModelConfig.load(tmp_path / "m")
+    config.gains = {"harmonic": 2.5, "vocal": 0.5}
+    config.save(tmp_path / "m")
+    x = np.abs(np.random.default_rng(2).normal(size=(1, 96, 1948, 1))).astype(np.float32)
+    for source, model, gain in zip(("harmonic", "percussive", "vocal"), _initial_models(tmp_path / "m"), (2.5, 1.0, 0.5)):
+        plain = np.asarray(load_cdae(model_dir / f"model_{source}.h5")(x))
+        np.testing.assert_allclose(np.asarray(model(x)), gain * plain, rtol=1e-5, atol=1e-7)
