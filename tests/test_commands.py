@@ -56,13 +56,16 @@ def test_link_songs_command(tmp_path):
 
 def test_training_defaults_follow_the_architecture():
     from mixin.cli.train import build_parser, settings
-    from mixin.training.settings import DRNNSettings, TrainSettings
+    from mixin.training.settings import DRNNSettings, JointSettings, TrainSettings
 
     parse = build_parser().parse_args
     assert settings(parse(["--train"]), False) == TrainSettings(verbose=2)
     assert settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x"]), False) == DRNNSettings(verbose=1)
     given = settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x", "--epochs", "7", "-q"]), False)
     assert (given.epochs, given.batch_size, given.patience, given.verbose) == (7, 16, 8, 0)
+    masks = ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y"]
+    assert settings(parse(masks), False) == JointSettings()
+    assert settings(parse([*masks, "--steps", "9", "--resume"]), False) == JointSettings(steps=9, resume=True)
 
 
 @pytest.mark.parametrize("flag", ["--resume", "--calibrate", "--plot-training"])

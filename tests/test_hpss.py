@@ -32,6 +32,7 @@ def test_hpss_split_puts_sines_in_harmonic_and_clicks_in_percussive():
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
+@pytest.mark.slow
 def test_stream_blend_keeps_vocal_and_sums(weight):
     rate = 44100
     parts = synth_stems(30.0, rate, 2, seed=3)

@@ -53,6 +53,7 @@ def test_batches_shapes(stems_dir):
     assert np.all(mags[:, 0] <= mags[:, 1:].sum(axis=1) + 1e-4)  # |sum| <= sum of |.|
 
 
+@pytest.mark.slow
 def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
     from mixin.separators import Separator
 
@@ -71,6 +72,7 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
         train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [stems_dir], JointSettings(steps=1, resume=True))
 
 
+@pytest.mark.slow
 def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
     from mixin.separators import Separator
 
