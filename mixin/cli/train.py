@@ -1,4 +1,5 @@
-"""``train_util.py``: prepare stems, build the HDF5 data sets, train the CDAEs.
+"""``train_util.py``: render stems, prepare segments, build the HDF5 data sets, train the CDAEs or the
+DRNN, calibrate.
 
 The steps run in that order, any subset per call. Only argparse loads up front.
 """
