@@ -37,7 +37,7 @@ from ..registry import ModelConfig
 from .common import save_atomically
 from .settings import JointSettings
 
-ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.3}
+ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.2}
 """Chance that a source is left out of an example (instrumental, a cappella, no drums)."""
 GAIN_DB = 6.0  # each source's level moved by up to this much either way
 REMIX_SHARE = 0.5
@@ -47,47 +47,53 @@ SCALE_WEIGHT = 0.1
 
 class StemPool:
     """Every track's sources in memory (float16, stereo), summed per source (bass + other ->
-    harmonic), for drawing training chunks."""
+    harmonic), for drawing training chunks. Each folder of ``stem_dirs`` is drawn equally often,
+    whatever its size: a few minutes of real recordings weigh as much as hours of renders."""
 
     def __init__(self, stem_dirs: Sequence[Path], sources: Sequence[str] = CDAE_SOURCES, progress: bool = False) -> None:
-        tracks = [t for t in discover(stem_dirs, "folders") if t.stems]
-        if not tracks:
-            raise MixinError(stem_dirs[0] if stem_dirs else None, "no track folders with stems")
         self.sources = tuple(sources)
-        self.tracks: list[dict[str, np.ndarray]] = []
-        bar = progress_bar(progress, total=len(tracks), unit="track", desc="loading stems")
-        for track in tracks:
-            parts: dict[str, np.ndarray] = {}
-            for source, files in track.stems.items():
-                if source not in self.sources:
-                    continue
-                for f in files:
-                    audio, rate = read_audio(f)
-                    if rate != SAMPLE_RATE:
-                        raise MixinError(f, f"training stems must be {SAMPLE_RATE} Hz, this is {rate} Hz")
-                    if audio.shape[1] == 1:
-                        audio = np.repeat(audio, 2, axis=1)
-                    audio = audio[:, :2]
-                    have = parts.get(source)
-                    if have is None:
-                        parts[source] = audio
-                    else:
-                        n = min(len(have), len(audio))
-                        parts[source] = have[:n] + audio[:n]
-            n = min(len(a) for a in parts.values())
-            if n >= CHUNK_SIZE:
-                self.tracks.append({s: a[:n].astype(np.float16) for s, a in parts.items()})
-            bar.update(1)
-        bar.close()
-        if not self.tracks:
-            raise MixinError(stem_dirs[0], "no track is a chunk long")
+        self.groups: list[list[dict[str, np.ndarray]]] = []
+        for d in stem_dirs:
+            tracks = [t for t in discover([d], "multitrack") if t.stems]
+            bar = progress_bar(progress, total=len(tracks), unit="track", desc=f"loading {Path(d).name}")
+            group = []
+            for track in tracks:
+                loaded = self._load(track)
+                if loaded is not None:
+                    group.append(loaded)
+                bar.update(1)
+            bar.close()
+            if not group:
+                raise MixinError(d, "no track folder with stems a chunk long")
+            self.groups.append(group)
+        self.tracks = [t for g in self.groups for t in g]
         self.seconds = sum(len(next(iter(t.values()))) for t in self.tracks) / SAMPLE_RATE
+
+    def _load(self, track) -> dict[str, np.ndarray] | None:
+        parts: dict[str, np.ndarray] = {}
+        for source, files in track.stems.items():
+            if source not in self.sources:
+                continue
+            for f in files:
+                audio, rate = read_audio(f)
+                if rate != SAMPLE_RATE:
+                    raise MixinError(f, f"training stems must be {SAMPLE_RATE} Hz, this is {rate} Hz")
+                audio = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+                have = parts.get(source)
+                n = len(audio) if have is None else min(len(have), len(audio))
+                parts[source] = audio[:n] if have is None else have[:n] + audio[:n]
+        n = min((len(a) for a in parts.values()), default=0)
+        return {s: a[:n].astype(np.float16) for s, a in parts.items()} if n >= CHUNK_SIZE else None
+
+    def _track(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        group = self.groups[int(rng.integers(len(self.groups)))]
+        return group[int(rng.integers(len(group)))]
 
     def example(self, rng: np.random.Generator) -> np.ndarray:
         """One training example: (sources, CHUNK_SIZE) float32, the mix being their sum."""
         out = np.zeros((len(self.sources), CHUNK_SIZE), np.float32)
         remix = rng.random() < REMIX_SHARE
-        home = self.tracks[int(rng.integers(len(self.tracks)))]
+        home = self._track(rng)
         start = int(rng.integers(len(next(iter(home.values()))) - CHUNK_SIZE + 1))
         channel = int(rng.integers(2))
         for i, s in enumerate(self.sources):
@@ -95,7 +101,7 @@ class StemPool:
                 continue
             track, at = home, start
             if remix:
-                track = self.tracks[int(rng.integers(len(self.tracks)))]
+                track = self._track(rng)
                 at = int(rng.integers(len(next(iter(track.values()))) - CHUNK_SIZE + 1))
             if s not in track:
                 continue
