@@ -252,10 +252,36 @@ def train_joint(
             tmp = temporary_beside(history_path)
             tmp.write_text(json.dumps(history, indent=1) + "\n")
             os.replace(tmp, history_path)
+            plot_joint_history(history, log_dir / "joint_history.png")
             bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
                       + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
     bar.close()
     return {"best_validation_sdr": best, "steps": int(step.numpy()), "training_seconds_of_audio": pool.seconds}
+
+
+def plot_joint_history(history: dict, out: Path) -> Path:
+    """Training loss and validation SDR per source against steps, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot([h["step"] for h in history["train"]], [h["loss"] for h in history["train"]])
+    left.set_xlabel("step")
+    left.set_ylabel("training loss (masked L1 / mean |X|)")
+    steps = [h["step"] for h in history["validation"]]
+    for key in (*CDAE_SOURCES, "mean"):
+        right.plot(steps, [h.get(key, np.nan) for h in history["validation"]], label=key, linestyle="--" if key == "mean" else "-")
+    right.set_xlabel("step")
+    right.set_ylabel("validation SDR (dB, median of 1-s frames)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = temporary_beside(out)
+    fig.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, out)
+    plt.close(fig)
+    return out
 
 
 def _initial_models(init_dir: Path | None) -> list:
