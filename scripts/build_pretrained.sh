@@ -47,26 +47,34 @@ MODELS="$W/model" WORK="$W" bash scripts/sweep_mask_power.sh
 
 # 4. The shipped CDAEs: the models above, trained on together through the soft masks (--objective
 #    masks) on 80 tracks rendered with real-kit drums, stereo placement, EQ, compression and reverb,
-#    checkpoints scored by SDR on the real recordings; then median filtering's share of the
-#    harmonic/percussive split (hpss_weight) chosen on the real songs and the real percussion mixes.
+#    plus the stems of 4 of the real songs (drawn a third of the time); the checkpoint is chosen by
+#    SDR on the 4 other real songs, then median filtering's share of the harmonic/percussive split
+#    (hpss_weight) on those songs and on real percussion mixes built from them (nothing of which
+#    was trained on). The validation folder names are real-dev's (MedleyDB MusicDelta songs).
+mkdir -p "$W/real-train" "$W/real-val"
+for s in Beatles Britpop "Speed Metal" Zeppelin; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-train/"; done
+for s in Reggae "Country 1" Rockabilly Shadows; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-val/"; done
 for k in 1 2; do
     "$PY" train_util.py --render-stems "$W/render2-train-$k" --tracks 40 --voices "$MIR1K" \
         --render-seed $((10 + k)) --force --quiet
 done
-"$PY" train_util.py --train --objective masks --stem-dirs "$W/render2-train-1" "$W/render2-train-2" \
-    --val-dirs "$REAL" --init-from "$W/model" --batch-size 8 --learning-rate 5e-4 --steps "${JOINT_STEPS:-6000}" \
-    --eval-every 400 --model-dir "$W/joint/model" --log-dir "$W/joint/log"
-rm -rf "$W/percussion-dev"
-"$PY" eval_mixin.py "$REAL" --make-percussion-mixes "$W/percussion-dev" \
-    --loops /usr/share/sonic-pi/samples/loop_{amen_full,breakbeat,compus,tabla,safari,perc1}.flac
+JOINT=(train_util.py --train --objective masks --stem-dirs "$W/render2-train-1" "$W/render2-train-2" "$W/real-train"
+       --val-dirs "$W/real-val" --init-from "$W/model" --batch-size 8 --eval-every 400
+       --model-dir "$W/joint/model" --log-dir "$W/joint/log")
+"$PY" "${JOINT[@]}" --learning-rate 5e-4 --steps 2000
+"$PY" "${JOINT[@]}" --resume --learning-rate 1.5e-4 --steps 4000
+rm -rf "$W/percussion-val"
+"$PY" eval_mixin.py "$W/real-val" --make-percussion-mixes "$W/percussion-val" \
+    --loops /usr/share/sonic-pi/samples/loop_{amen_full,breakbeat,compus,tabla}.flac
 for w in ${HPSS_WEIGHTS:-0 0.25 0.5 0.75}; do
-    for set in "$REAL" "$W/percussion-dev"; do
+    for set in "$W/real-val" "$W/percussion-val"; do
         "$PY" eval_mixin.py "$set" --pretrained-model-dir "$W/joint/model" --systems mixin --hpss-weight "$w" \
             --out "$W/hpss-weight/$w/$(basename "$set")" --cores 2 --quiet >/dev/null
         echo "hpss_weight $w, $(basename "$set"): $(grep -m1 '^| mixin |' "$W/hpss-weight/$w/$(basename "$set")/results.md")"
     done
 done
-echo "copy $W/joint/model/{model_*.h5,config.json} to pretrained-models/ and set config.json's hpss_weight to the best weight above"
+echo "copy $W/joint/model/{model_*.h5,config.json} to pretrained-models/, set config.json's hpss_weight to the"
+echo "weight with the best mean SDR over the five figures above, and run ./train_util.py --export-onnx on it"
 
 # 5. The DRNN (second architecture), from the MIR-1K clips themselves (it holds out every fifth
 #    song for validation, the same songs as above).

@@ -2,25 +2,26 @@
 # Score the shipped models on real recordings next to the baselines: the tables of
 # pretrained-models/README.md and drnn/README.md.
 #   REAL=../shared/data/real-dev WORK=work MODELS=pretrained-models bash scripts/validate_pretrained.sh
-# CDAEs: (1) the real multitrack songs of $REAL (MUSDB18-HQ layout), never trained on; (2) real
-# instrument + percussion mixes built from them (each song's pitched stems under another song's
-# drums or a sonic-pi-samples drum loop); (3) MIR-1K clips of the held-out songs (voice GNSDR;
-# training singers: an optimistic figure). DRNN: the held-out MIR-1K songs.
+# CDAEs: (1) the 4 real multitrack songs of $REAL that training never saw (its other 4 songs were
+# trained on: see build_pretrained.sh); (2) real instrument + percussion mixes built from those 4
+# (each song's pitched stems under another's drums or a sonic-pi-samples drum loop); (3) MIR-1K
+# clips of the held-out songs (voice GNSDR; training singers: an optimistic figure). DRNN: the
+# held-out MIR-1K songs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WORK:-work}
 MODELS=${MODELS:-pretrained-models}
 REAL=${REAL:-../shared/data/real-dev}
 MIR1K=${MIR1K:-../shared/data/mir1k-train}
-LOOPS=/usr/share/sonic-pi/samples
 PY=.venv/bin/python
 bash scripts/install_render_deps.sh full  # sonic-pi-samples' drum loops among them
-rm -rf "$W/percussion-dev"
-"$PY" eval_mixin.py "$REAL" --make-percussion-mixes "$W/percussion-dev" \
-    --loops "$LOOPS"/loop_{amen_full,breakbeat,compus,tabla,safari,perc1}.flac
-for set in real-dev percussion-dev; do
-    tracks=$REAL; [ "$set" = percussion-dev ] && tracks=$W/percussion-dev
-    "$PY" eval_mixin.py "$tracks" --pretrained-model-dir "$MODELS" \
+mkdir -p "$W/real-val"
+for s in Reggae "Country 1" Rockabilly Shadows; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-val/"; done
+rm -rf "$W/percussion-val"
+"$PY" eval_mixin.py "$W/real-val" --make-percussion-mixes "$W/percussion-val" \
+    --loops /usr/share/sonic-pi/samples/loop_{amen_full,breakbeat,compus,tabla}.flac
+for set in real-val percussion-val; do
+    "$PY" eval_mixin.py "$W/$set" --pretrained-model-dir "$MODELS" \
         --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/$set" --cores 2 --quiet
 done
 "$PY" -m mixin link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
