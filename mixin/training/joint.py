@@ -3,9 +3,9 @@
 The loss sees what the user hears: each source's masked mixture ``M_s |X|`` (``M_s`` the soft
 mask of the three models' outputs, as the separator builds it) against the true ``|S_s|``, L1,
 divided by the chunk's mean ``|X|`` so loud and quiet chunks count alike. A small second term
-keeps the sum of the outputs near ``|X|`` in the input's units, so the outputs keep one scale. The models see
-magnitudes scaled per chunk to one mean level (:func:`mixin.filtering.model_input`), so a song's
-loudness does not change its masks. Training may start from trained CDAEs (``init_dir``, e.g.
+keeps the sum of the outputs near ``|X|`` in the input's units, so the outputs keep one scale.
+The models see magnitudes scaled per chunk to one mean level (:func:`mixin.filtering.model_input`),
+so a song's loudness does not change its masks. Training may start from trained CDAEs (``init_dir``, e.g.
 the MAE-trained ones; their output gains are folded into their last layer, which is exact for a
 ReLU), or from scratch with a softplus output.
 
@@ -210,7 +210,7 @@ def train_joint(
     @tf.function(reduce_retracing=True)
     def train_step(x, mags):
         with tf.GradientTape() as tape:
-            est = tf.stack([m(x, training=True)[..., 0] for m in models], axis=1) + 1e-6  # (b, S, F, T), positive (softplus)
+            est = tf.stack([m(x, training=True)[..., 0] for m in models], axis=1) + 1e-6  # (b, S, F, T); > 0, so masks are defined
             weight = tf.pow(est, power) if power != 1 else est
             masks = weight / tf.reduce_sum(weight, axis=1, keepdims=True)
             mix, sources = mags[:, :1], mags[:, 1:]
