@@ -29,19 +29,27 @@ class DRNNSeparator(ChunkedSeparator):
         self.trained = trained
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path, config: ModelConfig | None = None) -> "DRNNSeparator":
-        from .model import keras_module
+    def from_pretrained(
+        cls, model_dir: str | Path, config: ModelConfig | None = None, backend: str = "auto"
+    ) -> "DRNNSeparator":
+        """The DRNN of a model directory: ``model_drnn.onnx`` when present and current (see
+        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow."""
+        from .backend import require_tensorflow, load_onnx, model_exists
 
         directory = Path(model_dir)
         config = config or ModelConfig.load(directory)
         path = directory / MODEL_NAME
-        if not path.exists():
+        if not model_exists(path):
             raise MixinError(path, "model file not found")
-        keras = keras_module()
-        try:
-            model = keras.models.load_model(path, compile=False, custom_objects=drnn.custom_objects())
-        except Exception as exc:
-            raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
+        width = (2 * drnn.CONTEXT + 1) * drnn.BINS
+        model = load_onnx(
+            path, arch="drnn", input_shape=(None, None, width), output_shape=(None, None, 2 * drnn.BINS), backend=backend
+        )
+        if model is None:
+            if not path.exists():
+                raise MixinError(path, "model file not found")
+            require_tensorflow(path)
+            model = load_keras_drnn(path)
         return cls(model, trained=config.trained)
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
@@ -53,3 +61,14 @@ class DRNNSeparator(ChunkedSeparator):
         phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
         vocal = drnn.istft(out[..., : drnn.BINS] * phase, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment
+
+
+def load_keras_drnn(path: str | Path):
+    """The Keras DRNN saved at ``path`` (TensorFlow); a one-line :class:`MixinError` if it cannot load."""
+    from .model import keras_module
+
+    keras = keras_module()
+    try:
+        return keras.models.load_model(path, compile=False, custom_objects=drnn.custom_objects())
+    except Exception as exc:
+        raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None

@@ -18,8 +18,12 @@ def load_separator(
     mask_power: float | None = None,
     overlap: int = CROSSFADE,
     batch_size: int = BATCH_CHUNKS,
+    backend: str = "auto",
 ) -> ChunkedSeparator:
-    """``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment)."""
+    """``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
+
+    ``backend``: "auto" (ONNX exports when present, else TensorFlow), "onnx" or "keras"
+    (``mixin.backend``)."""
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)
     if config.arch == "drnn":
@@ -27,7 +31,7 @@ def load_separator(
             raise MixinError(directory, "--instrumental, --single-model and --mask-power apply to the cdae architecture only")
         from .drnn_separator import DRNNSeparator
 
-        return DRNNSeparator.from_pretrained(directory, config)
+        return DRNNSeparator.from_pretrained(directory, config, backend=backend)
     from .separator import Separator
 
     return Separator.from_pretrained(
@@ -37,4 +41,5 @@ def load_separator(
         mask_power=mask_power,
         overlap=overlap,
         batch_size=batch_size,
+        backend=backend,
     )

@@ -130,6 +130,7 @@ class Separator(ChunkedSeparator):
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         trained: bool = True,
+        workers: int = 1,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -151,6 +152,7 @@ class Separator(ChunkedSeparator):
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
+        self.workers = max(int(workers), 1)  # threads splitting each batch (mixin.backend.split_chunks)
         self._predict = None
 
     @classmethod
@@ -163,10 +165,12 @@ class Separator(ChunkedSeparator):
         mask_power: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
+        backend: str = "auto",
     ) -> "Separator":
         """Load the models of a directory (default: the shipped ones), once; ``mask_power``
-        defaults to the one in the directory's ``config.json``."""
-        from .model import load_cdae
+        defaults to the one in the directory's ``config.json``. ``backend``: "auto" runs each
+        model's ONNX export when present, else its ``.h5`` with TensorFlow (``mixin.backend``)."""
+        from .backend import lean_workers, load_cdae_model, model_exists
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
@@ -178,16 +182,9 @@ class Separator(ChunkedSeparator):
         models = {}
         for source in sources:
             path = config.model_path(directory, source)
-            if not path.exists():
+            if not model_exists(path):
                 raise MixinError(path, "model file not found")
-            try:
-                models[source] = load_cdae(path)
-            except MixinError:
-                raise
-            except ValueError as exc:
-                raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
-            except Exception as exc:
-                raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
+            models[source] = load_cdae_model(path, backend, threads=1)
         separator = cls(
             models,
             mode="single" if single_model else "wiener",
@@ -196,6 +193,7 @@ class Separator(ChunkedSeparator):
             overlap=overlap,
             batch_size=batch_size,
             trained=config.trained,
+            workers=lean_workers(models.values()),
         )
         separator.warm_up()
         return separator
@@ -213,9 +211,9 @@ class Separator(ChunkedSeparator):
         which keeps peak memory at one model's activations.
         """
         if self._predict is None:
-            from .model import inference_graph
+            from .backend import predictor
 
-            self._predict = [inference_graph(model) for model in self.models.values()]
+            self._predict = [predictor(model) for model in self.models.values()]
         x = magnitudes[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
@@ -230,6 +228,13 @@ class Separator(ChunkedSeparator):
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """Stems (sources, n, channels, chunk) of float32 chunks (n, channels, chunk)."""
+        if self.workers > 1:
+            from .backend import split_chunks
+
+            return split_chunks(self._separate_chunks, chunks, self.workers)
+        return self._separate_chunks(chunks)
+
+    def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, _ = chunks.shape
         coefs = self.transform.forward(chunks)
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)

@@ -1,0 +1,289 @@
+"""Loading and running the models of a model directory: ONNX Runtime when an export is
+present, Keras/TensorFlow otherwise.
+
+Separation needs no TensorFlow when each model file has its ``.onnx`` export beside it
+(``mixin.export``, ``./train_util.py --export-onnx``). The backend is picked per call:
+
+``"auto"`` (default)
+    the ``.onnx`` file when it is present and was exported from the Keras file beside it (its
+    recorded SHA-256 matches); otherwise the Keras file, with a warning if an export is stale.
+``"onnx"``
+    the ``.onnx`` file only; a missing or stale export is an error.
+``"keras"``
+    the Keras file only (TensorFlow; uses a GPU when TensorFlow sees one).
+
+Nothing heavy is imported at module level: ``onnxruntime`` loads with the first ONNX model,
+TensorFlow only on the Keras path.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import MixinError
+
+BACKENDS = ("auto", "onnx", "keras")
+"""What ``--backend`` accepts."""
+
+THREADS_ENV = "MIXIN_THREADS"
+"""Environment variable: threads for the model runtime and the transforms (default: all cores)."""
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+def cpu_threads() -> int:
+    """Threads to use: ``$MIXIN_THREADS`` if set, else the cores this process may run on."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        try:
+            threads = int(value)
+        except ValueError:
+            raise MixinError(None, f"{THREADS_ENV} must be a whole number, not {value!r}") from None
+        if threads < 1:
+            raise MixinError(None, f"{THREADS_ENV} must be at least 1, not {threads}")
+        return threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise MixinError(None, f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    return backend
+
+
+_SHARED_ARENA: list[bool] = []
+
+
+def _shared_arena(ort: Any) -> bool:
+    """Register one CPU arena for all sessions of the process (once): without it each
+    session keeps its own arena at the peak of its concurrent runs, three times the memory."""
+    if not _SHARED_ARENA:
+        try:
+            info = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(info, None)
+            _SHARED_ARENA.append(True)
+        except Exception:  # registered already by someone else, or an older runtime: own arenas then
+            _SHARED_ARENA.append(False)
+    return _SHARED_ARENA[0]
+
+
+class OnnxModel:
+    """One exported model run by ONNX Runtime: ``model(x)`` maps a float32 batch to its output.
+
+    ``threads`` is ONNX Runtime's intra-op thread count; threads do not spin while waiting
+    for work (the transforms run between model calls and need the cores then). Batches go
+    through ``max_batch`` items per run (None: whole): one CDAE image at a time keeps its
+    activations (12 MiB) in the cache and is about 10 % faster than four at once.
+    The session may be run from several threads at once.
+    """
+
+    def __init__(self, path: str | Path, threads: int = 1, max_batch: int | None = None) -> None:
+        self.path = Path(path)
+        self.threads = int(threads)
+        self.max_batch = max_batch
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MixinError(self.path, "needs the onnxruntime package (pip install onnxruntime)") from None
+        if not self.path.exists():
+            raise MixinError(self.path, "model file not found")
+        options = ort.SessionOptions()
+        if _shared_arena(ort):
+            options.add_session_config_entry("session.use_env_allocators", "1")
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # All optimisations, the blocked NCHWc layout included: the exported CDAE's channel
+        # counts are multiples of 16 for it (mixin.export.CHANNEL_BLOCK).
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise MixinError(self.path, f"cannot load ONNX model ({_first_line(exc)})") from None
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise MixinError(self.path, f"expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        self.input_shape = _shape(inputs[0].shape)
+        self.output_shape = _shape(outputs[0].shape)
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The model's output for ``x`` (``training`` is accepted, and ignored, as Keras' is)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        step = self.max_batch or len(x)
+        if len(x) <= step:
+            return self.session.run([self.output_name], {self.input_name: x})[0]
+        parts = [self.session.run([self.output_name], {self.input_name: x[i : i + step]})[0] for i in range(0, len(x), step)]
+        return np.concatenate(parts)
+
+    @property
+    def arch(self) -> str | None:
+        from .export import ARCH_KEY
+
+        return self.metadata.get(ARCH_KEY)
+
+    def exported_from(self, model_path: str | Path) -> bool:
+        """Whether this export was made from the Keras file ``model_path`` as it is now."""
+        from .export import SOURCE_HASH_KEY, file_sha256
+
+        return self.metadata.get(SOURCE_HASH_KEY) == file_sha256(model_path)
+
+
+def _shape(dims: Sequence[Any]) -> tuple:
+    """ONNX Runtime's shape, symbolic dimensions as None (as Keras writes them)."""
+    return tuple(d if isinstance(d, int) else None for d in dims)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # ONNX Runtime prefixes "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : " and names the file.
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
+def _export_hint(model_path: Path) -> str:
+    return f"./train_util.py --export-onnx --model-dir {model_path.parent}"
+
+
+def load_onnx(
+    model_path: str | Path,
+    *,
+    arch: str,
+    input_shape: tuple,
+    output_shape: tuple,
+    backend: str = "auto",
+    threads: int | None = None,
+    max_batch: int | None = None,
+) -> OnnxModel | None:
+    """The ONNX export of Keras file ``model_path`` if ``backend`` allows it and it is usable.
+
+    Returns None where the Keras file is to be used instead ("auto" with no export, or a stale
+    one: that warns). Raises :class:`MixinError` for an unreadable export, one of another
+    shape or architecture, and for "onnx" without a current export.
+    """
+    from .export import onnx_path_for
+
+    model_path = Path(model_path)
+    path = onnx_path_for(model_path)
+    if check_backend(backend) == "keras":
+        return None
+    if not path.exists():
+        if backend == "onnx":
+            raise MixinError(path, f"no ONNX export (make it with {_export_hint(model_path)})")
+        return None
+    model = OnnxModel(path, threads=cpu_threads() if threads is None else threads, max_batch=max_batch)
+    if model.arch not in (None, arch):
+        raise MixinError(path, f"holds a {model.arch} model, expected {arch}")
+    for what, got, expected in (("input", model.input_shape, input_shape), ("output", model.output_shape, output_shape)):
+        if got != tuple(expected):
+            raise MixinError(path, f"model {what} shape {got}, expected {tuple(expected)}")
+    if model_path.exists() and not model.exported_from(model_path):
+        message = f"exported from another {model_path.name} (re-export with {_export_hint(model_path)})"
+        if backend == "onnx":
+            raise MixinError(path, message)
+        warnings.warn(f"{path}: {message}; using {model_path.name}", stacklevel=2)
+        return None
+    return model
+
+
+def load_cdae_model(path: str | Path, backend: str = "auto", threads: int | None = None) -> Any:
+    """A CDAE for ``Separator``: its ONNX export when usable (see :func:`load_onnx`), else the
+    Keras model of ``path``. Errors are one-line :class:`MixinError` naming the file."""
+    from .constants import N_BANDS, N_FRAMES
+
+    path = Path(path)
+    shape = (None, N_BANDS, N_FRAMES, 1)
+    model = load_onnx(
+        path, arch="cdae", input_shape=shape, output_shape=shape, backend=backend, threads=threads, max_batch=1
+    )
+    if model is not None:
+        return model
+    if not path.exists():
+        raise MixinError(path, "model file not found")
+    require_tensorflow(path)
+    from .model import load_cdae
+
+    try:
+        return load_cdae(path)
+    except MixinError:
+        raise
+    except ValueError as exc:
+        raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
+    except Exception as exc:
+        raise MixinError(path, f"cannot load model ({_first_line(exc)})") from None
+
+
+def require_tensorflow(path: Path) -> None:
+    """A one-line error instead of an ImportError deep in Keras when TensorFlow is missing."""
+    import importlib.util
+
+    for name in ("tensorflow", "keras"):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise MixinError(
+                path,
+                f"no ONNX export beside it and {name} is not installed: make one with {_export_hint(path)} "
+                "where TensorFlow is, or install the training requirements",
+            )
+
+
+def predictor(model: Any) -> Predict:
+    """A function computing ``model(x)`` for inference: the ONNX model itself, or a traced
+    Keras graph (``mixin.model.inference_graph``)."""
+    if isinstance(model, OnnxModel):
+        return model
+    from .model import inference_graph
+
+    graph = inference_graph(model)
+    return lambda x: np.asarray(graph(x))
+
+
+def model_exists(path: str | Path) -> bool:
+    """Whether a model file or its ONNX export is there."""
+    from .export import onnx_path_for
+
+    return Path(path).exists() or onnx_path_for(path).exists()
+
+
+def lean_workers(models: Any) -> int:
+    """Threads for a separator whose models are all ONNX: one per core, each running its share
+    of a batch through every stage with single-threaded model sessions; 1 for Keras models
+    (TensorFlow spreads each call over the cores itself)."""
+    models = list(models)
+    return cpu_threads() if models and all(isinstance(m, OnnxModel) for m in models) else 1
+
+
+_POOLS: dict[int, Any] = {}
+
+
+def split_chunks(fn: Callable[[np.ndarray], np.ndarray], chunks: np.ndarray, workers: int) -> np.ndarray:
+    """``fn`` (chunks (n, channels, length) -> (sources, n, channels, length)) over a batch,
+    split into ``workers`` parts run in threads: every (chunk, channel) pair is independent,
+    and NumPy, the FFTs and ONNX Runtime release the GIL, so the parts run side by side."""
+    n, channels, length = chunks.shape
+    items = chunks.reshape(n * channels, 1, length)
+    parts = [p for p in np.array_split(items, min(workers, len(items))) if len(p)]
+    if len(parts) == 1:
+        return fn(chunks)
+    pool = _POOLS.get(workers)
+    if pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mixin")
+    futures = [pool.submit(fn, p) for p in parts[1:]]
+    first = fn(parts[0])  # the calling thread takes a share too
+    out = np.concatenate([first, *(f.result() for f in futures)], axis=1)
+    return out.reshape(out.shape[0], n, channels, length)
