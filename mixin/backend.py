@@ -9,7 +9,7 @@ Separation needs no TensorFlow when each model file has its ``.onnx`` export bes
     recorded SHA-256 matches); otherwise the Keras file, with a warning if an export is stale.
 ``"onnx"``
     the ``.onnx`` file only; a missing or stale export is an error.
-``"keras"``
+``"tensorflow"``
     the Keras file only (TensorFlow; uses a GPU when TensorFlow sees one).
 
 Nothing heavy is imported at module level: ``onnxruntime`` loads with the first ONNX model,
@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import MixinError
 
-BACKENDS = ("auto", "onnx", "keras")
+BACKENDS = ("auto", "onnx", "tensorflow")
 """What ``--backend`` accepts."""
 
 THREADS_ENV = "MIXIN_THREADS"
@@ -146,9 +146,13 @@ def _shape(dims: Sequence[Any]) -> tuple:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    # ONNX Runtime prefixes "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : " and names the file.
-    return (text.splitlines() or [type(exc).__name__])[0]
+    """The first line of an error's message, without ONNX Runtime's "[ONNXRuntimeError] : 7 :
+    INVALID_PROTOBUF : Load model from x.onnx failed:" preamble (the caller names the file)."""
+    import re
+
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    return re.sub(r"^Load model from .* failed: ?", "", text) or type(exc).__name__
 
 
 def _export_hint(model_path: Path) -> str:
@@ -175,7 +179,7 @@ def load_onnx(
 
     model_path = Path(model_path)
     path = onnx_path_for(model_path)
-    if check_backend(backend) == "keras":
+    if check_backend(backend) == "tensorflow":
         return None
     if not path.exists():
         if backend == "onnx":
@@ -189,9 +193,9 @@ def load_onnx(
             raise MixinError(path, f"model {what} shape {got}, expected {tuple(expected)}")
     if model_path.exists() and not model.exported_from(model_path):
         message = f"exported from another {model_path.name} (re-export with {_export_hint(model_path)})"
-        if backend == "onnx":
+        if backend == "onnx" or not tensorflow_available():
             raise MixinError(path, message)
-        warnings.warn(f"{path}: {message}; using {model_path.name}", stacklevel=2)
+        warnings.warn(f"{path}: {message}; using {model_path.name} with TensorFlow", stacklevel=2)
         return None
     return model
 
@@ -210,7 +214,7 @@ def load_cdae_model(path: str | Path, backend: str = "auto", threads: int | None
         return model
     if not path.exists():
         raise MixinError(path, "model file not found")
-    require_tensorflow(path)
+    require_tensorflow(path, backend)
     from .model import load_cdae
 
     try:
@@ -223,21 +227,31 @@ def load_cdae_model(path: str | Path, backend: str = "auto", threads: int | None
         raise MixinError(path, f"cannot load model ({_first_line(exc)})") from None
 
 
-def require_tensorflow(path: Path) -> None:
-    """A one-line error instead of an ImportError deep in Keras when TensorFlow is missing."""
+def tensorflow_available() -> bool:
+    """Whether TensorFlow and Keras can be imported (without importing them)."""
     import importlib.util
 
     for name in ("tensorflow", "keras"):
         try:
-            found = importlib.util.find_spec(name) is not None
+            if importlib.util.find_spec(name) is None:
+                return False
         except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise MixinError(
-                path,
-                f"no ONNX export beside it and {name} is not installed: make one with {_export_hint(path)} "
-                "where TensorFlow is, or install the training requirements",
-            )
+            return False
+    return True
+
+
+def require_tensorflow(path: Path, backend: str = "auto") -> None:
+    """A one-line error naming ``path`` instead of an ImportError deep in Keras when the
+    Keras model file is all there is and TensorFlow is not installed."""
+    if tensorflow_available():
+        return
+    if backend == "tensorflow":
+        raise MixinError(path, "--backend tensorflow needs TensorFlow, which is not installed")
+    raise MixinError(
+        path,
+        f"no ONNX export beside it, and TensorFlow (to run it as it is) is not installed: export it with "
+        f"{_export_hint(path)} where TensorFlow is",
+    )
 
 
 def predictor(model: Any) -> Predict:

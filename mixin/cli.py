@@ -1,7 +1,7 @@
 """``xtract_mixin.py``: separate audio files into harmonic, percussive and vocal stems.
 
-Only argparse is imported up front, so ``--help`` answers at once; NumPy and TensorFlow load
-after the arguments are parsed.
+Only argparse is imported up front, so ``--help`` answers at once; NumPy and the model runtime
+(ONNX Runtime, or TensorFlow where a model has no ONNX export) load after the arguments are parsed.
 """
 
 from __future__ import annotations
@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHUNKS",
         help=f"chunks separated at once (default: {BATCH_CHUNKS}; more is a little faster and takes ~100 MiB each)",
     )
+    p.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "tensorflow"),
+        default="auto",
+        help="model runtime: onnx runs the models' .onnx exports with ONNX Runtime (no TensorFlow needed), "
+        "tensorflow their Keras files; auto (default) the .onnx export where one is present and current",
+    )
     p.add_argument("--plot", action="store_true", help="also write <name>_nsgt.png: log-magnitude NSGT of the mix and each stem")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary lines")
@@ -97,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")  # mixin.model then leaves stderr alone
 
+    import warnings
+
     from .errors import MixinError
     from .files import separate_file
     from .registry import load_separator
@@ -109,14 +118,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {where}{exc}", file=sys.stderr)
 
     try:
-        separator = load_separator(
-            args.pretrained_model_dir,
-            instrumental=args.instrumental,
-            single_model=args.single_model,
-            mask_power=args.mask_power,
-            overlap=args.crossfade,
-            batch_size=args.batch_size,
-        )
+        with warnings.catch_warnings():  # e.g. a stale .onnx export: one line, like the errors
+            warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+            separator = load_separator(
+                args.pretrained_model_dir,
+                instrumental=args.instrumental,
+                single_model=args.single_model,
+                mask_power=args.mask_power,
+                overlap=args.crossfade,
+                batch_size=args.batch_size,
+                backend=args.backend,
+            )
     except MixinError as exc:
         fail(exc)
         return 1

@@ -48,7 +48,7 @@ class DRNNSeparator(ChunkedSeparator):
         if model is None:
             if not path.exists():
                 raise MixinError(path, "model file not found")
-            require_tensorflow(path)
+            require_tensorflow(path, backend)
             model = load_keras_drnn(path)
         return cls(model, trained=config.trained)
 

@@ -148,7 +148,7 @@ def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
     from .drnn_separator import DRNNSeparator
     from .evaluate import _clip_track, global_voice_metrics, score_track
 
-    sep = DRNNSeparator.from_pretrained(model_dir)
+    sep = DRNNSeparator.from_pretrained(model_dir, backend="tensorflow")  # the model just trained, not an old export
     voice = []
     for d in clip_dirs:
         for group in split_for(voice_groups(Path(d)), "validation"):

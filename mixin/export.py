@@ -397,6 +397,10 @@ def export_file(model_path: str | Path, arch: str = "cdae") -> Path:
     model_path = Path(model_path)
     if not model_path.exists():
         raise MixinError(model_path, "model file not found")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise MixinError(model_path, "exporting needs the onnx package (pip install onnx)") from None
     metadata = {SOURCE_HASH_KEY: file_sha256(model_path)}
     if arch == "cdae":
         from .model import load_cdae

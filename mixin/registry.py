@@ -22,7 +22,7 @@ def load_separator(
 ) -> ChunkedSeparator:
     """``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
-    ``backend``: "auto" (ONNX exports when present, else TensorFlow), "onnx" or "keras"
+    ``backend``: "auto" (ONNX exports when present, else TensorFlow), "onnx" or "tensorflow"
     (``mixin.backend``)."""
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)

@@ -236,13 +236,14 @@ class Separator(ChunkedSeparator):
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, _ = chunks.shape
-        coefs = self.transform.forward(chunks)
+        threads = 1 if self.workers > 1 else None  # the workers share the cores already
+        coefs = self.transform.forward(chunks, threads=threads)
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
         if self.mode == "single":
-            return self.transform.inverse(with_mixture_phase(estimates, coefs))
+            return self.transform.inverse(with_mixture_phase(estimates, coefs), threads=threads)
         masks = wiener_masks(estimates, self.mask_power)
         # All but the last stem from their masks; the last is the rest, so the sum is exact.
-        stems = self.transform.inverse(masks[:-1] * coefs[None])
+        stems = self.transform.inverse(masks[:-1] * coefs[None], threads=threads)
         rest = chunks - stems.sum(axis=0)
         return np.concatenate((stems, rest[None]), axis=0)

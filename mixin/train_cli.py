@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure each model's output gain on the HDF5 validation split into --model-dir's config.json "
         "(--train does this for the models it trains)",
     )
+    steps.add_argument(
+        "--export-onnx",
+        action="store_true",
+        help="write each model of --model-dir as model_<source>.onnx (model_drnn.onnx) beside it, so "
+        "./xtract_mixin.py separates without TensorFlow (--train and --calibrate do this too)",
+    )
 
     ren = p.add_argument_group("--render-stems")
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
@@ -110,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate):
-        parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train and/or --calibrate")
+    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate or args.export_onnx):
+        parser.error(
+            "nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train, --calibrate and/or --export-onnx"
+        )
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.verbose:
@@ -207,6 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 gains = calibrate(args.model_dir, args.data_dir, sources)
                 print("gains " + ", ".join(f"{s} {g:.3f}" for s, g in gains.items()) + f" -> {args.model_dir}/config.json")
+            if args.export_onnx or args.train or args.calibrate:
+                from .export import export_model_dir
+
+                # After --train or --calibrate: the sources just made; --export-onnx: all there.
+                chosen = None if args.export_onnx or args.arch == "drnn" else sources
+                written = export_model_dir(args.model_dir, chosen)
+                print("exported " + ", ".join(p.name for p in written) + f" -> {args.model_dir}/")
     except MixinError as exc:
         if args.verbose:
             import traceback

@@ -136,21 +136,26 @@ class BarkNSGT:
             )
 
     # -- transforms -----------------------------------------------------------------------
-    def forward(self, x: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames)."""
+    def forward(self, x: np.ndarray, dtype=np.float32, threads: int | None = None) -> np.ndarray:
+        """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames).
+
+        ``threads``: for the FFTs (default: all cores; 1 where the caller runs its own threads)."""
+        threads = threads or _THREADS
         real = np.dtype(dtype).type
         x = np.asarray(x, dtype=real)
         if x.shape[-1] != self.length:
             raise ValueError(f"NSGT expects {self.length} samples on the last axis, got {x.shape[-1]}")
-        spec = scipy.fft.rfft(x, axis=-1, workers=-1)
+        spec = scipy.fft.rfft(x, axis=-1, workers=threads)
         full = np.concatenate((spec, np.conj(spec[..., -2:0:-1])), axis=-1)
         rows = full[..., self._index]
         rows *= self._window[real]
         # ducc0 rather than scipy/numpy: 1948 = 4 * 487, and its FFT of that length is ~3x faster.
-        return ducc0.fft.c2c(rows, axes=(rows.ndim - 1,), forward=False, inorm=2, out=rows, nthreads=_THREADS)
+        return ducc0.fft.c2c(rows, axes=(rows.ndim - 1,), forward=False, inorm=2, out=rows, nthreads=threads)
 
-    def inverse(self, c: np.ndarray) -> np.ndarray:
-        """Real signals (..., length) from coefficients (..., bands, frames)."""
+    def inverse(self, c: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Real signals (..., length) from coefficients (..., bands, frames); ``threads`` as in
+        :meth:`forward`."""
+        threads = threads or _THREADS
         c = np.asarray(c)
         if c.shape[-2:] != self.shape:
             raise ValueError(f"NSGT coefficients must end in {self.shape}, got {c.shape[-2:]}")
@@ -158,13 +163,13 @@ class BarkNSGT:
         lead = c.shape[:-2]
         if c.size == 0:
             return np.zeros((*lead, self.length), dtype=real)
-        f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=_THREADS)
+        f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=threads)
         f = f.reshape(-1, self.shape[0] * self.shape[1])
         (cols_a, vals_a), (cols_b, vals_b) = self._synth[real]
         half = np.einsum("nbk,bk->nb", f[:, cols_a], vals_a)
         if cols_b.shape[1]:  # mirrored bands reach below Nyquist only for some layouts
             half += np.einsum("nbk,bk->nb", np.conj(f[:, cols_b]), vals_b)
-        out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=-1)
+        out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=threads)
         return out.astype(real, copy=False).reshape(*lead, self.length)
 
 
