@@ -99,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1:
         print("error: --batch-size must be at least 1", file=sys.stderr)
         return 2
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            print("error: --plot needs matplotlib, which is not installed (pip install matplotlib)", file=sys.stderr)
+            return 2
     if args.verbose:
         import os
 
