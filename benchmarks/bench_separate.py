@@ -5,8 +5,10 @@ for each runtime side by side: ONNX Runtime (the lean path) and TensorFlow/Keras
 Each run is a fresh process (so peak RSS is that run's own): it imports MiXiN and loads the
 models (timed apart, as "model load"), then separates the file through
 ``mixin.files.separate_file`` exactly as the CLI does, reading and writing block by block.
-Prints x real time (audio seconds / separation wall seconds), model load time and peak RSS,
-the median of ``--runs`` runs per duration and backend, and whether TensorFlow was imported.
+Prints x real time (audio seconds / separation wall seconds), the separation's CPU time (all
+threads; on a busy machine a steadier measure of the work than wall time), model load time and
+peak RSS, the median of ``--runs`` runs per duration and backend, and whether TensorFlow was
+imported.
 The onnx runs make TensorFlow unimportable, as on a machine without it.
 
     .venv/bin/python benchmarks/bench_separate.py                 # 60 s and 600 s, both backends, 3 runs each
@@ -68,11 +70,11 @@ def child(args: argparse.Namespace) -> None:
     sep = load_separator(args.model_dir, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend)
     load = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as out:
-        t1 = time.perf_counter()
+        t1, cpu1 = time.perf_counter(), time.process_time()
         result = separate_file(sep, args.input, outdir=out, force=True)
-        wall = time.perf_counter() - t1
+        wall, cpu = time.perf_counter() - t1, time.process_time() - cpu1
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    print(json.dumps({"audio_s": result.duration, "wall_s": wall, "load_s": load, "peak_rss_mib": rss,
+    print(json.dumps({"audio_s": result.duration, "wall_s": wall, "cpu_s": cpu, "load_s": load, "peak_rss_mib": rss,
                       "tensorflow": "tensorflow" in sys.modules}))
 
 
@@ -109,8 +111,8 @@ def main() -> None:
         child(args)
         return
     print(f"machine: {machine()}")
-    print(f"{'audio':>7} {'backend':>8} {'runs':>4} {'x real time':>12} {'sep. wall s':>12} {'model load s':>13} "
-          f"{'peak RSS MiB':>13} {'TF imported':>12}")
+    print(f"{'audio':>7} {'backend':>10} {'runs':>4} {'x real time':>12} {'sep. wall s':>12} {'sep. CPU s':>11} "
+          f"{'model load s':>13} {'peak RSS MiB':>13} {'TF imported':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.durations:
             src = Path(tmp) / f"bench_{int(seconds)}s.wav"
@@ -125,11 +127,11 @@ def main() -> None:
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                     rows[backend].append(json.loads(out.strip().splitlines()[-1]))
             for backend, runs in rows.items():
-                med = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "load_s", "peak_rss_mib")}
+                med = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "load_s", "peak_rss_mib")}
                 speed = statistics.median(r["audio_s"] / r["wall_s"] for r in runs)
                 tf = "yes" if any(r["tensorflow"] for r in runs) else "no"
-                print(f"{seconds:>6.0f}s {backend:>8} {len(runs):>4} {speed:>11.1f}x {med['wall_s']:>12.2f} "
-                      f"{med['load_s']:>13.2f} {med['peak_rss_mib']:>13.0f} {tf:>12}", flush=True)
+                print(f"{seconds:>6.0f}s {backend:>10} {len(runs):>4} {speed:>11.1f}x {med['wall_s']:>12.2f} "
+                      f"{med['cpu_s']:>11.2f} {med['load_s']:>13.2f} {med['peak_rss_mib']:>13.0f} {tf:>12}", flush=True)
 
 if __name__ == "__main__":
     main()

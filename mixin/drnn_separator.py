@@ -34,7 +34,7 @@ class DRNNSeparator(ChunkedSeparator):
     ) -> "DRNNSeparator":
         """The DRNN of a model directory: ``model_drnn.onnx`` when present and current (see
         ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow."""
-        from .backend import require_tensorflow, load_onnx, model_exists
+        from .backend import load_onnx, model_exists, require_tensorflow
 
         directory = Path(model_dir)
         config = config or ModelConfig.load(directory)

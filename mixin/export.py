@@ -315,7 +315,6 @@ def cdae_to_onnx(
         y = g.op("Gather", [y, order], axis=1)  # (N, f, H, W)
         y = g.op("Transpose", [y], perm=[0, 2, 3, 1])  # (N, H, W, f)
         wd = wd * factor
-    fh, fw = up.size
     y = g.op("Reshape", [y, g.const("one_channel", np.array([0, 1, h, wd], dtype=np.int64))])
     y, (h, wd) = _upsample2d(g, y, up, (h, wd))
     y, (h, wd) = _crop2d(g, y, crop, (h, wd))
