@@ -19,6 +19,7 @@ TensorFlow only on the Keras path.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -273,9 +274,10 @@ def model_exists(path: str | Path) -> bool:
 
 
 def lean_workers(models: Any) -> int:
-    """Threads for a separator whose models are all ONNX: one per core, each running its share
-    of a batch through every stage with single-threaded model sessions; 1 for Keras models
-    (TensorFlow spreads each call over the cores itself)."""
+    """Threads for a separator whose models are all ONNX: one per core, each taking one
+    (chunk, channel) item of a batch at a time through every stage, with single-threaded model
+    sessions (:func:`split_chunks`); 1 for Keras models (TensorFlow spreads each call over the
+    cores itself)."""
     models = list(models)
     return cpu_threads() if models and all(isinstance(m, OnnxModel) for m in models) else 1
 
@@ -284,20 +286,41 @@ _POOLS: dict[int, Any] = {}
 
 
 def split_chunks(fn: Callable[[np.ndarray], np.ndarray], chunks: np.ndarray, workers: int) -> np.ndarray:
-    """``fn`` (chunks (n, channels, length) -> (sources, n, channels, length)) over a batch,
-    split into ``workers`` parts run in threads: every (chunk, channel) pair is independent,
-    and NumPy, the FFTs and ONNX Runtime release the GIL, so the parts run side by side."""
+    """``fn`` (chunks (n, channels, length) -> (sources, n, channels, length)) over a batch, one
+    (chunk, channel) item at a time, in ``workers`` threads that each take the next item when
+    done: the items are independent, and NumPy, the FFTs and ONNX Runtime release the GIL, so
+    they run side by side; taking items one by one keeps the cores evenly busy (a thread
+    delayed by other work on the machine does not hold the others up) and memory low."""
     n, channels, length = chunks.shape
     items = chunks.reshape(n * channels, 1, length)
-    parts = [p for p in np.array_split(items, min(workers, len(items))) if len(p)]
-    if len(parts) == 1:
+    if len(items) < 2 or workers < 2:
         return fn(chunks)
     pool = _POOLS.get(workers)
     if pool is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mixin")
-    futures = [pool.submit(fn, p) for p in parts[1:]]
-    first = fn(parts[0])  # the calling thread takes a share too
-    out = np.concatenate([first, *(f.result() for f in futures)], axis=1)
+        pool = _POOLS[workers] = ThreadPoolExecutor(max_workers=workers - 1, thread_name_prefix="mixin")
+    results: list[np.ndarray | None] = [None] * len(items)
+    order = iter(range(len(items)))
+    lock = threading.Lock()
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while not failed:
+            with lock:
+                i = next(order, None)
+            if i is None:
+                return
+            try:
+                results[i] = fn(items[i : i + 1])
+            except BaseException as exc:  # handed to the caller below
+                failed.append(exc)
+
+    futures = [pool.submit(work) for _ in range(min(workers, len(items)) - 1)]
+    work()  # the calling thread takes items too
+    for future in futures:
+        future.result()
+    if failed:
+        raise failed[0]
+    out = np.concatenate(results, axis=1)
     return out.reshape(out.shape[0], n, channels, length)

@@ -310,3 +310,26 @@ def test_thread_setting(monkeypatch):
             cpu_threads()
     monkeypatch.delenv(THREADS_ENV)
     assert cpu_threads() >= 1
+
+
+def test_split_chunks_keeps_order_and_passes_errors_on():
+    from mixin.backend import split_chunks
+
+    chunks = np.arange(5 * 2 * 8, dtype=np.float32).reshape(5, 2, 8)
+    seen = []
+
+    def fn(part):
+        seen.append(part.shape)
+        return np.stack([part, 2 * part])
+
+    out = split_chunks(fn, chunks, 3)
+    np.testing.assert_array_equal(out, np.stack([chunks, 2 * chunks]))
+    assert seen == [(1, 1, 8)] * 10  # one (chunk, channel) item at a time
+
+    def broken(part):
+        if part[0, 0, 0] == 40:
+            raise RuntimeError("item 5 failed")
+        return np.stack([part, part])
+
+    with pytest.raises(RuntimeError, match="item 5 failed"):
+        split_chunks(broken, chunks, 2)
