@@ -2,9 +2,10 @@
 """Where the time of ``xtract_mixin.py``'s path goes, stage by stage, for one backend.
 
 Separates a synthetic stereo 44.1 kHz song (or ``--input``) through ``mixin.files.separate_file``
-with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT,
-overlap-add and write. Stages that run in worker threads overlap, so their times can add up to
-more than the wall time; "other" is the wall time not inside any timer of the main thread.
+with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT and
+write. For each stage it prints the CPU time of the threads inside it (a steady measure even on a
+busy machine) and their wall time summed over threads (stages run in several threads at once);
+"other" is the process's CPU time outside the timed stages.
 
     .venv/bin/python benchmarks/profile_separate.py                    # onnx, 60 s
     .venv/bin/python benchmarks/profile_separate.py --backend tensorflow --seconds 30
@@ -128,19 +129,21 @@ def main() -> None:
         t1, cpu1 = time.perf_counter(), time.process_time()
         result = separate_file(sep, src, outdir=tmp, force=True)
         wall, cpu = time.perf_counter() - t1, time.process_time() - cpu1
-    inner = TIMES.pop("separate_chunks", 0.0)
+    TIMES.pop("separate_chunks", None)
     TIMES.pop("separate_chunks (worker)", None)
-    parts = {k: v for k, v in TIMES.items() if not k.endswith("(worker)")}
-    in_chunks = sum(v for k, v in parts.items() if k in ("NSGT", "models", "masks", "inverse NSGT"))
-    if inner:
-        TIMES["mask products, glue"] = max(inner - in_chunks, 0.0)
-    TIMES["overlap-add, other"] = max(wall - sum(v for k, v in TIMES.items() if not k.endswith("(worker)")), 0.0)
+    merged_wall: dict[str, float] = defaultdict(float)
+    merged_cpu: dict[str, float] = defaultdict(float)
+    for key, seconds in TIMES.items():
+        stage = key.removesuffix(" (worker)")
+        merged_wall[stage] += seconds
+        merged_cpu[stage] += CPU.get(key, 0.0)
     print(f"{args.backend}: {result.duration:.0f} s of audio in {wall:.2f} s ({result.duration / wall:.1f}x real time); "
-          f"model load {load:.2f} s; CPU time {cpu:.2f} s")
-    print(f"  {'stage':<22} {'wall s':>7} {'% wall':>6} {'thread CPU s':>12}")
-    for stage, seconds in sorted(TIMES.items(), key=lambda kv: -kv[1]):
-        cpu_s = f"{CPU[stage]:12.3f}" if stage in CPU else f"{'':12}"
-        print(f"  {stage:<22} {seconds:7.3f} {100 * seconds / wall:6.1f} {cpu_s}")
+          f"model load {load:.2f} s; CPU time {cpu:.2f} s (all threads)")
+    print(f"  {'stage':<35} {'CPU s':>7} {'% CPU':>6} {'wall s, summed over threads':>28}")
+    for stage, seconds in sorted(merged_cpu.items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<35} {seconds:7.3f} {100 * seconds / cpu:6.1f} {merged_wall[stage]:28.3f}")
+    rest = cpu - sum(merged_cpu.values())
+    print(f"  {'other (products, cross-fades, glue)':<35} {rest:7.3f} {100 * rest / cpu:6.1f}")
 
 
 if __name__ == "__main__":
