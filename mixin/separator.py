@@ -153,6 +153,7 @@ class Separator(ChunkedSeparator):
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
         self.workers = max(int(workers), 1)  # threads splitting each batch (mixin.backend.split_chunks)
+        self.fft_threads: int | None = None  # None: all cores; 1 on the lean path (see from_pretrained)
         self._predict = None
 
     @classmethod
@@ -170,7 +171,7 @@ class Separator(ChunkedSeparator):
         """Load the models of a directory (default: the shipped ones), once; ``mask_power``
         defaults to the one in the directory's ``config.json``. ``backend``: "auto" runs each
         model's ONNX export when present, else its ``.h5`` with TensorFlow (``mixin.backend``)."""
-        from .backend import lean_workers, load_cdae_model, model_exists
+        from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
@@ -195,6 +196,8 @@ class Separator(ChunkedSeparator):
             trained=config.trained,
             workers=lean_workers(models.values()),
         )
+        if all(isinstance(m, OnnxModel) for m in models.values()):
+            separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
         separator.warm_up()
         return separator
 
@@ -236,7 +239,7 @@ class Separator(ChunkedSeparator):
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, _ = chunks.shape
-        threads = 1 if self.workers > 1 else None  # the workers share the cores already
+        threads = 1 if self.workers > 1 else self.fft_threads  # the workers share the cores already
         coefs = self.transform.forward(chunks, threads=threads)
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
