@@ -84,6 +84,7 @@ class Separator(ChunkedSeparator):
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
         self.workers = max(int(workers), 1)  # threads splitting each batch (mixin.backend.split_chunks)
+        self.fft_threads: int | None = None  # None: all cores; 1 on the lean path (see from_config)
         self._predict = None
 
     @classmethod
@@ -104,7 +105,7 @@ class Separator(ChunkedSeparator):
         to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
         models by default.) ``backend``: "auto" runs each model's ONNX export when present and
         current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``)."""
-        from .backend import lean_workers, load_cdae_model, model_exists
+        from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
 
         if single_model and config.input != "magnitude":
             raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
@@ -130,6 +131,8 @@ class Separator(ChunkedSeparator):
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             workers=lean_workers(models.values()),
         )
+        if all(isinstance(m, OnnxModel) for m in models.values()):
+            separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
         separator.warm_up()
         return separator
 
@@ -182,7 +185,7 @@ class Separator(ChunkedSeparator):
 
     def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, _ = chunks.shape
-        threads = 1 if self.workers > 1 else None  # the workers share the cores already
+        threads = 1 if self.workers > 1 else self.fft_threads  # the workers share the cores already
         coefs = self.transform.forward(chunks, threads=threads)
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
