@@ -136,14 +136,15 @@ def main() -> int:
         for f in (f"logdir/{source}_last.keras", f"logdir/{source}_history.csv", f"logdir/{source}_loss.png"):
             check(Path(f).exists(), f"{f} missing")
         check(load_cdae(f"model/model_{source}.h5").count_params() == CDAE_PARAMETERS, f"model_{source}.h5")
+        check(Path(f"model/model_{source}.onnx").exists(), f"model/model_{source}.onnx (the ONNX export) missing")
     say("good")
 
-    say("Separating a mix with the freshly trained models")
+    say("Separating a mix with the freshly trained models (their ONNX exports)")
     mix_path = Path(tmp.name) / "mix.wav"
     song = sorted(Path(stem_dir).iterdir())[0]
     mix, rate = sf.read(str(song / "mixture.wav"), dtype="float32")
     sf.write(str(mix_path), mix, rate, subtype="FLOAT")
-    run(str(ROOT / "xtract_mixin.py"), "--pretrained-model-dir", "model", "--quiet", str(mix_path))
+    run(str(ROOT / "xtract_mixin.py"), "--pretrained-model-dir", "model", "--backend", "onnx", "--quiet", str(mix_path))
     stems = [sf.read(str(mix_path.with_name(f"mix_{s}.wav")), dtype="float32") for s in ("harmonic", "percussive", "vocal")]
     check(all(sr == rate and s.shape == mix.shape for s, sr in stems), "stem shapes or rates differ from the mix")
     check(np.allclose(sum(s for s, _ in stems), mix, atol=1e-4), "stems do not sum to the mix")

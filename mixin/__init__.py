@@ -1,7 +1,8 @@
 """MiXiN: harmonic, percussive and vocal source separation with a Bark-scale NSGT and CDAEs.
 
-Light on import: NumPy-only modules load on demand, TensorFlow only when models are built or
-loaded. ``from mixin import Separator`` is the entry point of the Python API::
+Light on import: NumPy-only modules load on demand, the model runtime only when models are
+loaded (ONNX Runtime for the ``.onnx`` exports, TensorFlow for Keras files: ``mixin.backend``).
+``from mixin import Separator`` is the entry point of the Python API::
 
     sep = Separator.from_pretrained()          # the shipped CDAEs
     stems = sep.separate(audio, sample_rate)   # {"harmonic": ..., "percussive": ..., "vocal": ...}

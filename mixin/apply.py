@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import numpy as np
 
 from .audio import Resampler
 from .constants import BATCH_CHUNKS
 from .errors import MixinError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Executor
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
@@ -36,6 +39,19 @@ def fades(overlap: int) -> tuple[np.ndarray, np.ndarray]:
     return fade_in, (1.0 - fade_in).astype(np.float32)
 
 
+def _background() -> "Executor":
+    """One thread that separates a batch while the caller reads, cross-fades and writes."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixin-separate")
+    return _EXECUTOR
+
+
+_EXECUTOR = None
+
+
 def stream_overlap_add(
     blocks: Iterable[np.ndarray],
     fn: ChunkFn,
@@ -46,7 +62,10 @@ def stream_overlap_add(
 ) -> Iterator[np.ndarray]:
     """Separate a stream of (n, channels) blocks; yield finished (sources, n, channels) blocks.
 
-    At most ``batch`` chunks are in flight, so memory does not grow with the track's length.
+    Each batch of at most ``batch`` chunks is separated in a background thread while the
+    previous one is cross-faded and handed out (and the caller writes it and reads on), so
+    at most two batches are in flight and memory does not grow with the track's length.
+    ``fn`` is called for one batch at a time, in order.
     """
     if not 0 <= overlap < chunk:
         raise ValueError(f"overlap must be in [0, {chunk}), got {overlap}")
@@ -57,15 +76,25 @@ def stream_overlap_add(
     acc: np.ndarray | None = None  # output being summed, from absolute position buf_pos
     total = 0
     next_chunk = 0
+    pending = None  # (starts, last_index, future) of the batch being separated
 
-    def run(starts: list[int], last_index: int | None) -> None:
-        nonlocal acc
+    def launch(starts: list[int], last_index: int | None):
+        """Start separating the chunks at ``starts``; return the batch launched before, if any."""
+        nonlocal pending
         channels = buf.shape[1]
         chunks = np.zeros((len(starts), channels, chunk), dtype=np.float32)
         for i, s in enumerate(starts):
             piece = buf[s - buf_pos : s - buf_pos + chunk]
             chunks[i, :, : len(piece)] = piece.T
-        stems = fn(chunks)  # (sources, n, channels, chunk)
+        previous, pending = pending, (starts, last_index, _background().submit(fn, chunks))
+        return previous
+
+    def add(job) -> int:
+        """Cross-fade a separated batch into the output; returns where its last chunk's hop ends."""
+        nonlocal acc
+        starts, last_index, future = job
+        stems = future.result()  # (sources, n, channels, chunk)
+        channels = buf.shape[1]
         end = starts[-1] + chunk - buf_pos
         if acc.shape[0] < end:
             acc = np.concatenate((acc, np.zeros((end - acc.shape[0], n_sources, channels), np.float32)))
@@ -77,6 +106,7 @@ def stream_overlap_add(
             if k != last_index and overlap:
                 w[chunk - overlap :] = fade_out
             acc[s - buf_pos : s - buf_pos + chunk] += np.einsum("scn,n->nsc", stems[:, i], w)
+        return starts[-1] + hop
 
     def emit(upto: int) -> np.ndarray:
         """Hand out finished output before absolute position ``upto``; drop consumed input."""
@@ -95,16 +125,22 @@ def stream_overlap_add(
         # A chunk ending before the samples seen so far is surely needed and not the last;
         # wait for a full batch of those (the model runs fastest on full batches).
         while (next_chunk + batch - 1) * hop + chunk < total:
-            run([(next_chunk + i) * hop for i in range(batch)], None)
+            previous = launch([(next_chunk + i) * hop for i in range(batch)], None)
             next_chunk += batch
-            yield emit(next_chunk * hop)
+            if previous is not None:  # output before the next chunk's start is final
+                yield emit(add(previous))
     if buf is None or total == 0:
         return
     count = chunk_count(total, chunk, overlap)
     while next_chunk < count:
         ks = list(range(next_chunk, min(count, next_chunk + batch)))
-        run([k * hop for k in ks], count - 1)
+        previous = launch([k * hop for k in ks], count - 1)
         next_chunk = ks[-1] + 1
+        if previous is not None:
+            yield emit(add(previous))
+    if pending is not None:
+        add(pending)
+        pending = None
     yield emit(total)
 
 

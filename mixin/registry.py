@@ -136,7 +136,8 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
     ``single_model``, ``mask_power``, ``hpss_weight``, ``overlap`` and ``batch_size``
-    (:meth:`mixin.separators.Separator.from_config`).
+    (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
+    exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
     """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)

@@ -8,7 +8,7 @@ Which one a model directory holds is the registry's business (:func:`mixin.regis
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -23,21 +23,6 @@ from .transforms import nsgt
 __all__ = ["Separator", "DRNNSeparator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
-
-
-def load_model_file(path: Path, load: Callable[[Path], Any]) -> Any:
-    """``load(path)``, with a one-line :class:`MixinError` naming the file if it is missing or
-    cannot be loaded (a ``ValueError`` from ``load`` is taken as the cause itself)."""
-    if not path.exists():
-        raise MixinError(path, "model file not found")
-    try:
-        return load(path)
-    except MixinError:
-        raise
-    except ValueError as exc:
-        raise MixinError(path, str(exc).removeprefix(f"{path}: ")) from None
-    except Exception as exc:
-        raise MixinError(path, f"cannot load model ({str(exc).splitlines()[0]})") from None
 
 
 class Separator(ChunkedSeparator):
@@ -67,6 +52,7 @@ class Separator(ChunkedSeparator):
         model_input: str = "magnitude",
         input_level: float = INPUT_LEVEL,
         hpss_weight: float = 0.0,
+        workers: int = 1,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -97,6 +83,8 @@ class Separator(ChunkedSeparator):
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
+        self.workers = max(int(workers), 1)  # threads splitting each batch (mixin.backend.split_chunks)
+        self.fft_threads: int | None = None  # None: all cores; 1 on the lean path (see from_config)
         self._predict = None
 
     @classmethod
@@ -111,18 +99,25 @@ class Separator(ChunkedSeparator):
         hpss_weight: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
+        backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power`` and ``hpss_weight`` default
         to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
-        models by default.)"""
-        from .cdae import load_cdae
+        models by default.) ``backend``: "auto" runs each model's ONNX export when present and
+        current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``)."""
+        from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
 
         if single_model and config.input != "magnitude":
             raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
-        models = {source: load_model_file(config.model_path(directory, source), load_cdae) for source in sources}
+        models = {}
+        for source in sources:
+            path = config.model_path(directory, source)
+            if not model_exists(path):
+                raise MixinError(path, "model file not found")
+            models[source] = load_cdae_model(path, backend, threads=1)
         separator = cls(
             models,
             mode="single" if single_model else "wiener",
@@ -134,7 +129,10 @@ class Separator(ChunkedSeparator):
             model_input=config.input,
             input_level=config.input_level,
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
+            workers=lean_workers(models.values()),
         )
+        if all(isinstance(m, OnnxModel) for m in models.values()):
+            separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
         separator.warm_up()
         return separator
 
@@ -157,13 +155,14 @@ class Separator(ChunkedSeparator):
     def estimate(self, magnitudes: np.ndarray) -> np.ndarray:
         """Calibrated model outputs for magnitudes (n, bands, frames): (sources, n, bands, frames).
 
-        One traced graph per model, any batch size; the models run one after the other,
-        which keeps peak memory at one model's activations.
+        One predictor per model (its ONNX session, or a traced Keras graph), any batch size; the
+        models run one after the other, which keeps peak memory at one model's activations. The
+        input scaling (``model_input``) happens here, in NumPy, so both backends see the same input.
         """
         if self._predict is None:
-            from .cdae import inference_graph
+            from .backend import predictor
 
-            self._predict = [inference_graph(model) for model in self.models.values()]
+            self._predict = [predictor(model) for model in self.models.values()]
         x = (model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes)[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i, predict in enumerate(self._predict):
@@ -178,15 +177,23 @@ class Separator(ChunkedSeparator):
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         """Stems (sources, n, channels, chunk) of float32 chunks (n, channels, chunk)."""
+        if self.workers > 1:
+            from .backend import split_chunks
+
+            return split_chunks(self._separate_chunks, chunks, self.workers)
+        return self._separate_chunks(chunks)
+
+    def _separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, _ = chunks.shape
-        coefs = self.transform.forward(chunks)
+        threads = 1 if self.workers > 1 else self.fft_threads  # the workers share the cores already
+        coefs = self.transform.forward(chunks, threads=threads)
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
         if self.mode == "single":
-            return self.transform.inverse(with_mixture_phase(estimates, coefs))
+            return self.transform.inverse(with_mixture_phase(estimates, coefs), threads=threads)
         masks = wiener_masks(estimates, self.mask_power)
         # All but the last stem from their masks; the last is the rest, so the sum is exact.
-        stems = self.transform.inverse(masks[:-1] * coefs[None])
+        stems = self.transform.inverse(masks[:-1] * coefs[None], threads=threads)
         rest = chunks - stems.sum(axis=0)
         return np.concatenate((stems, rest[None]), axis=0)
 
@@ -211,20 +218,27 @@ class DRNNSeparator(ChunkedSeparator):
         self.trained = trained
 
     @classmethod
-    def from_config(cls, directory: Path, config: ModelConfig, **options: Any) -> "DRNNSeparator":
-        """Load a DRNN model directory. Its pieces and cross-fade are fixed (the ``overlap`` and
-        ``batch_size`` options are the CDAE's); the CDAE's model and mask options are an error."""
+    def from_config(cls, directory: Path, config: ModelConfig, backend: str = "auto", **options: Any) -> "DRNNSeparator":
+        """Load a DRNN model directory: ``model_drnn.onnx`` when present and current (see
+        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its pieces and cross-fade
+        are fixed (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model
+        and mask options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(
                 directory, "--instrumental, --single-model, --hpss-weight and --mask-power apply to the cdae architecture only"
             )
-        from .backend import keras_module
+        from .backend import load_onnx, model_exists, require_tensorflow
 
-        keras = keras_module()
-        model = load_model_file(
-            config.model_path(directory),
-            lambda path: keras.models.load_model(path, compile=False, custom_objects=drnn.custom_objects()),
+        path = config.model_path(directory)
+        if not model_exists(path):
+            raise MixinError(path, "model file not found")
+        width = (2 * drnn.CONTEXT + 1) * drnn.BINS
+        model = load_onnx(
+            path, arch="drnn", input_shape=(None, None, width), output_shape=(None, None, 2 * drnn.BINS), backend=backend
         )
+        if model is None:
+            require_tensorflow(path, backend)
+            model = load_keras_drnn(path)
         return cls(model, trained=config.trained)
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
@@ -236,3 +250,14 @@ class DRNNSeparator(ChunkedSeparator):
         phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
         vocal = drnn.istft(out[..., : drnn.BINS] * phase, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment
+
+
+def load_keras_drnn(path: str | Path) -> Any:
+    """The Keras DRNN saved at ``path`` (TensorFlow); a one-line :class:`MixinError` if it is
+    missing or cannot load."""
+    from .backend import keras_module, load_model_file
+
+    keras = keras_module()
+    return load_model_file(
+        Path(path), lambda p: keras.models.load_model(p, compile=False, custom_objects=drnn.custom_objects())
+    )

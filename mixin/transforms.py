@@ -130,27 +130,34 @@ class BarkNSGT:
 
         self._synth = {}
         for real in (np.float64, np.float32):
-            self._synth[real] = tuple(
+            tables = (
                 _padded_rows(np.concatenate(r), np.concatenate(c), np.concatenate(v).astype(real), half)
                 for r, c, v in ((rows_a, cols_a, vals_a), (rows_b, cols_b, vals_b))
             )
+            # Stored (terms, bins): inverse() gathers one term of every bin at a time.
+            self._synth[real] = tuple((np.ascontiguousarray(c.T), np.ascontiguousarray(v.T)) for c, v in tables)
 
     # -- transforms -----------------------------------------------------------------------
-    def forward(self, x: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames)."""
+    def forward(self, x: np.ndarray, dtype=np.float32, threads: int | None = None) -> np.ndarray:
+        """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames).
+
+        ``threads``: for the FFTs (default: all cores; 1 where the caller runs its own threads)."""
+        threads = threads or _THREADS
         real = np.dtype(dtype).type
         x = np.asarray(x, dtype=real)
         if x.shape[-1] != self.length:
             raise ValueError(f"NSGT expects {self.length} samples on the last axis, got {x.shape[-1]}")
-        spec = scipy.fft.rfft(x, axis=-1, workers=-1)
+        spec = scipy.fft.rfft(x, axis=-1, workers=threads)
         full = np.concatenate((spec, np.conj(spec[..., -2:0:-1])), axis=-1)
-        rows = full[..., self._index]
+        rows = np.take(full, self._index, axis=-1)  # as full[..., index], 2-4x faster
         rows *= self._window[real]
         # ducc0 rather than scipy/numpy: 1948 = 4 * 487, and its FFT of that length is ~3x faster.
-        return ducc0.fft.c2c(rows, axes=(rows.ndim - 1,), forward=False, inorm=2, out=rows, nthreads=_THREADS)
+        return ducc0.fft.c2c(rows, axes=(rows.ndim - 1,), forward=False, inorm=2, out=rows, nthreads=threads)
 
-    def inverse(self, c: np.ndarray) -> np.ndarray:
-        """Real signals (..., length) from coefficients (..., bands, frames)."""
+    def inverse(self, c: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Real signals (..., length) from coefficients (..., bands, frames); ``threads`` as in
+        :meth:`forward`."""
+        threads = threads or _THREADS
         c = np.asarray(c)
         if c.shape[-2:] != self.shape:
             raise ValueError(f"NSGT coefficients must end in {self.shape}, got {c.shape[-2:]}")
@@ -158,14 +165,27 @@ class BarkNSGT:
         lead = c.shape[:-2]
         if c.size == 0:
             return np.zeros((*lead, self.length), dtype=real)
-        f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=_THREADS)
+        f = ducc0.fft.c2c(c, axes=(c.ndim - 1,), forward=True, nthreads=threads)
         f = f.reshape(-1, self.shape[0] * self.shape[1])
         (cols_a, vals_a), (cols_b, vals_b) = self._synth[real]
-        half = np.einsum("nbk,bk->nb", f[:, cols_a], vals_a)
-        if cols_b.shape[1]:  # mirrored bands reach below Nyquist only for some layouts
-            half += np.einsum("nbk,bk->nb", np.conj(f[:, cols_b]), vals_b)
-        out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=-1)
+        half = _gathered_sum(f, cols_a, vals_a)
+        if len(cols_b):  # mirrored bands reach below Nyquist only for some layouts
+            half += np.conj(_gathered_sum(f, cols_b, vals_b))
+        out = scipy.fft.irfft(half, n=self.length, axis=-1, workers=threads)
         return out.astype(real, copy=False).reshape(*lead, self.length)
+
+
+def _gathered_sum(f: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """``sum_k f[:, cols[k]] * vals[k]`` for (terms, bins) tables: the ELLPACK product, one term
+    at a time with ``np.take`` (the same sums, in the same order, as one (n, bins, terms) gather
+    and an einsum, at a fifth of the time)."""
+    out = np.take(f, cols[0], axis=1)
+    out *= vals[0]
+    for k in range(1, len(cols)):
+        term = np.take(f, cols[k], axis=1)
+        term *= vals[k]
+        out += term
+    return out
 
 
 def _padded_rows(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,8 +3,9 @@
 #   bash scripts/run.sh demo   # separate examples/example.flac into separated/
 #   bash scripts/run.sh test   # the test suite (what CI runs)
 #   bash scripts/run.sh bench  # speed and memory benchmarks
-# Installs python3-venv from apt when missing, then .venv from requirements*.txt (once, and
-# again whenever a requirements file changes).
+# Installs python3-venv from apt when missing, then .venv from requirements.txt,
+# requirements-train.txt and requirements-dev.txt: everything, TensorFlow included (once, and again
+# whenever a requirements file changes). Separating alone needs only requirements.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,11 +23,12 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
 fi
 
 stamp=.venv/.installed
-if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
-    echo "setting up .venv (pip install -r requirements.txt -r requirements-dev.txt)" >&2
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] \
+    || [ requirements-train.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
+    echo "setting up .venv (pip install -r requirements.txt -r requirements-train.txt -r requirements-dev.txt)" >&2
     "$PYTHON" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -r requirements.txt -r requirements-dev.txt
+    .venv/bin/python -m pip install -q -r requirements.txt -r requirements-train.txt -r requirements-dev.txt
     touch "$stamp"
 fi
 PY=.venv/bin/python

@@ -86,3 +86,38 @@ def test_memory_is_bounded_by_batch():
 def test_bad_overlap_is_refused():
     with pytest.raises(ValueError, match="overlap"):
         list(stream_overlap_add([np.zeros((10, 1))], split_fn, 2, CHUNK, CHUNK))
+
+
+def test_batches_run_one_at_a_time_in_order_beside_the_consumer():
+    """fn runs in a background thread, one batch at a time, in order; at most two batches are
+    in flight (one separating while the consumer takes the one before)."""
+    import threading
+    import time
+
+    calls, active, overlapped = [], [], []
+
+    def fn(chunks):
+        active.append(1)
+        overlapped.append(len(active) > 1)
+        calls.append((threading.current_thread() is threading.main_thread(), float(chunks[0, 0, 0])))
+        time.sleep(0.002)
+        active.pop()
+        return split_fn(chunks)
+
+    hop = CHUNK - 100
+    x = np.zeros((20 * hop, 1), dtype=np.float32)
+    x[::hop, 0] = np.arange(20)  # each chunk's first sample is its index
+    blocks = (x[i : i + 500] for i in range(0, len(x), 500))
+    out = np.concatenate(list(stream_overlap_add(blocks, fn, 2, CHUNK, 100, 3)), axis=1)
+    np.testing.assert_allclose(out.sum(axis=0), x, atol=1e-5)
+    assert not any(overlapped)
+    assert [first for _, first in calls] == [float(k) for k in range(0, chunk_count(len(x), CHUNK, 100), 3)]
+    assert not any(main for main, _ in calls)
+
+
+def test_an_error_in_fn_reaches_the_consumer():
+    def fn(chunks):
+        raise RuntimeError("model failed")
+
+    with pytest.raises(RuntimeError, match="model failed"):
+        list(stream_overlap_add([np.zeros((5000, 1), np.float32)], fn, 2, CHUNK, 100, 2))

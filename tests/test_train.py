@@ -141,7 +141,11 @@ def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     gains = json.loads((model_dir / "config.json").read_text())["gains"]
     assert gains["vocal"] == 1.5 and gains["percussive"] > 0
-    assert out.stdout.strip() == f"gains percussive {gains['percussive']:.3f} -> {model_dir}/config.json"
+    assert out.stdout.strip().splitlines() == [
+        f"gains percussive {gains['percussive']:.3f} -> {model_dir}/config.json",
+        f"exported model_percussive.onnx -> {model_dir}/",  # --calibrate refreshes the ONNX export too
+    ]
+    assert (model_dir / "model_percussive.onnx").exists()
     out = subprocess.run([*cli, "--sources", "harmonic"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     assert out.stderr.strip() == f"error: {model_dir / 'model_harmonic.h5'}: model file not found"

@@ -1,7 +1,7 @@
 """``xtract_mixin.py``: separate audio files into harmonic, percussive and vocal stems.
 
-Only argparse is imported up front, so ``--help`` answers at once; NumPy and TensorFlow load
-after the arguments are parsed.
+Only argparse is imported up front, so ``--help`` answers at once; NumPy and the model runtime
+(ONNX Runtime, or TensorFlow where a model has no ONNX export) load after the arguments are parsed.
 """
 
 from __future__ import annotations
@@ -69,7 +69,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         type=int,
         default=BATCH_CHUNKS,
         metavar="CHUNKS",
-        help=f"chunks separated at once (default: {BATCH_CHUNKS}; more is a little faster and takes ~100 MiB each)",
+        help=f"chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, ~100 MiB "
+        "with TensorFlow, where more is a little faster)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "tensorflow"),  # mixin.backend.BACKENDS, without importing NumPy for --help
+        default="auto",
+        help="model runtime: onnx runs the models' .onnx exports with ONNX Runtime (no TensorFlow needed), "
+        "tensorflow their Keras files; auto (default) the .onnx export where one is present and current",
     )
     p.add_argument("--plot", action="store_true", help="also write <name>_nsgt.png: log-magnitude NSGT of the mix and each stem")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -83,6 +91,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(f"--crossfade must be in [0, {CHUNK_SIZE // 2}), got {args.crossfade}")
     if args.batch_size < 1:
         return usage_error("--batch-size must be at least 1")
+    if args.plot:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            return usage_error("--plot needs matplotlib, which is not installed (pip install matplotlib)")
     return run(separate_files, args)
 
 
@@ -91,7 +104,7 @@ def separate_files(args: argparse.Namespace) -> int:
     others still go on."""
     from ..errors import MixinError
 
-    separator = load_separator_from(args, overlap=args.crossfade, batch_size=args.batch_size)
+    separator = load_separator_from(args, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend)
     if not separator.trained:
         print(
             "warning: these models are UNTRAINED (random weights, see pretrained-models/README.md): "

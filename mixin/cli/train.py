@@ -70,6 +70,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="measure each model's output gain on the HDF5 validation split into --model-dir's config.json "
         "(--train does this for the models it trains)",
     )
+    steps.add_argument(
+        "--export-onnx",
+        action="store_true",
+        help="write each model of --model-dir as model_<source>.onnx (model_drnn.onnx) beside it, so "
+        "./xtract_mixin.py separates without TensorFlow (--train and --calibrate do this too)",
+    )
 
     ren = p.add_argument_group("--render-stems")
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
@@ -137,8 +143,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate):
-        parser.error("nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train and/or --calibrate")
+    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate or args.export_onnx):
+        parser.error(
+            "nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train, --calibrate and/or --export-onnx"
+        )
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.arch == "drnn":
@@ -168,6 +176,8 @@ def run_steps(args: argparse.Namespace) -> int:
         trainer(args, progress)
     if args.calibrate and not args.train:  # --train calibrates what it trains
         calibrate(args)
+    if args.export_onnx or args.train or args.calibrate:
+        export_onnx(args)
     return EXIT_OK
 
 
@@ -259,6 +269,16 @@ def train_masks(args: argparse.Namespace, progress: bool) -> None:
     r = train_joint(args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs, settings(args, progress), progress=progress)
     print(f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "
           f"SDR (mean of the sources) {r['best_validation_sdr']:.2f} dB -> {args.model_dir}/")
+
+
+def export_onnx(args: argparse.Namespace) -> None:
+    """Refresh the ONNX exports of --model-dir: after --train (cdae objective) or --calibrate the
+    sources just made, otherwise (--export-onnx, the DRNN, training through the masks) all there."""
+    from ..training.export import export_model_dir
+
+    everything = args.export_onnx or args.arch == "drnn" or (args.train and args.objective == "masks")
+    written = export_model_dir(args.model_dir, None if everything else args.sources)
+    print("exported " + ", ".join(p.name for p in written) + f" -> {args.model_dir}/")
 
 
 def calibrate(args: argparse.Namespace) -> None:

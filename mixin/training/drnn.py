@@ -132,7 +132,7 @@ def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
     from ..evaluation.scoring import clip_track, global_voice_metrics, score_track
     from ..separators import DRNNSeparator
 
-    sep = DRNNSeparator.from_pretrained(model_dir)
+    sep = DRNNSeparator.from_pretrained(model_dir, backend="tensorflow")  # the model just trained, not an old export
     voice = []
     for d in clip_dirs:
         for path in split_clips(Path(d), "validation"):

@@ -140,7 +140,7 @@ def validation_sdr(model_dir: Path, val_dirs: Sequence[Path]) -> dict[str, float
     from ..evaluation.scoring import load_tracks
     from ..separators import Separator
 
-    sep = Separator.from_pretrained(model_dir)
+    sep = Separator.from_pretrained(model_dir, backend="tensorflow")  # the models just saved, not an old export
     per: dict[str, list[float]] = {}
     for d in val_dirs:
         for track in load_tracks(Path(d)):
