@@ -49,3 +49,15 @@ def test_stream_blend_keeps_vocal_and_sums(weight):
         whole = hpss_split(rest.T, rate).T
         err = np.sum((out[0] - whole) ** 2) / np.sum(whole**2)
         assert err < 1e-3, err
+
+
+@pytest.mark.parametrize("axis", [-1, -2])
+def test_running_median_equals_scipy_reflect(axis):
+    import scipy.ndimage
+
+    from mixin.hpss import median_filter
+
+    values = np.abs(np.random.default_rng(4).normal(size=(2, 40, 33))).astype(np.float32)
+    size = [1, 1, 1]
+    size[axis] = 17
+    np.testing.assert_array_equal(median_filter(values, 17, axis), scipy.ndimage.median_filter(values, size=size, mode="reflect"))
