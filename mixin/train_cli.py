@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     tr.add_argument("--plot-training", action="store_true", help="also show the loss curves when a display exists")
 
+    dr = p.add_argument_group("--train --arch drnn")
+    val = dr.add_mutually_exclusive_group()
+    val.add_argument("--val-singer", metavar="NAME",
+                     help="leave one singer out: all clips of NAME (file names NAME_song_clip) validate, the other "
+                     "singers' clips train (default: every fifth song validates)")
+    val.add_argument("--all-clips", action="store_true",
+                     help="train on every clip, no validation, keep the last epoch (epochs chosen by --val-singer runs)")
+    dr.add_argument("--gamma", type=float, default=0.05, help="weight of the discriminative term (default: 0.05)")
+    dr.add_argument("--pitch-shift", type=float, default=0.0, metavar="ST",
+                    help="resample each clip's voice by a random -ST..ST semitones per epoch (default: 0)")
+    dr.add_argument("--gain-db", type=float, default=0.0, metavar="DB",
+                    help="random voice-to-music gain in -DB..DB dB per clip and epoch (default: 0)")
+    dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
+
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="segments and HDF5 files (default: ./data)")
     p.add_argument("--model-dir", type=Path, default=Path("model"), help="trained models (default: ./model)")
     p.add_argument("--log-dir", type=Path, default=Path("logdir"), help="checkpoints, histories, loss curves (default: ./logdir)")
@@ -171,17 +185,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.train and args.arch == "drnn":
                 if not args.stem_dirs:
                     raise MixinError(None, "--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
-                from .drnn_train import train_drnn
+                from .drnn_train import Augment, train_drnn
 
                 r = train_drnn(
                     args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
-                    learning_rate=args.learning_rate or LEARNING_RATE, patience=args.patience,
+                    learning_rate=args.learning_rate or LEARNING_RATE, patience=args.patience, gamma=args.gamma,
+                    val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume,
+                    augment=Augment(shift=not args.no_shift, pitch=args.pitch_shift, gain_db=args.gain_db),
                     verbose=0 if args.quiet else 1,
                 )
-                print(
-                    f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
-                    f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
-                )
+                if args.all_clips:
+                    print(f"drnn: {r['epochs']} epochs on all {r['train_clips']} clips -> {args.model_dir}/")
+                else:
+                    print(
+                        f"drnn: {r['epochs']} epochs (best {r['best_epoch']}); validation GNSDR {r['GNSDR']:.2f} dB, "
+                        f"GSIR {r['GSIR']:.2f}, GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
+                    )
             elif args.train:
                 from .train import TrainSettings, train
 
