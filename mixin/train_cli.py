@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="resample each clip's voice by a random -ST..ST semitones per epoch (default: 0)")
     dr.add_argument("--gain-db", type=float, default=0.0, metavar="DB",
                     help="random voice-to-music gain in -DB..DB dB per clip and epoch (default: 0)")
+    dr.add_argument("--weight-decay", type=float, default=0.0, metavar="W",
+                    help="AdamW's decoupled weight decay W instead of plain Adam (default: 0)")
     dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
 
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="segments and HDF5 files (default: ./data)")
@@ -190,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r = train_drnn(
                     args.stem_dirs, args.model_dir, args.log_dir, epochs=args.epochs, batch_size=args.batch_size,
                     learning_rate=args.learning_rate or LEARNING_RATE, patience=args.patience, gamma=args.gamma,
-                    val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume,
+                    weight_decay=args.weight_decay, val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume,
                     augment=Augment(shift=not args.no_shift, pitch=args.pitch_shift, gain_db=args.gain_db),
                     verbose=0 if args.quiet else 1,
                 )

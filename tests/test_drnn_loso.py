@@ -81,7 +81,11 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
                               validate=False, patience=0, verbose=0)
     assert r == {"epochs": 2, "train_clips": 6}  # patience does not stop a run without validation
     assert (tmp_path / "m" / "model_drnn.keras").exists()
+    assert sorted(p.name for p in (tmp_path / "l").glob("drnn_epoch*.keras")) == ["drnn_epoch001.keras", "drnn_epoch002.keras"]
     assert "all clips, last epoch kept" in ModelConfig.load(tmp_path / "m").notes
+    drnn_train.train_drnn([clips], tmp_path / "w", tmp_path / "lw", epochs=1, batch_size=2, frames=4, hidden=8,
+                          validate=False, weight_decay=1e-3, verbose=0)
+    assert "AdamW (decay 0.001)" in ModelConfig.load(tmp_path / "w").notes
     with pytest.raises(MixinError, match="exclude each other"):
         drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0)
 
@@ -97,10 +101,25 @@ def test_cli_passes_the_drnn_options(monkeypatch, capsys):
 
     monkeypatch.setattr(drnn_train, "train_drnn", fake)
     argv = ["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--gamma", "0.1",
-            "--pitch-shift", "2.5", "--gain-db", "4", "--no-shift", "--resume", "--quiet"]
+            "--pitch-shift", "2.5", "--gain-db", "4", "--weight-decay", "1e-4", "--no-shift", "--resume", "--quiet"]
     assert main(argv) == 0
     assert seen["val_singer"] == "amy" and seen["validate"] and seen["gamma"] == 0.1 and seen["resume"]
+    assert seen["weight_decay"] == 1e-4
     assert seen["augment"] == drnn_train.Augment(shift=False, pitch=2.5, gain_db=4.0)
     assert "best 2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--all-clips"])
+
+
+def test_voice_metrics_bss_eval_sources():
+    rng = np.random.default_rng(7)
+    t = np.arange(16000) / 16000
+    voice = np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    music = rng.standard_normal(16000)
+    voice, music = voice / np.linalg.norm(voice), music / np.linalg.norm(music)  # a 0 dB mixture
+    m = drnn_train.voice_metrics(voice, music, voice + 0.1 * music)
+    assert m["sir"] == pytest.approx(20.0, abs=0.5)  # music leaks at -20 dB
+    assert m["sdr_mix"] == pytest.approx(0.0, abs=0.5) and m["sdr"] - m["sdr_mix"] > 15
+    assert m["sar"] > 40 and m["length"] == 16000
+    silent = drnn_train.voice_metrics(voice, music, np.zeros_like(voice))  # scores, very low
+    assert silent["sdr"] - silent["sdr_mix"] < -10
