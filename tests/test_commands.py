@@ -68,7 +68,7 @@ def test_training_defaults_follow_the_architecture():
     assert settings(parse([*masks, "--steps", "9", "--resume"]), False) == JointSettings(steps=9, resume=True)
 
 
-@pytest.mark.parametrize("flag", ["--resume", "--calibrate", "--plot-training"])
+@pytest.mark.parametrize("flag", ["--calibrate", "--plot-training"])
 def test_cdae_only_training_options_are_refused_for_the_drnn(flag):
     out = subprocess.run(
         [sys.executable, str(ROOT / "train_util.py"), "--train", "--arch", "drnn", "--stem-dirs", "x", flag],
@@ -76,6 +76,15 @@ def test_cdae_only_training_options_are_refused_for_the_drnn(flag):
         text=True,
     )
     assert out.returncode == 2 and f"{flag}: for --arch cdae only" in out.stderr
+
+
+@pytest.mark.parametrize("flag", [["--val-singer", "amy"], ["--all-clips"], ["--gamma", "0"], ["--no-shift"]])
+def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
+    from mixin.cli.train import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--train", *flag])
+    assert exit_.value.code == 2 and f"{flag[0]}: for --arch drnn only" in capsys.readouterr().err
 
 
 def test_error_while_scoring_is_one_line_and_traceback_with_verbose(tmp_path, monkeypatch, capsys):

@@ -12,11 +12,13 @@ from typing import Sequence
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
-from ..training.settings import SETTINGS
+from ..training.settings import SETTINGS, Augment
 from .common import EXIT_OK, add_output_flags, progress_enabled, run
 
 PROG = "train_util.py"
-CDAE_ONLY = ("resume", "distribute", "plot_training", "calibrate")
+CDAE_ONLY = ("distribute", "plot_training", "calibrate")
+DRNN_ONLY = ("val_singer", "all_clips", "gamma", "pitch_shift", "gain_db", "weight_decay", "no_shift")
+"""Options of one architecture's training, refused with the other's (``--resume`` serves both)."""
 SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
 
 STEM_RULES = """\
@@ -128,9 +130,26 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help=f"stop after this many epochs without a better validation loss ({_default('patience')})")
     tr.add_argument("--learning-rate", type=float,
                     help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)")
-    tr.add_argument("--resume", action="store_true", help="continue from the checkpoints in --log-dir")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue from the checkpoints in --log-dir (drnn: its last weights and history)")
     tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
     tr.add_argument("--plot-training", action="store_true", help="also show the loss curves when a display exists")
+
+    dr = p.add_argument_group("--train --arch drnn")
+    val = dr.add_mutually_exclusive_group()
+    val.add_argument("--val-singer", metavar="NAME",
+                     help="leave one singer out: all clips of NAME (file names NAME_song_clip) validate, the other "
+                     "singers' clips train (default: every fifth song validates)")
+    val.add_argument("--all-clips", action="store_true",
+                     help="train on every clip, no validation, keep the last epoch (epochs chosen by --val-singer runs)")
+    dr.add_argument("--gamma", type=float, help=f"weight of the discriminative term ({_default('gamma')})")
+    dr.add_argument("--pitch-shift", type=float, metavar="ST",
+                    help=f"resample each clip's voice by a random -ST..ST semitones per epoch (default: {Augment.pitch:g})")
+    dr.add_argument("--gain-db", type=float, metavar="DB",
+                    help=f"random voice-to-music gain in -DB..DB dB per clip and epoch (default: {Augment.gain_db:g})")
+    dr.add_argument("--weight-decay", type=float, metavar="W",
+                    help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})")
+    dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
 
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="segments and HDF5 files (default: ./data)")
     p.add_argument("--model-dir", type=Path, default=Path("model"), help="trained models (default: ./model)")
@@ -156,6 +175,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         given += ["--objective masks"] if args.objective == "masks" else []
         if given:
             parser.error(f"{', '.join(given)}: for --arch cdae only")
+    else:
+        given = [f"--{n.replace('_', '-')}" for n in DRNN_ONLY if getattr(args, n) is not None and getattr(args, n) is not False]
+        if given:
+            parser.error(f"{', '.join(given)}: for --arch drnn only")
     if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
         parser.error("--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
     args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
@@ -193,6 +216,10 @@ def settings(args: argparse.Namespace, progress: bool):
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
     else:
+        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay") if getattr(args, k) is not None})
+        values.update(val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume)
+        augment = {"pitch": args.pitch_shift, "gain_db": args.gain_db}
+        values["augment"] = Augment(shift=not args.no_shift, **{k: v for k, v in augment.items() if v is not None})
         values["verbose"] = 0 if args.quiet else 1
     return cls(**values)
 
@@ -257,10 +284,13 @@ def train_drnn(args: argparse.Namespace, progress: bool) -> None:
     from ..training.drnn import train_drnn
 
     r = train_drnn(args.stem_dirs, args.model_dir, args.log_dir, settings(args, progress))
-    print(
-        f"drnn: {r['epochs']} epochs; validation GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, "
-        f"GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
-    )
+    if args.all_clips:
+        print(f"drnn: {r['epochs']} epochs on all {r['train_clips']} clips -> {args.model_dir}/")
+    else:
+        print(
+            f"drnn: {r['epochs']} epochs (best {r['best_epoch']}); validation GNSDR {r['GNSDR']:.2f} dB, "
+            f"GSIR {r['GSIR']:.2f}, GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips -> {args.model_dir}/"
+        )
 
 
 def train_masks(args: argparse.Namespace, progress: bool) -> None:

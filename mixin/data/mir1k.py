@@ -1,5 +1,6 @@
 """MIR-1K-style clips (stereo: accompaniment left, singing voice right): reading them, grouping
-them by song, and the held-out split that training, rendering and evaluation all use.
+them by song, and the held-out split that training, rendering and evaluation all use (or, for the
+DRNN's leave-one-singer-out runs, a split by singer).
 
 Clip names are ``singer_song_clip`` (``abjones_1_01.wav``); a song's clips always stay on one
 side of the split, so no song is both trained on and scored.
@@ -51,6 +52,36 @@ def voice_groups(voice_dir: Path) -> list[list[Path]]:
 def split_clips(voice_dir: Path, split: str) -> list[Path]:
     """The clips of ``split``'s songs in ``voice_dir``."""
     return [clip for group in split_for(voice_groups(voice_dir), split) for clip in group]
+
+
+def singer_of(path: Path) -> str:
+    """MIR-1K names clips ``singer_song_clip``: the part before the first underscore."""
+    return Path(path).stem.split("_", 1)[0]
+
+
+def split_paths(dirs: Sequence[Path], split: str, val_singer: str | None = None) -> list[Path]:
+    """The clip files of ``split`` ("train", "validation" or "all") in MIR-1K-style directories.
+
+    Without ``val_singer`` every fifth song is validation's (:func:`split_clips`); with it (leave
+    one singer out), every clip of that singer is validation's and every other singer's clip
+    training's."""
+    if split not in (*SPLITS, "all"):
+        raise ValueError(split)
+    paths: list[Path] = []
+    for d in map(Path, dirs):
+        if not d.is_dir():
+            raise MixinError(d, "clip directory not found")
+        groups = voice_groups(d)
+        if split == "all":
+            paths += [p for g in groups for p in g]
+        elif val_singer is None:
+            paths += split_clips(d, split)
+        else:
+            paths += [p for g in groups for p in g if (singer_of(p) == val_singer) == (split == "validation")]
+    if val_singer is not None and split == "validation" and not paths:
+        singers = sorted({singer_of(p) for d in dirs for g in voice_groups(Path(d)) for p in g})
+        raise MixinError(Path(dirs[0]), f"no clips of singer {val_singer!r} (singers: {', '.join(singers) or 'none'})")
+    return paths
 
 
 def read_clip(path: Path, start_s: float = 0.0, seconds: float | None = None) -> tuple[np.ndarray, int]:

@@ -2,13 +2,26 @@
 
 Each clip's voice and music are scaled to equal energy (a 0 dB mixture, as Huang et al. 2014);
 every epoch the voice is circularly shifted against the music by a random multiple of 10000
-samples (the paper's augmentation, drawn anew each epoch instead of enumerated). Songs are held
-out for validation (every fifth song, as ``--render-split``), never clips of one song on both
-sides. Adam replaces the paper's L-BFGS. The best epoch by validation loss is kept.
+samples (the paper's augmentation, drawn anew each epoch instead of enumerated). Optionally the
+voice is also resampled by a random number of semitones (new "singers": pitch and formants move
+together) and its level against the music varied by a random gain (:class:`Augment`).
+
+Validation, one of:
+
+* ``songs`` (default): every fifth song held out (as ``--render-split``), never clips of one song
+  on both sides;
+* a singer's name (leave one singer out, ``val_singer``): every clip of that singer is
+  validation, the other singers' clips are training: a figure that predicts quality on singers
+  never heard;
+* none (``validate=False``): every clip trains, the last epoch is kept (the epochs chosen
+  beforehand by leave-one-singer-out runs).
+
+Adam (or AdamW) replaces the paper's L-BFGS. The best epoch by validation loss is kept.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,16 +29,19 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import drnn
-from ..audio import resample
+from ..audio import resample, temporary_beside
 from ..constants import LEARNING_RATE
-from ..data.mir1k import SHIFT, read_clip, split_clips
+from ..data.mir1k import SHIFT, read_clip, split_paths
 from ..errors import MixinError
+from ..evaluation.scoring import voice_metrics
 from ..registry import ModelConfig
-from .common import EarlyStopping, save_uncompiled, write_history, write_record
-from .settings import DRNNSettings
+from .common import EarlyStopping, read_history, save_uncompiled, write_history, write_record
+from .settings import Augment, DRNNSettings
 
 LEVEL = 0.05  # RMS of voice and of music in a training mixture
 LOSS = "discriminative MSE (|STFT|)"
+LAST_WEIGHTS = "drnn_last.weights.h5"
+"""The last epoch's weights and optimizer state in the log directory, for ``resume``."""
 
 
 @dataclass
@@ -35,34 +51,57 @@ class Clip:
     voice: np.ndarray
 
 
-def load_clips(dirs: Sequence[Path], split: str) -> list[Clip]:
-    """The clips of ``split`` ("train" or "validation") from MIR-1K-style directories."""
+def load_clips(dirs: Sequence[Path], split: str, val_singer: str | None = None) -> list[Clip]:
+    """The clips of ``split`` ("train", "validation" or "all"; see :func:`~mixin.data.mir1k.split_paths`)
+    from MIR-1K-style directories."""
     clips = []
-    for d in map(Path, dirs):
-        if not d.is_dir():
-            raise MixinError(d, "clip directory not found")
-        for path in split_clips(d, split):
-            audio, rate = read_clip(path)
-            audio = resample(audio, rate, drnn.RATE)
-            music, voice = audio[:, 0], audio[:, 1]
-            rms_m, rms_v = np.sqrt(np.mean(music**2)), np.sqrt(np.mean(voice**2))
-            if rms_m == 0 or rms_v == 0:
-                continue
-            clips.append(Clip(path.stem, music * (LEVEL / rms_m), voice * (LEVEL / rms_v)))
+    for path in split_paths(dirs, split, val_singer):
+        audio, rate = read_clip(path)
+        audio = resample(audio, rate, drnn.RATE)
+        music, voice = audio[:, 0], audio[:, 1]
+        rms_m, rms_v = np.sqrt(np.mean(music**2)), np.sqrt(np.mean(voice**2))
+        if rms_m == 0 or rms_v == 0:
+            continue
+        clips.append(Clip(path.stem, music * (LEVEL / rms_m), voice * (LEVEL / rms_v)))
     if not clips:
-        raise MixinError(Path(dirs[0]), f"no usable {split} clips")
+        raise MixinError(Path(dirs[0]) if dirs else None, f"no usable {split} clips")
     return clips
 
 
-def examples(clips: list[Clip], rng: np.random.Generator | None, frames: int) -> tuple[np.ndarray, np.ndarray]:
+def shift_pitch(voice: np.ndarray, semitones: float) -> np.ndarray:
+    """The voice played 2^(semitones/12) times faster (pitch and formants move together; linear
+    interpolation), at the same level, tiled circularly back to its original length."""
+    if semitones == 0:
+        return voice
+    factor = 2.0 ** (semitones / 12.0)
+    positions = np.arange(0, len(voice) - 1, factor)
+    faster = np.interp(positions, np.arange(len(voice)), voice)
+    faster *= np.sqrt(np.mean(voice**2) / max(np.mean(faster**2), 1e-20))  # same level
+    return np.resize(faster, len(voice)).astype(voice.dtype)  # np.resize repeats circularly
+
+
+def augment_voice(voice: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:
+    """One random draw of :class:`Augment` applied to a voice track."""
+    if aug.pitch:
+        voice = shift_pitch(voice, float(rng.uniform(-aug.pitch, aug.pitch)))
+    if aug.shift:
+        voice = np.roll(voice, SHIFT * int(rng.integers(0, max(1, len(voice) // SHIFT))))
+    if aug.gain_db:
+        voice = voice * 10.0 ** (float(rng.uniform(-aug.gain_db, aug.gain_db)) / 20.0)
+    return voice
+
+
+def examples(
+    clips: list[Clip], rng: np.random.Generator | None, frames: int, aug: Augment | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Sequences of ``frames`` STFT frames: inputs (n, frames, 1539), targets (n, frames, 1026).
 
-    With ``rng``, each clip's voice is first rolled by a random multiple of SHIFT samples."""
+    With ``rng``, each clip's voice is first augmented (:class:`Augment`, by default the paper's
+    roll by a random multiple of SHIFT samples)."""
+    aug = aug or Augment()
     xs, ys = [], []
     for c in clips:
-        voice = c.voice
-        if rng is not None:
-            voice = np.roll(voice, SHIFT * int(rng.integers(0, max(1, len(voice) // SHIFT))))
+        voice = c.voice if rng is None else augment_voice(c.voice, rng, aug)
         mags = np.abs(drnn.stft(np.stack([c.music + voice, voice, c.music])))
         x = drnn.with_context(mags[0])
         y = np.concatenate([mags[1], mags[2]], axis=-1)
@@ -76,6 +115,16 @@ def examples(clips: list[Clip], rng: np.random.Generator | None, frames: int) ->
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32)
 
 
+def _save_weights(model, path: Path) -> None:
+    """Weights and optimizer state, atomically (for ``resume``)."""
+    tmp = temporary_beside(path, ".weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def train_drnn(
     clip_dirs: Sequence[Path],
     model_dir: Path,
@@ -83,63 +132,105 @@ def train_drnn(
     settings: DRNNSettings | None = None,
     **overrides: Any,
 ) -> dict:
-    """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation songs.
+    """Train, keep the best epoch in ``model_dir/model_drnn.keras``, score the validation clips.
 
     ``overrides`` replace fields of ``settings`` (default :class:`DRNNSettings`), e.g. ``epochs=20``.
+    ``val_singer``: leave that singer out (validation = all their clips). ``validate=False``: train
+    on every clip for ``epochs`` epochs and keep the last (each epoch's weights also in
+    ``log_dir/drnn_epochNNN.keras``). ``weight_decay``: AdamW's decoupled weight decay instead of
+    Adam. ``resume``: continue from the weights, optimizer state and history in ``log_dir``; epoch
+    ``e``'s augmentation is drawn from seed ``(seed, e)``, so a resumed run sees what an
+    uninterrupted one would.
     """
     from ..backend import keras_module
 
     s = replace(settings or DRNNSettings(), **overrides)
+    if s.val_singer is not None and not s.validate:
+        raise MixinError(None, "a validation singer and training on every clip exclude each other")
+    model_dir, log_dir = Path(model_dir), Path(log_dir)
+    last_path, history_path = log_dir / LAST_WEIGHTS, log_dir / "drnn_history.csv"
+    if s.resume and not (last_path.exists() and history_path.exists()):
+        raise MixinError(log_dir, f"nothing to resume (no {LAST_WEIGHTS} / drnn_history.csv)")
     keras = keras_module()
-    train_clips, val_clips = load_clips(clip_dirs, "train"), load_clips(clip_dirs, "validation")
-    rng = np.random.default_rng(s.seed)
-    val_x, val_y = examples(val_clips, None, s.frames)
+    train_clips = load_clips(clip_dirs, "train" if s.validate else "all", s.val_singer)
+    val_clips = load_clips(clip_dirs, "validation", s.val_singer) if s.validate else []
+    if {c.name for c in train_clips} & {c.name for c in val_clips}:  # pragma: no cover - split bug
+        raise MixinError(None, "a clip is on both sides of the split")
+    val_x, val_y = examples(val_clips, None, s.frames) if s.validate else (None, None)
     keras.utils.set_random_seed(s.seed)
     model = drnn.build_drnn(s.hidden)
-    optimizer = keras.optimizers.Adam(s.learning_rate or LEARNING_RATE, clipnorm=1.0)
+    learning_rate = s.learning_rate or LEARNING_RATE
+    if s.weight_decay:
+        optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=s.weight_decay, clipnorm=1.0)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, clipnorm=1.0)
     model.compile(optimizer=optimizer, loss=drnn.discriminative_loss(s.gamma))
-    model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.for_arch("drnn")
     best_path = config.model_path(model_dir)
     history: list[dict] = []
-    stopping = EarlyStopping(s.patience)
-    for epoch in range(s.epochs):
-        x, y = examples(train_clips, rng, s.frames)
+    if s.resume:
+        model.optimizer.build(model.trainable_variables)  # so the optimizer's moments load too
+        model.load_weights(last_path)
+        history = read_history(history_path)
+    stopping = EarlyStopping.from_history(history, s.patience) if s.validate else EarlyStopping(s.patience)
+    for epoch in range(len(history), s.epochs):
+        if s.validate and stopping.stop:
+            break
+        x, y = examples(train_clips, np.random.default_rng([s.seed, epoch]), s.frames, s.augment)
         h = model.fit(x, y, batch_size=s.batch_size, epochs=1, verbose=0, shuffle=True)
-        val = float(model.evaluate(val_x, val_y, batch_size=s.batch_size, verbose=0))
+        val = float(model.evaluate(val_x, val_y, batch_size=s.batch_size, verbose=0)) if s.validate else float("nan")
         history.append({"epoch": epoch, "loss": float(h.history["loss"][0]), "val_loss": val})
         if s.verbose:
             print(f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}",
                   flush=True)
-        if stopping.update(val):
+        if not s.validate:  # every epoch kept, to pick the one the leave-one-singer-out runs chose
             save_uncompiled(model, best_path)
-        write_history(history, log_dir / "drnn_history.csv")
-        if stopping.stop:
-            break
+            save_uncompiled(model, log_dir / f"drnn_epoch{epoch + 1:03d}.keras")
+        elif stopping.update(val):
+            save_uncompiled(model, best_path)
+        _save_weights(model, last_path)
+        write_history(history, history_path)
+    if s.validate:
+        how = f"{s.val_singer}'s clips held out" if s.val_singer else "every fifth song held out"
+    else:
+        how = "all clips, last epoch kept"
+    aug = s.augment
+    augmentation = f"shift {'on' if aug.shift else 'off'}, pitch +-{aug.pitch:g} st, gain +-{aug.gain_db:g} dB"
+    optimizer_name = f"AdamW (decay {s.weight_decay:g})" if s.weight_decay else "Adam"
     config.notes = (
-        f"DRNN-2 + discriminative training (gamma {s.gamma}), Adam; {len(history)} epochs on {len(train_clips)} clips"
+        f"DRNN-2 + discriminative training (gamma {s.gamma:g}), {optimizer_name} {learning_rate:g}; "
+        f"{len(history)} epochs on {len(train_clips)} clips ({how}); augmentation: {augmentation}"
     )
     config.save(model_dir)
-    results = {"epochs": len(history), "best_val_loss": stopping.best, **validation_scores(model_dir, clip_dirs)}
+    results: dict = {"epochs": len(history), "train_clips": len(train_clips)}
+    if s.validate:
+        best_epoch = int(np.nanargmin([h["val_loss"] for h in history])) + 1 if history else 0
+        results |= {"best_epoch": best_epoch, "best_val_loss": stopping.best,
+                    **validation_scores(model_dir, clip_dirs, s.val_singer)}
     write_record(log_dir, "drnn", history, results, "DRNN", LOSS)
     return results
 
 
-def validation_scores(model_dir: Path, clip_dirs: Sequence[Path]) -> dict:
-    """GNSDR, GSIR, GSAR of the saved model on the held-out songs' clips (0 dB mixtures)."""
-    from ..evaluation.scoring import clip_track, global_voice_metrics, score_track
+def validation_scores(model_dir: Path, clip_dirs: Sequence[Path], val_singer: str | None = None) -> dict:
+    """GNSDR, GSIR, GSAR of the saved model on the validation clips (held-out songs, or
+    ``val_singer``'s clips), each mixed at 0 dB (voice and music at equal energy, as Huang et al.
+    2014); :func:`~mixin.evaluation.scoring.voice_metrics` (bss_eval_sources) per clip."""
+    from ..evaluation.scoring import global_voice_metrics
     from ..separators import DRNNSeparator
 
     sep = DRNNSeparator.from_pretrained(model_dir, backend="tensorflow")  # the model just trained, not an old export
-    voice = []
-    for d in clip_dirs:
-        for path in split_clips(Path(d), "validation"):
-            track = clip_track(path)
-            if track.skipped:
-                continue
-            score = score_track(track, "drnn", sep.separate(track.mix, track.rate))
-            if score.voice:
-                voice.append(score.voice)
-    return {**global_voice_metrics(voice), "validation_clips": len(voice)}
+    scores = []
+    for path in split_paths(clip_dirs, "validation", val_singer):
+        audio, rate = read_clip(path)
+        music, voice = audio[:, 0].astype(np.float64), audio[:, 1].astype(np.float64)
+        e_m, e_v = float(np.sum(music**2)), float(np.sum(voice**2))
+        if e_m == 0 or e_v == 0:
+            continue
+        music, voice = music / np.sqrt(e_m), voice / np.sqrt(e_v)
+        scale = 0.5 / max(float(np.abs(music + voice).max()), 1e-9)  # a playable level; ratios unchanged
+        music, voice = music * scale, voice * scale
+        stems = sep.separate((music + voice)[:, None].astype(np.float32), rate)
+        scores.append(voice_metrics(voice, music, stems["vocal"][:, 0].astype(np.float64)))
+    return {**global_voice_metrics(scores), "validation_clips": len(scores)}

@@ -6,7 +6,7 @@ here imports TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..constants import LEARNING_RATE, MASK_POWER
@@ -38,6 +38,17 @@ class TrainSettings(CommonSettings):
 
 
 @dataclass
+class Augment:
+    """The DRNN's augmentation, per clip and epoch: the paper's circular shift of the voice
+    (``shift``), and optionally a resampling of the voice by a uniform random number of semitones
+    in [-pitch, pitch] and a uniform random voice gain in [-gain_db, gain_db] dB against the music."""
+
+    shift: bool = True
+    pitch: float = 0.0
+    gain_db: float = 0.0
+
+
+@dataclass
 class DRNNSettings(CommonSettings):
     """The DRNN's training (``--train --arch drnn``)."""
 
@@ -47,6 +58,11 @@ class DRNNSettings(CommonSettings):
     frames: int = SEQUENCE
     gamma: float = GAMMA
     hidden: int = HIDDEN
+    val_singer: str | None = None  # leave this singer out (validation = all their clips); None: every fifth song
+    validate: bool = True  # False: train on every clip for ``epochs`` epochs, keep the last
+    augment: Augment = field(default_factory=Augment)
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay instead of plain Adam
+    resume: bool = False  # continue from the weights, optimizer state and history in the log directory
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""Leave-one-singer-out training of the DRNN: the split, the augmentation, resume, --all-clips."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin.data import mir1k
+from mixin.errors import MixinError
+from mixin.evaluation.scoring import voice_metrics
+from mixin.training import drnn as drnn_train
+
+
+def write_singers(directory: Path, singers: dict[str, int], seconds: float = 0.6, rate: int = 16000) -> Path:
+    """``singers``: name -> songs; two clips a song, named like MIR-1K (singer_song_clip)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    t = np.arange(int(seconds * rate)) / rate
+    for k, (singer, songs) in enumerate(singers.items()):
+        for s in range(songs):
+            for c in range(2):
+                voice = 0.2 * np.sin(2 * np.pi * (200 + 150 * k + 20 * s) * t)
+                music = 0.1 * rng.standard_normal(len(t))
+                sf.write(str(directory / f"{singer}_{s + 1}_{c + 1:02d}.wav"), np.stack([music, voice], 1), rate, subtype="FLOAT")
+    return directory
+
+
+def test_leave_one_singer_out_split(tmp_path):
+    clips = write_singers(tmp_path / "clips", {"abjones": 2, "amy": 6})
+    train = mir1k.split_paths([clips], "train", "amy")
+    val = mir1k.split_paths([clips], "validation", "amy")
+    assert {mir1k.singer_of(p) for p in train} == {"abjones"} and len(train) == 4
+    assert {mir1k.singer_of(p) for p in val} == {"amy"} and len(val) == 12
+    assert len(mir1k.split_paths([clips], "all")) == 16
+    # the song split (default) mixes both singers on both sides, never a song on both sides
+    songs = lambda ps: {p.stem.rsplit("_", 1)[0] for p in ps}  # noqa: E731
+    assert not songs(mir1k.split_paths([clips], "train")) & songs(mir1k.split_paths([clips], "validation"))
+    with pytest.raises(MixinError, match=r"no clips of singer 'bob' \(singers: abjones, amy\)"):
+        mir1k.split_paths([clips], "validation", "bob")
+    loaded = drnn_train.load_clips([clips], "train", "abjones")
+    assert {c.name.split("_")[0] for c in loaded} == {"amy"}
+
+
+def test_pitch_shift_moves_the_pitch_and_keeps_length_and_level():
+    rate, f0 = 16000, 220.0
+    t = np.arange(rate) / rate
+    voice = (0.1 * np.sin(2 * np.pi * f0 * t)).astype(np.float32)
+    up = drnn_train.shift_pitch(voice, 3.0)
+    assert up.shape == voice.shape and up.dtype == voice.dtype
+    peak = np.argmax(np.abs(np.fft.rfft(up * np.hanning(len(up))))) * rate / len(up)
+    assert peak == pytest.approx(f0 * 2 ** (3 / 12), abs=2.0)
+    assert np.sqrt(np.mean(up**2)) == pytest.approx(np.sqrt(np.mean(voice**2)), rel=0.02)
+    assert drnn_train.shift_pitch(voice, 0.0) is voice
+
+
+def test_augment_gain_within_bounds():
+    voice = np.ones(30000, np.float32)
+    rng = np.random.default_rng(0)
+    gains = [float(drnn_train.augment_voice(voice, rng, drnn_train.Augment(shift=False, gain_db=6.0))[0]) for _ in range(200)]
+    db = 20 * np.log10(gains)
+    assert db.min() >= -6.0 and db.max() <= 6.0 and db.max() - db.min() > 8.0
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    clips = write_singers(tmp_path / "clips", {"a": 1, "b": 1})
+    kw = dict(batch_size=2, frames=4, hidden=8, val_singer="b", patience=10, verbose=0)
+    with pytest.raises(MixinError, match="nothing to resume"):
+        drnn_train.train_drnn([clips], tmp_path / "m0", tmp_path / "l0", epochs=1, resume=True, **kw)
+    r1 = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, **kw)
+    assert r1["epochs"] == 1 and r1["train_clips"] == 2 and r1["validation_clips"] == 2
+    r2 = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=3, resume=True, **kw)
+    assert r2["epochs"] == 3 and 1 <= r2["best_epoch"] <= 3
+    hist = (tmp_path / "l" / "drnn_history.csv").read_text().splitlines()
+    assert len(hist) == 4  # header + 3 epochs, the first kept from the first call
+
+
+def test_all_clips_trains_on_everything_without_validation(tmp_path):
+    from mixin.registry import ModelConfig
+
+    clips = write_singers(tmp_path / "clips", {"a": 1, "b": 2})
+    r = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, batch_size=2, frames=4, hidden=8,
+                              validate=False, patience=0, verbose=0)
+    assert r == {"epochs": 2, "train_clips": 6}  # patience does not stop a run without validation
+    assert (tmp_path / "m" / "model_drnn.keras").exists()
+    assert sorted(p.name for p in (tmp_path / "l").glob("drnn_epoch*.keras")) == ["drnn_epoch001.keras", "drnn_epoch002.keras"]
+    assert "all clips, last epoch kept" in ModelConfig.load(tmp_path / "m").notes
+    drnn_train.train_drnn([clips], tmp_path / "w", tmp_path / "lw", epochs=1, batch_size=2, frames=4, hidden=8,
+                          validate=False, weight_decay=1e-3, verbose=0)
+    assert "AdamW (decay 0.001)" in ModelConfig.load(tmp_path / "w").notes
+    with pytest.raises(MixinError, match="exclude each other"):
+        drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0)
+
+
+def test_cli_passes_the_drnn_options(monkeypatch, capsys):
+    from mixin.cli import train as train_cli
+    from mixin.cli.train import main
+
+    seen = {}
+
+    def fake(dirs, model_dir, log_dir, settings):
+        seen.update(vars(settings))
+        return {"epochs": 3, "train_clips": 7, "best_epoch": 2, "GNSDR": 1.0, "GSIR": 2.0, "GSAR": 3.0, "validation_clips": 4}
+
+    monkeypatch.setattr(drnn_train, "train_drnn", fake)
+    monkeypatch.setattr(train_cli, "export_onnx", lambda args: None)  # no model written to export
+    argv = ["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--gamma", "0.1",
+            "--pitch-shift", "2.5", "--gain-db", "4", "--weight-decay", "1e-4", "--no-shift", "--resume", "--quiet"]
+    assert main(argv) == 0
+    assert seen["val_singer"] == "amy" and seen["validate"] and seen["gamma"] == 0.1 and seen["resume"]
+    assert seen["weight_decay"] == 1e-4
+    assert seen["augment"] == drnn_train.Augment(shift=False, pitch=2.5, gain_db=4.0)
+    assert "best 2" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--all-clips"])
+
+
+def test_voice_metrics_bss_eval_sources():
+    rng = np.random.default_rng(7)
+    t = np.arange(16000) / 16000
+    voice = np.sin(2 * np.pi * 330 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    music = rng.standard_normal(16000)
+    voice, music = voice / np.linalg.norm(voice), music / np.linalg.norm(music)  # a 0 dB mixture
+    m = voice_metrics(voice, music, voice + 0.1 * music)
+    assert m["sir"] == pytest.approx(20.0, abs=0.5)  # music leaks at -20 dB
+    assert m["sdr_mix"] == pytest.approx(0.0, abs=0.5) and m["sdr"] - m["sdr_mix"] > 15
+    assert m["sar"] > 40 and m["length"] == 16000
+    silent = voice_metrics(voice, music, np.zeros_like(voice))  # scores, very low
+    assert silent["sdr"] - silent["sdr_mix"] < -10
