@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array", "ChunkedSeparator"]
+__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "ChunkedSeparator"]
 
 
 def chunk_count(length: int, chunk: int, overlap: int) -> int:
@@ -152,6 +152,35 @@ def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, o
     return np.concatenate(parts, axis=1) if parts else np.zeros((n_sources, 0, audio.shape[1]), np.float32)
 
 
+class SampleQueue:
+    """Blocks waiting for their matching output, handed back by sample count along ``axis``:
+    what a stream keeps of its input until a later stage yields the same stretch of samples."""
+
+    def __init__(self, axis: int = 0) -> None:
+        self.axis = axis
+        self.blocks: list[np.ndarray] = []
+        self.size = 0  # samples held
+
+    def push(self, block: np.ndarray) -> None:
+        self.blocks.append(block)
+        self.size += block.shape[self.axis]
+
+    def take(self, n: int, empty: np.ndarray | None = None) -> np.ndarray:
+        """The next ``n`` samples (fewer if fewer are held; ``empty`` if none are)."""
+        parts, got = [], 0
+        while self.blocks and got < n:
+            block = self.blocks.pop(0)
+            length = block.shape[self.axis]
+            if got + length > n:
+                block, rest = np.split(block, [n - got], axis=self.axis)
+                self.blocks.insert(0, rest)
+                length = n - got
+            parts.append(block)
+            got += length
+        self.size -= got
+        return np.concatenate(parts, axis=self.axis) if parts else empty
+
+
 class ChunkedSeparator:
     """What every architecture shares: audio at any rate and channel count in, stems out,
     through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
@@ -202,23 +231,16 @@ class ChunkedSeparator:
                 blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
             )
             return
-        pending: list[np.ndarray] = []  # input samples not yet matched by output
+        pending = SampleQueue()  # input samples not yet matched by output
+        nothing = np.zeros((0, channels), np.float32)
 
         def remember(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
             for block in source:
-                pending.append(block)
+                pending.push(block)
                 yield block
 
         def take(n: int) -> np.ndarray:
-            out, have = [], 0
-            while pending and have < n:
-                block = pending.pop(0)
-                if have + len(block) > n:
-                    pending.insert(0, block[n - have :])
-                    block = block[: n - have]
-                out.append(block)
-                have += len(block)
-            got = np.concatenate(out) if out else np.zeros((0, channels), np.float32)
+            got = pending.take(n, nothing)
             return np.pad(got, ((0, n - len(got)), (0, 0)))
 
         others = len(self.sources) - 1 if self.sums_to_mix else len(self.sources)
@@ -240,7 +262,7 @@ class ChunkedSeparator:
                 continue
             rest = take(len(out)) - stems.sum(axis=0)
             yield np.concatenate((stems, rest[None]), axis=0)
-        tail = take(sum(len(b) for b in pending)) if self.sums_to_mix else np.zeros((0, channels), np.float32)
+        tail = take(pending.size) if self.sums_to_mix else nothing
         if len(tail):
             yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
 

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .apply import stream_overlap_add
+from .apply import SampleQueue, stream_overlap_add
 
 KERNEL = 17
 """Frames (time median) and bins (frequency median) of the two filters."""
@@ -77,11 +77,11 @@ def stream_blend(
     Vocal and any other stems pass unchanged, and the two blended stems still sum to what they
     summed to, so the stems still add up to the mix. Streams: memory is bounded by the chunk."""
     h, p = sources.index("harmonic"), sources.index("percussive")
-    pending: list[np.ndarray] = []  # stem blocks waiting for the median filter's output
+    pending = SampleQueue(axis=1)  # stem blocks waiting for the median filter's output
 
     def both() -> Iterator[np.ndarray]:
         for block in stems:
-            pending.append(block)
+            pending.push(block)
             yield block[h] + block[p]
 
     def chunk_fn(chunks: np.ndarray) -> np.ndarray:
@@ -91,18 +91,7 @@ def stream_blend(
     chunk = int(CHUNK_S * sample_rate)
     overlap = int(OVERLAP_S * sample_rate)
     for split in stream_overlap_add(both(), chunk_fn, 2, chunk, overlap, batch=1):
-        n = split.shape[1]
-        parts, got = [], 0
-        while got < n:
-            block = pending[0]
-            take = min(n - got, block.shape[1])
-            parts.append(block[:, :take])
-            if take == block.shape[1]:
-                pending.pop(0)
-            else:
-                pending[0] = block[:, take:]
-            got += take
-        out = np.concatenate(parts, axis=1)
+        out = pending.take(split.shape[1])
         pair = out[h] + out[p]
         out[h] = (1 - weight) * out[h] + weight * split[0]
         out[p] = pair - out[h]

@@ -121,3 +121,19 @@ def test_an_error_in_fn_reaches_the_consumer():
 
     with pytest.raises(RuntimeError, match="model failed"):
         list(stream_overlap_add([np.zeros((5000, 1), np.float32)], fn, 2, CHUNK, 100, 2))
+
+
+def test_sample_queue_hands_back_samples_in_order_along_its_axis():
+    from mixin.apply import SampleQueue
+
+    queue = SampleQueue(axis=1)
+    data = np.arange(2 * 10 * 3, dtype=np.float32).reshape(2, 10, 3)
+    for a, b in ((0, 4), (4, 5), (5, 10)):
+        queue.push(data[:, a:b])
+    assert queue.size == 10
+    np.testing.assert_array_equal(queue.take(3), data[:, :3])
+    np.testing.assert_array_equal(queue.take(6), data[:, 3:9])
+    assert queue.size == 1
+    np.testing.assert_array_equal(queue.take(5), data[:, 9:])  # fewer than asked: what is held
+    empty = np.zeros((2, 0, 3), np.float32)
+    assert queue.take(4, empty) is empty and queue.size == 0
