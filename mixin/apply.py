@@ -59,14 +59,18 @@ def stream_overlap_add(
     chunk: int,
     overlap: int,
     batch: int = BATCH_CHUNKS,
+    executor: "Executor | None" = None,
 ) -> Iterator[np.ndarray]:
     """Separate a stream of (n, channels) blocks; yield finished (sources, n, channels) blocks.
 
     Each batch of at most ``batch`` chunks is separated in a background thread while the
     previous one is cross-faded and handed out (and the caller writes it and reads on), so
     at most two batches are in flight and memory does not grow with the track's length.
-    ``fn`` is called for one batch at a time, in order.
+    ``fn`` is called for one batch at a time, in order, on ``executor`` (default: one thread
+    shared by all streams; a stream that consumes another's output needs its own, or it
+    waits behind the other's batches instead of running beside them).
     """
+    executor = executor or _background()
     if not 0 <= overlap < chunk:
         raise ValueError(f"overlap must be in [0, {chunk}), got {overlap}")
     hop = chunk - overlap
@@ -86,7 +90,7 @@ def stream_overlap_add(
         for i, s in enumerate(starts):
             piece = buf[s - buf_pos : s - buf_pos + chunk]
             chunks[i, :, : len(piece)] = piece.T
-        previous, pending = pending, (starts, last_index, _background().submit(fn, chunks))
+        previous, pending = pending, (starts, last_index, executor.submit(fn, chunks))
         return previous
 
     def add(job) -> int:

@@ -9,6 +9,7 @@ filtering on material the models never saw.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -44,11 +45,20 @@ def n_fft_for(sample_rate: int) -> int:
     return 2 ** round(math.log2(N_FFT_44K * sample_rate / 44100))
 
 
-def hpss_split(audio: np.ndarray, sample_rate: int, n_fft: int | None = None, kernel: int = KERNEL, power: float = 2.0) -> np.ndarray:
+def hpss_split(
+    audio: np.ndarray,
+    sample_rate: int,
+    n_fft: int | None = None,
+    kernel: int = KERNEL,
+    power: float = 2.0,
+    shared_mask: bool = False,
+) -> np.ndarray:
     """Harmonic part of (..., samples) audio; the percussive part is the audio minus it.
 
     Median over time of |STFT| estimates the harmonic part, median over frequency the
-    percussive part; the soft mask ``H^p / (H^p + P^p)`` takes the harmonic share of the mix."""
+    percussive part; the soft mask ``H^p / (H^p + P^p)`` takes the harmonic share of the mix.
+    ``shared_mask``: one mask for all channels (axis -2 of ``audio``), from their mean
+    magnitude; half the median filtering of stereo, and the stereo image moves as one."""
     import scipy.signal
 
     n_fft = n_fft or n_fft_for(sample_rate)
@@ -56,11 +66,19 @@ def hpss_split(audio: np.ndarray, sample_rate: int, n_fft: int | None = None, ke
     audio = np.asarray(audio, dtype=np.float32)
     _, _, spec = scipy.signal.stft(audio, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros")
     mag = np.abs(spec)  # (..., bins, frames)
+    if shared_mask and audio.ndim >= 2:
+        mag = mag.mean(axis=-3, keepdims=True)
     harm = median_filter(mag, kernel, axis=-1)
     perc = median_filter(mag, kernel, axis=-2)
-    hp, pp = harm**power, perc**power
-    mask = np.divide(hp, hp + pp, out=np.full_like(hp, 0.5), where=(hp + pp) > 0)
-    _, h = scipy.signal.istft(spec * mask, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
+    if power == 2:  # in place: the filter is most of a separation's work besides the models
+        harm *= harm
+        perc *= perc
+    else:
+        harm, perc = harm**power, perc**power
+    perc += harm
+    mask = np.divide(harm, perc, out=np.full_like(harm, 0.5), where=perc > 0)
+    spec *= mask
+    _, h = scipy.signal.istft(spec, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
     n = audio.shape[-1]
     h = h[..., :n]
     if h.shape[-1] < n:
@@ -85,14 +103,16 @@ def stream_blend(
             yield block[h] + block[p]
 
     def chunk_fn(chunks: np.ndarray) -> np.ndarray:
-        harmonic = hpss_split(chunks, sample_rate)
+        harmonic = hpss_split(chunks, sample_rate, shared_mask=True)
         return np.stack((harmonic, chunks - harmonic))
 
     chunk = int(CHUNK_S * sample_rate)
     overlap = int(OVERLAP_S * sample_rate)
-    for split in stream_overlap_add(both(), chunk_fn, 2, chunk, overlap, batch=1):
-        out = pending.take(split.shape[1])
-        pair = out[h] + out[p]
-        out[h] = (1 - weight) * out[h] + weight * split[0]
-        out[p] = pair - out[h]
-        yield out
+    # Its own thread: on the models' shared one it would wait behind their batches.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixin-hpss") as executor:
+        for split in stream_overlap_add(both(), chunk_fn, 2, chunk, overlap, batch=1, executor=executor):
+            out = pending.take(split.shape[1])
+            pair = out[h] + out[p]
+            out[h] = (1 - weight) * out[h] + weight * split[0]
+            out[p] = pair - out[h]
+            yield out
