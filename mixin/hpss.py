@@ -20,9 +20,9 @@ KERNEL = 17
 """Frames (time median) and bins (frequency median) of the two filters."""
 N_FFT_44K = 4096
 """STFT size at 44.1 kHz (hop a quarter); other rates use the power of two nearest the same duration."""
-CHUNK_S = 12.0
-OVERLAP_S = 2.0
-"""Streamed in chunks of 12 s cross-faded over 2 s: each filter reaches about 0.2 s, so the
+CHUNK_S = 6.0
+OVERLAP_S = 1.0
+"""Streamed in chunks of 6 s cross-faded over 1 s: each filter reaches about 0.2 s, so the
 cross-fades hide the chunk edges."""
 
 

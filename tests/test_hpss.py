@@ -62,7 +62,7 @@ def test_stream_blend_keeps_vocal_and_sums(weight):
     if weight == 0:
         np.testing.assert_allclose(out, stems, atol=1e-6)
     if weight == 1:
-        # Streamed in 12-s chunks with 2-s cross-fades, yet close to the whole-track filter.
+        # Streamed in 6-s chunks with 1-s cross-fades, yet close to the whole-track filter.
         rest = stems[0] + stems[1]
         whole = hpss_split(rest.T, rate, shared_mask=True).T
         err = np.sum((out[0] - whole) ** 2) / np.sum(whole**2)
