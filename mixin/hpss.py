@@ -70,11 +70,8 @@ def hpss_split(
         mag = mag.mean(axis=-3, keepdims=True)
     harm = median_filter(mag, kernel, axis=-1)
     perc = median_filter(mag, kernel, axis=-2)
-    if power == 2:  # in place: the filter is most of a separation's work besides the models
-        harm *= harm
-        perc *= perc
-    else:
-        harm, perc = harm**power, perc**power
+    np.power(harm, power, out=harm)  # in place, as below: no copies of the spectrogram's size
+    np.power(perc, power, out=perc)
     perc += harm
     mask = np.divide(harm, perc, out=np.full_like(harm, 0.5), where=perc > 0)
     spec *= mask
