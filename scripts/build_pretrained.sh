@@ -51,9 +51,9 @@ MODELS="$W/model" WORK="$W" bash scripts/sweep_mask_power.sh
 #    SDR on the 4 other real songs, then median filtering's share of the harmonic/percussive split
 #    (hpss_weight) on those songs and on real percussion mixes built from them (nothing of which
 #    was trained on). The validation folder names are real-dev's (MedleyDB MusicDelta songs).
-mkdir -p "$W/real-train" "$W/real-val"
-for s in Beatles Britpop "Speed Metal" Zeppelin; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-train/"; done
-for s in Reggae "Country 1" Rockabilly Shadows; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-val/"; done
+source scripts/real_dev_folds.sh
+link_fold train "$REAL" "$W/real-train"
+link_fold val "$REAL" "$W/real-val"
 for k in 1 2; do
     "$PY" train_util.py --render-stems "$W/render2-train-$k" --tracks 40 --voices "$MIR1K" \
         --render-seed $((10 + k)) --force --quiet

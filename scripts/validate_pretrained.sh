@@ -15,8 +15,8 @@ REAL=${REAL:-../shared/data/real-dev}
 MIR1K=${MIR1K:-../shared/data/mir1k-train}
 PY=.venv/bin/python
 bash scripts/install_render_deps.sh full  # sonic-pi-samples' drum loops among them
-mkdir -p "$W/real-val"
-for s in Reggae "Country 1" Rockabilly Shadows; do ln -sfn "$(realpath "$REAL/Music Delta - $s")" "$W/real-val/"; done
+source scripts/real_dev_folds.sh
+link_fold val "$REAL" "$W/real-val"
 rm -rf "$W/percussion-val"
 "$PY" eval_mixin.py "$W/real-val" --make-percussion-mixes "$W/percussion-val" \
     --loops /usr/share/sonic-pi/samples/loop_{amen_full,breakbeat,compus,tabla}.flac
