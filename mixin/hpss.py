@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .apply import SampleQueue, stream_overlap_add
+from .transforms import istft, stft
 
 KERNEL = 17
 """Frames (time median) and bins (frequency median) of the two filters."""
@@ -59,12 +60,10 @@ def hpss_split(
     percussive part; the soft mask ``H^p / (H^p + P^p)`` takes the harmonic share of the mix.
     ``shared_mask``: one mask for all channels (axis -2 of ``audio``), from their mean
     magnitude; half the median filtering of stereo, and the stereo image moves as one."""
-    import scipy.signal
-
     n_fft = n_fft or n_fft_for(sample_rate)
     hop = n_fft // 4
     audio = np.asarray(audio, dtype=np.float32)
-    _, _, spec = scipy.signal.stft(audio, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary="zeros")
+    spec = stft(audio, n_fft, hop)
     mag = np.abs(spec)  # (..., bins, frames)
     if shared_mask and audio.ndim >= 2:
         mag = mag.mean(axis=-3, keepdims=True)
@@ -75,12 +74,7 @@ def hpss_split(
     perc += harm
     mask = np.divide(harm, perc, out=np.full_like(harm, 0.5), where=perc > 0)
     spec *= mask
-    _, h = scipy.signal.istft(spec, fs=sample_rate, nperseg=n_fft, noverlap=n_fft - hop, boundary=True)
-    n = audio.shape[-1]
-    h = h[..., :n]
-    if h.shape[-1] < n:
-        h = np.pad(h, [(0, 0)] * (h.ndim - 1) + [(0, n - h.shape[-1])])
-    return h.astype(np.float32)
+    return istft(spec, n_fft, hop, audio.shape[-1])
 
 
 def stream_blend(

@@ -1,4 +1,4 @@
-"""The Bark-scale Nonstationary Gabor Transform (NSGT), vectorised and batched.
+"""The Bark-scale Nonstationary Gabor Transform (NSGT), vectorised and batched; and a plain STFT.
 
 Same mathematics as PyPI ``nsgt`` 0.19's non-sliced ``NSGT(scale, fs, Ls, real=True,
 matrixform=True)`` (Hann windows in frequency, canonical dual frame), which MiXiN used. Written
@@ -19,7 +19,7 @@ from .constants import CHUNK_SIZE, FMAX, FMIN, N_BANDS, SAMPLE_RATE
 
 _THREADS = os.cpu_count() or 1
 
-__all__ = ["hz2bark", "bark2hz", "bark_frequencies", "BarkNSGT", "nsgt"]
+__all__ = ["hz2bark", "bark2hz", "bark_frequencies", "BarkNSGT", "nsgt", "stft", "istft"]
 
 
 def hz2bark(f):
@@ -207,3 +207,49 @@ def _padded_rows(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: i
 def nsgt(length: int = CHUNK_SIZE, sample_rate: int = SAMPLE_RATE, bands: int = N_BANDS) -> BarkNSGT:
     """A shared, cached transform (building one takes a few hundred milliseconds)."""
     return BarkNSGT(length=length, sample_rate=sample_rate, bands=bands)
+
+
+def stft(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Periodic-Hann STFT of (..., samples) float audio: (..., bins, frames) complex64, frames
+    centred on multiples of ``hop`` from sample 0 (``n_fft // 2`` zeros before and after), the
+    same frames as ``scipy.signal.stft(boundary="zeros", padded=True)`` without its scaling.
+    Framing by strides and one batched real FFT: about 5x faster than scipy.signal's, whose
+    generic path dominated median-filtering HPSS (:mod:`mixin.hpss`)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if n_fft % hop:
+        raise ValueError(f"hop ({hop}) must divide n_fft ({n_fft})")
+    audio = np.asarray(audio, dtype=np.float32)
+    n = audio.shape[-1]
+    frames = -(-n // hop) + 1  # ceil(n / hop) + 1
+    padded = np.zeros((*audio.shape[:-1], (frames - 1) * hop + n_fft), dtype=np.float32)
+    padded[..., n_fft // 2 : n_fft // 2 + n] = audio
+    windowed = sliding_window_view(padded, n_fft, axis=-1)[..., ::hop, :] * _stft_window(n_fft)
+    return np.swapaxes(scipy.fft.rfft(windowed, axis=-1), -1, -2)
+
+
+def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
+    """Inverse of :func:`stft` (weighted overlap-add: exact for an unmodified spectrogram), the
+    first ``length`` samples, float32."""
+    window = _stft_window(n_fft)
+    frames = np.fft.irfft(np.swapaxes(spec, -1, -2), n=n_fft, axis=-1).astype(np.float32) * window
+    count, overlap = frames.shape[-2], n_fft // hop
+    blocks = frames.reshape(*frames.shape[:-1], overlap, hop)
+    out = np.zeros((*frames.shape[:-2], count + overlap - 1, hop), dtype=np.float32)
+    norm = np.zeros((count + overlap - 1, hop), dtype=np.float32)
+    squared = (window**2).reshape(overlap, hop)
+    for k in range(overlap):  # block k of frame j lands on output block j + k
+        out[..., k : k + count, :] += blocks[..., k, :]
+        norm[k : k + count] += squared[k]
+    out = out.reshape(*out.shape[:-2], -1)[..., n_fft // 2 : n_fft // 2 + length]
+    norm = norm.reshape(-1)[n_fft // 2 : n_fft // 2 + length]
+    out /= np.where(norm > 1e-10, norm, 1.0)
+    if out.shape[-1] < length:
+        out = np.concatenate((out, np.zeros((*out.shape[:-1], length - out.shape[-1]), np.float32)), axis=-1)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _stft_window(n_fft: int) -> np.ndarray:
+    """Periodic Hann window (scipy.signal.get_window("hann", n_fft)), float32."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixin.constants import CHUNK_SIZE, N_BANDS, N_FRAMES
-from mixin.transforms import BarkNSGT, bark2hz, bark_frequencies, hz2bark, nsgt
+from mixin.transforms import BarkNSGT, bark2hz, bark_frequencies, hz2bark, istft, nsgt, stft
 
 FIXTURE = Path(__file__).parent / "fixtures" / "nsgt_reference.npz"
 
@@ -107,3 +107,25 @@ def test_other_layouts_reconstruct_too(length, rate, bands):
 def test_empty_batch():
     t = nsgt()
     assert t.inverse(np.zeros((0, 2, 96, 1948), dtype=np.complex64)).shape == (0, 2, CHUNK_SIZE)
+
+
+@pytest.mark.parametrize("length", [1, 1000, 4096, 5000, 44100])
+def test_stft_reconstructs_any_length(length):
+    x = np.random.default_rng(length).normal(size=(2, length)).astype(np.float32)
+    spec = stft(x, 4096, 1024)
+    assert spec.shape == (2, 2049, -(-length // 1024) + 1) and spec.dtype == np.complex64
+    np.testing.assert_allclose(istft(spec, 4096, 1024, length), x, atol=5e-6)
+
+
+def test_stft_equals_scipy_signal_and_so_does_a_masked_inverse():
+    import scipy.signal
+
+    x = np.random.default_rng(3).normal(size=(2, 3 * 44100 + 123)).astype(np.float32)
+    spec = stft(x, 4096, 1024)
+    scale = scipy.signal.get_window("hann", 4096).sum()  # scipy's STFT divides by it
+    _, _, ref = scipy.signal.stft(x, nperseg=4096, noverlap=3072, boundary="zeros", padded=True)
+    np.testing.assert_allclose(spec, ref * scale, atol=1e-6 * np.abs(ref * scale).max())
+    mask = np.random.default_rng(4).random(spec.shape).astype(np.float32)  # not a consistent STFT
+    _, ref_out = scipy.signal.istft(ref * mask, nperseg=4096, noverlap=3072, boundary=True)
+    out = istft(spec * mask, 4096, 1024, x.shape[-1])
+    np.testing.assert_allclose(out, ref_out[:, : x.shape[-1]], atol=1e-6 * np.abs(ref_out).max())
