@@ -2,9 +2,10 @@
 """Where the time of ``xtract_mixin.py``'s path goes, stage by stage, for one backend.
 
 Separates a synthetic stereo 44.1 kHz song (or ``--input``) through ``mixin.files.separate_file``
-with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT and
-write. For each stage it prints the CPU time of the threads inside it (a steady measure even on a
-busy machine) and their wall time summed over threads (stages run in several threads at once);
+with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT, the
+HPSS blend's median filtering and write. For each stage it prints the CPU time of the threads
+inside it (a steady measure even on a busy machine) and their wall time summed over threads
+(stages run in several threads at once);
 "other" is the process's CPU time outside the timed stages.
 
     .venv/bin/python benchmarks/profile_separate.py                    # onnx, 60 s
@@ -79,6 +80,7 @@ def wrap_generator(owner, name: str, stage: str) -> None:
 def instrument() -> None:
     import mixin.audio
     import mixin.files
+    import mixin.hpss
     import mixin.separators
     import mixin.transforms
 
@@ -88,6 +90,7 @@ def instrument() -> None:
     wrap(mixin.transforms.BarkNSGT, "inverse", "inverse NSGT")
     wrap(mixin.separators.Separator, "estimate", "models")
     wrap(mixin.separators, "wiener_masks", "masks")
+    wrap(mixin.hpss, "hpss_split", "HPSS blend")
     wrap(mixin.audio.AtomicAudioWriter, "write", "write")
     wrap(mixin.audio.AtomicAudioWriter, "commit", "write")
     original = mixin.separators.Separator.separate_chunks
