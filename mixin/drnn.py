@@ -39,22 +39,19 @@ errors and gradients well above Adam's epsilon."""
 
 
 def stft(x: np.ndarray) -> np.ndarray:
-    """(..., samples) -> complex (..., frames, 513), Hann window, hop 512, times SCALE."""
-    import scipy.signal
+    """(..., samples) -> complex (..., frames, 513), Hann window, hop 512, times SCALE; the values
+    of ``scipy.signal.stft``'s default scaling (divided by the window's sum, N_FFT / 2), which the
+    model was trained on."""
+    from .transforms import stft as plain_stft
 
-    _, _, z = scipy.signal.stft(x, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary="zeros", padded=True)
-    return (SCALE * np.swapaxes(z, -1, -2)).astype(np.complex64)
+    return np.swapaxes(plain_stft(x, N_FFT, HOP), -1, -2) * np.float32(SCALE / (N_FFT // 2))
 
 
 def istft(z: np.ndarray, length: int) -> np.ndarray:
     """Inverse of :func:`stft`, cut or padded to ``length`` samples."""
-    import scipy.signal
+    from .transforms import istft as plain_istft
 
-    _, x = scipy.signal.istft(np.swapaxes(z, -1, -2) / SCALE, fs=RATE, window="hann", nperseg=N_FFT, noverlap=N_FFT - HOP, boundary=True)
-    x = x[..., :length]
-    if x.shape[-1] < length:
-        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])])
-    return x.astype(np.float32)
+    return plain_istft(np.swapaxes(z, -1, -2) * np.float32((N_FFT // 2) / SCALE), N_FFT, HOP, length)
 
 
 def with_context(mag: np.ndarray) -> np.ndarray:
