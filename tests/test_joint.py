@@ -73,6 +73,29 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
 
 
 @pytest.mark.slow
+def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, tmp_path):
+    import json
+
+    from mixin.cdae import load_cdae
+
+    log = tmp_path / "log"
+    train_joint([stems_dir], tmp_path / "model", log, [stems_dir],
+                JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir))
+    assert json.loads((log / "joint_history.json").read_text())["output"] == "relu"
+    # Resumed without --init-from: the run's own ReLU outputs, not a fresh run's softplus.
+    train_joint([stems_dir], tmp_path / "model", log, [stems_dir],
+                JointSettings(steps=2, eval_every=1, batch_size=1, resume=True))
+    assert load_cdae(log / "candidate" / "model_vocal.h5").layers[-2].activation.__name__ == "relu"
+    history = json.loads((log / "joint_history.json").read_text())
+    assert history["output"] == "relu" and [h["step"] for h in history["train"]] == [1, 2]
+    # A log that does not say (written before it was recorded) needs --init-from to resume.
+    del history["output"]
+    (log / "joint_history.json").write_text(json.dumps(history))
+    with pytest.raises(MixinError, match="init-from"):
+        train_joint([stems_dir], tmp_path / "model", log, [stems_dir], JointSettings(steps=3, resume=True))
+
+
+@pytest.mark.slow
 def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
     from mixin.separators import Separator
 

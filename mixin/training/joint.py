@@ -190,19 +190,29 @@ def train_joint(
     log_dir.mkdir(parents=True, exist_ok=True)
     pool = StemPool(stem_dirs, progress=progress)
     keras.utils.set_random_seed(settings.seed)
-    models = _initial_models(settings.init_dir)
+    history_path = log_dir / "joint_history.json"
+    history = {"train": [], "validation": []}
+    if settings.resume:
+        if tf.train.latest_checkpoint(str(log_dir / "checkpoints")) is None:
+            raise MixinError(log_dir, "no checkpoint to resume from")
+        if history_path.exists():
+            history = json.loads(history_path.read_text())
+    # The checkpoint holds weights, not the output activation: a run resumed without --init-from
+    # builds its models with the activation the run recorded (ReLU models restored into softplus
+    # ones would shift every output by about log 2).
+    output = history.get("output")
+    if settings.resume and settings.init_dir is None and output is None:
+        raise MixinError(log_dir, "this run's output activation is not recorded: resume it with the --init-from it started from")
+    models = _initial_models(settings.init_dir, output=output or "softplus")
+    history["output"] = _output_activation(models[0])
+    if output is not None and history["output"] != output:
+        raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
     optimizer = keras.optimizers.Adam(settings.learning_rate)
     step = tf.Variable(0, dtype=tf.int64)
     ckpt = tf.train.Checkpoint(step=step, optimizer=optimizer, **{s: m for s, m in zip(CDAE_SOURCES, models)})
     manager = tf.train.CheckpointManager(ckpt, str(log_dir / "checkpoints"), max_to_keep=1)
-    history_path = log_dir / "joint_history.json"
-    history = {"train": [], "validation": []}
     if settings.resume:
-        if manager.latest_checkpoint is None:
-            raise MixinError(log_dir, "no checkpoint to resume from")
         ckpt.restore(manager.latest_checkpoint)
-        if history_path.exists():
-            history = json.loads(history_path.read_text())
         optimizer.learning_rate.assign(settings.learning_rate)
     variables = [v for m in models for v in m.trainable_variables]
     power = float(settings.mask_power)
@@ -284,13 +294,19 @@ def plot_joint_history(history: dict, out: Path) -> Path:
     return out
 
 
-def _initial_models(init_dir: Path | None) -> list:
+def _output_activation(model) -> str:
+    """Name of a CDAE's output activation ("relu" or "softplus")."""
+    return model.layers[-2].activation.__name__
+
+
+def _initial_models(init_dir: Path | None, output: str = "softplus") -> list:
     """Three CDAEs: copies of ``init_dir``'s with their calibrated gains folded into the last
-    layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with a softplus output."""
+    layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with an ``output`` activation (softplus
+    from scratch; a resumed run's own)."""
     from ..cdae import build_cdae, load_cdae
 
     if init_dir is None:
-        return [build_cdae(name=f"cdae_{s}", output="softplus") for s in CDAE_SOURCES]
+        return [build_cdae(name=f"cdae_{s}", output=output) for s in CDAE_SOURCES]
     config = ModelConfig.load(Path(init_dir))
     models = []
     for source in CDAE_SOURCES:
