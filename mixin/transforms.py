@@ -251,5 +251,6 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, length: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _stft_window(n_fft: int) -> np.ndarray:
-    """Periodic Hann window (scipy.signal.get_window("hann", n_fft)), float32."""
-    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+    """Periodic Hann window (scipy.signal.get_window("hann", n_fft)), float32: :func:`_hann`
+    with its peak moved to the middle."""
+    return np.fft.fftshift(_hann(n_fft)).astype(np.float32)
