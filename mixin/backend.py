@@ -85,17 +85,21 @@ def _native_stderr_silenced(silence: bool) -> Iterator[None]:
 
 
 def keras_module():
-    """Import Keras (TensorFlow backend) on demand, without TensorFlow's start-up chatter
-    unless TF_CPP_MIN_LOG_LEVEL is set to ask for it."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    """Import Keras on demand, without TensorFlow's start-up chatter unless TF_CPP_MIN_LOG_LEVEL
+    is set to ask for it. TensorFlow is Keras's backend unless ``$KERAS_BACKEND`` names another
+    (e.g. ``jax`` to train the DRNN on a machine with JAX and no TensorFlow; the CDAEs' trainers
+    need TensorFlow)."""
+    backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "keras" in sys.modules:
         return sys.modules["keras"]
     quiet = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") == "3"
     with _native_stderr_silenced(quiet):
         import keras
-        import tensorflow as tf
 
-        tf.config.list_physical_devices()  # device discovery logs too (e.g. "failed call to cuInit")
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery logs too (e.g. "failed call to cuInit")
     return keras
 
 
@@ -293,10 +297,11 @@ def load_model_file(path: Path, load: Callable[[Path], Any]) -> Any:
 
 
 def tensorflow_available() -> bool:
-    """Whether TensorFlow and Keras can be imported (without importing them)."""
+    """Whether Keras and its backend (TensorFlow unless ``$KERAS_BACKEND`` names another) can be
+    imported (without importing them)."""
     import importlib.util
 
-    for name in ("tensorflow", "keras"):
+    for name in (os.environ.get("KERAS_BACKEND", "tensorflow"), "keras"):
         try:
             if importlib.util.find_spec(name) is None:
                 return False

@@ -63,16 +63,25 @@ def with_context(mag: np.ndarray) -> np.ndarray:
     return np.concatenate([padded[..., i : i + frames, :] for i in range(2 * CONTEXT + 1)], axis=-1)
 
 
-def build_drnn(hidden: int = HIDDEN, name: str = "drnn") -> "keras.Model":
-    """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2]."""
+def build_drnn(hidden: int = HIDDEN, name: str = "drnn", dropout: float = 0.0, compress: float = 1.0) -> "keras.Model":
+    """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2].
+
+    ``compress`` < 1: the hidden layers see the magnitudes raised to that power (the masking layer
+    still scales the mixture's own magnitudes). ``dropout``: dropped after each hidden layer in
+    training (no layer at inference). Neither is in Huang et al.; both are training-recipe options."""
     from .backend import keras_module
 
     keras = keras_module()
     layers = keras.layers
     features = keras.Input(shape=(None, (2 * CONTEXT + 1) * BINS), name="mix_context")
-    h = layers.Dense(hidden, activation="relu", name="hidden1")(features)
-    h = layers.SimpleRNN(hidden, activation="relu", return_sequences=True, name="hidden2_recurrent")(h)
-    h = layers.Dense(hidden, activation="relu", name="hidden3")(h)
+    h = _layers()["Compress"](compress, name="compress")(features) if compress != 1.0 else features
+
+    def drop(x, i):
+        return layers.Dropout(dropout, name=f"dropout{i}")(x) if dropout else x
+
+    h = drop(layers.Dense(hidden, activation="relu", name="hidden1")(h), 1)
+    h = drop(layers.SimpleRNN(hidden, activation="relu", return_sequences=True, name="hidden2_recurrent")(h), 2)
+    h = drop(layers.Dense(hidden, activation="relu", name="hidden3")(h), 3)
     h1 = layers.Dense(BINS, name="head_vocal")(h)
     h2 = layers.Dense(BINS, name="head_accompaniment")(h)
     out = _layers()["DRNNMasking"](name="masking")([h1, h2, features])
@@ -107,7 +116,21 @@ def _layers() -> dict:
         def compute_output_shape(self, input_shapes):
             return (*input_shapes[0][:-1], 2 * BINS)
 
-    _LAYER_CACHE["DRNNMasking"] = DRNNMasking
+    @keras.saving.register_keras_serializable(package="mixin")
+    class Compress(keras.layers.Layer):
+        """Magnitudes raised to ``power`` (< 1 compresses loud bins against quiet ones). No weights."""
+
+        def __init__(self, power: float = 1.0, **kwargs):
+            super().__init__(**kwargs)
+            self.power = float(power)
+
+        def call(self, x):
+            return ops.power(ops.maximum(x, 0.0), self.power)
+
+        def get_config(self):
+            return {**super().get_config(), "power": self.power}
+
+    _LAYER_CACHE.update(DRNNMasking=DRNNMasking, Compress=Compress)
     return _LAYER_CACHE
 
 

@@ -336,3 +336,16 @@ def test_split_chunks_keeps_order_and_passes_errors_on():
 
     with pytest.raises(RuntimeError, match="item 5 failed"):
         split_chunks(broken, chunks, 2)
+
+
+def test_keras_backend_other_than_tensorflow_is_honoured(monkeypatch):
+    """``$KERAS_BACKEND`` names the backend that must be importable (e.g. jax to train the DRNN
+    where there is no TensorFlow)."""
+    from mixin.backend import tensorflow_available
+
+    monkeypatch.setenv("KERAS_BACKEND", "no_such_backend_package")
+    assert not tensorflow_available()
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")  # importable: Keras and numpy are all it needs
+    assert tensorflow_available()
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert tensorflow_available()  # TensorFlow is installed where the tests run

@@ -62,6 +62,35 @@ def test_augment_gain_within_bounds():
     assert db.min() >= -6.0 and db.max() <= 6.0 and db.max() - db.min() > 8.0
 
 
+def test_remix_pairs_a_voice_with_another_clips_music():
+    rng = np.random.default_rng(1)
+    clips = [drnn_train.Clip(f"c{i}", rng.standard_normal(8000 + 3000 * i).astype(np.float32),
+                             rng.standard_normal(8000 + 3000 * i).astype(np.float32)) for i in range(3)]
+    # music that tells where each sample came from: clip k's sample n is 100000 k + n
+    labelled = [drnn_train.Clip(c.name, (100000 * k + np.arange(len(c.music))).astype(np.float32), c.voice)
+                for k, c in enumerate(clips)]
+    draw = np.random.default_rng(2)
+    drawn = set()
+    for _ in range(20):
+        m = drnn_train.other_music(labelled, 1, 12000, draw)
+        assert m.shape == (12000,) and m.dtype == np.float32
+        k, n = np.divmod(m.astype(np.int64), 100000)
+        assert len(set(k)) == 1 and k[0] != 1  # one other clip's music, never clip 1's own
+        length = len(labelled[k[0]].music)
+        np.testing.assert_array_equal(n, (n[0] + np.arange(12000)) % length)  # from an offset, tiled circularly
+        drawn.add(int(k[0]))
+    assert drawn == {0, 2}
+    frames = 8
+    plain_x, plain_y = drnn_train.examples(clips, np.random.default_rng(3), frames, drnn_train.Augment(shift=False))
+    mixed_x, mixed_y = drnn_train.examples(clips, np.random.default_rng(3), frames, drnn_train.Augment(shift=False, remix=1.0))
+    assert mixed_x.shape == plain_x.shape and mixed_y.shape == plain_y.shape
+    bins = mixed_y.shape[-1] // 2
+    np.testing.assert_allclose(mixed_y[..., :bins], plain_y[..., :bins])  # the voices are the clips' own
+    assert not np.allclose(mixed_y[..., bins:], plain_y[..., bins:])  # the music is not
+    # the input is the mixture of the two targets' signals: its centre frame is not the plain one either
+    assert not np.allclose(mixed_x, plain_x)
+
+
 def test_resume_continues_the_same_run(tmp_path):
     clips = write_singers(tmp_path / "clips", {"a": 1, "b": 1})
     kw = dict(batch_size=2, frames=4, hidden=8, val_singer="b", patience=10, verbose=0)
@@ -105,14 +134,18 @@ def test_cli_passes_the_drnn_options(monkeypatch, capsys):
     monkeypatch.setattr(drnn_train, "train_drnn", fake)
     monkeypatch.setattr(train_cli, "export_onnx", lambda args: None)  # no model written to export
     argv = ["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--gamma", "0.1",
-            "--pitch-shift", "2.5", "--gain-db", "4", "--weight-decay", "1e-4", "--no-shift", "--resume", "--quiet"]
+            "--pitch-shift", "2.5", "--gain-db", "4", "--remix", "0.5", "--weight-decay", "1e-4", "--dropout", "0.1",
+            "--compress", "0.5", "--no-shift", "--resume", "--quiet"]
     assert main(argv) == 0
     assert seen["val_singer"] == "amy" and seen["validate"] and seen["gamma"] == 0.1 and seen["resume"]
-    assert seen["weight_decay"] == 1e-4
-    assert seen["augment"] == drnn_train.Augment(shift=False, pitch=2.5, gain_db=4.0)
+    assert seen["weight_decay"] == 1e-4 and seen["dropout"] == 0.1 and seen["compress"] == 0.5
+    assert seen["augment"] == drnn_train.Augment(shift=False, pitch=2.5, gain_db=4.0, remix=0.5)
     assert "best 2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--all-clips"])
+    with pytest.raises(SystemExit):
+        main(["--train", "--data-dir", "x", "--remix", "0.5"])  # the CDAEs' training has no such option
+    assert "--remix: for --arch drnn only" in capsys.readouterr().err
 
 
 def test_voice_metrics_bss_eval_sources():

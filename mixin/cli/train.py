@@ -17,7 +17,8 @@ from .common import EXIT_OK, add_output_flags, progress_enabled, run
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
-DRNN_ONLY = ("val_singer", "all_clips", "gamma", "pitch_shift", "gain_db", "weight_decay", "no_shift")
+DRNN_ONLY = ("val_singer", "all_clips", "gamma", "pitch_shift", "gain_db", "remix", "weight_decay", "dropout",
+             "compress", "no_shift")
 """Options of one architecture's training, refused with the other's (``--resume`` serves both)."""
 SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
 
@@ -147,6 +148,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help=f"resample each clip's voice by a random -ST..ST semitones per epoch (default: {Augment.pitch:g})")
     dr.add_argument("--gain-db", type=float, metavar="DB",
                     help=f"random voice-to-music gain in -DB..DB dB per clip and epoch (default: {Augment.gain_db:g})")
+    dr.add_argument("--remix", type=float, metavar="P",
+                    help=f"with probability P a clip's voice goes with another clip's music (default: {Augment.remix:g})")
+    dr.add_argument("--dropout", type=float, metavar="P",
+                    help=f"dropout after each hidden layer in training ({_default('dropout')})")
+    dr.add_argument("--compress", type=float, metavar="POWER",
+                    help=f"the hidden layers see the magnitudes ** POWER; 1: none, as the paper ({_default('compress')})")
     dr.add_argument("--weight-decay", type=float, metavar="W",
                     help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})")
     dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
@@ -216,9 +223,10 @@ def settings(args: argparse.Namespace, progress: bool):
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
     else:
-        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay") if getattr(args, k) is not None})
+        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay", "dropout", "compress")
+                       if getattr(args, k) is not None})
         values.update(val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume)
-        augment = {"pitch": args.pitch_shift, "gain_db": args.gain_db}
+        augment = {"pitch": args.pitch_shift, "gain_db": args.gain_db, "remix": args.remix}
         values["augment"] = Augment(shift=not args.no_shift, **{k: v for k, v in augment.items() if v is not None})
         values["verbose"] = 0 if args.quiet else 1
     return cls(**values)

@@ -91,18 +91,29 @@ def augment_voice(voice: np.ndarray, rng: np.random.Generator, aug: Augment) -> 
     return voice
 
 
+def other_music(clips: list[Clip], i: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Another clip's music (not clip ``i``'s), tiled circularly to ``length`` from a random offset."""
+    j = int(rng.integers(0, len(clips) - 1))
+    music = clips[j + (j >= i)].music
+    return np.resize(np.roll(music, -int(rng.integers(0, len(music)))), length).astype(music.dtype)
+
+
 def examples(
     clips: list[Clip], rng: np.random.Generator | None, frames: int, aug: Augment | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sequences of ``frames`` STFT frames: inputs (n, frames, 1539), targets (n, frames, 1026).
 
     With ``rng``, each clip's voice is first augmented (:class:`Augment`, by default the paper's
-    roll by a random multiple of SHIFT samples)."""
+    roll by a random multiple of SHIFT samples), and with probability ``aug.remix`` mixed with
+    another clip's music."""
     aug = aug or Augment()
     xs, ys = [], []
-    for c in clips:
+    for i, c in enumerate(clips):
         voice = c.voice if rng is None else augment_voice(c.voice, rng, aug)
-        mags = np.abs(drnn.stft(np.stack([c.music + voice, voice, c.music])))
+        music = c.music
+        if rng is not None and aug.remix and len(clips) > 1 and rng.random() < aug.remix:
+            music = other_music(clips, i, len(voice), rng)
+        mags = np.abs(drnn.stft(np.stack([music + voice, voice, music])))
         x = drnn.with_context(mags[0])
         y = np.concatenate([mags[1], mags[2]], axis=-1)
         for start in range(0, max(1, len(x) - frames + 1), frames):
@@ -158,7 +169,7 @@ def train_drnn(
         raise MixinError(None, "a clip is on both sides of the split")
     val_x, val_y = examples(val_clips, None, s.frames) if s.validate else (None, None)
     keras.utils.set_random_seed(s.seed)
-    model = drnn.build_drnn(s.hidden)
+    model = drnn.build_drnn(s.hidden, dropout=s.dropout, compress=s.compress)
     learning_rate = s.learning_rate or LEARNING_RATE
     if s.weight_decay:
         optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=s.weight_decay, clipnorm=1.0)
@@ -198,9 +209,12 @@ def train_drnn(
         how = "all clips, last epoch kept"
     aug = s.augment
     augmentation = f"shift {'on' if aug.shift else 'off'}, pitch +-{aug.pitch:g} st, gain +-{aug.gain_db:g} dB"
+    augmentation += f", other clips' music {aug.remix:.0%}" if aug.remix else ""
     optimizer_name = f"AdamW (decay {s.weight_decay:g})" if s.weight_decay else "Adam"
+    extras = (f", input magnitudes ** {s.compress:g}" if s.compress != 1.0 else "") + (
+        f", dropout {s.dropout:g}" if s.dropout else "")
     config.notes = (
-        f"DRNN-2 + discriminative training (gamma {s.gamma:g}), {optimizer_name} {learning_rate:g}; "
+        f"DRNN-2{extras} + discriminative training (gamma {s.gamma:g}), {optimizer_name} {learning_rate:g}; "
         f"{len(history)} epochs on {len(train_clips)} clips ({how}); augmentation: {augmentation}"
     )
     config.save(model_dir)

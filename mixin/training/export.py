@@ -336,7 +336,11 @@ def drnn_to_onnx(model: "keras.Model", metadata: dict[str, str] | None = None) -
     kernel, recurrent, bias = (w.astype(np.float32) for w in rnn.get_weights())
     units = recurrent.shape[0]
 
-    h = dense(INPUT_NAME, by_name["hidden1"])
+    features = INPUT_NAME
+    if "compress" in by_name:  # magnitudes ** power into the hidden layers (the mask scales the raw ones)
+        power = np.array(by_name["compress"].power, dtype=np.float32)
+        features = g.op("Pow", [g.op("Relu", [INPUT_NAME]), g.const("power", power)])
+    h = dense(features, by_name["hidden1"])
     seq = g.op("Transpose", [h], perm=[1, 0, 2])  # (frames, batch, units): ONNX RNN's layout
     rnn_inputs = [
         seq,

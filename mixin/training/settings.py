@@ -41,11 +41,14 @@ class TrainSettings(CommonSettings):
 class Augment:
     """The DRNN's augmentation, per clip and epoch: the paper's circular shift of the voice
     (``shift``), and optionally a resampling of the voice by a uniform random number of semitones
-    in [-pitch, pitch] and a uniform random voice gain in [-gain_db, gain_db] dB against the music."""
+    in [-pitch, pitch] and a uniform random voice gain in [-gain_db, gain_db] dB against the music;
+    with probability ``remix`` a clip's voice is mixed with another training clip's music (tiled to
+    the voice's length from a random offset) instead of its own."""
 
     shift: bool = True
     pitch: float = 0.0
     gain_db: float = 0.0
+    remix: float = 0.0
 
 
 @dataclass
@@ -62,6 +65,8 @@ class DRNNSettings(CommonSettings):
     validate: bool = True  # False: train on every clip for ``epochs`` epochs, keep the last
     augment: Augment = field(default_factory=Augment)
     weight_decay: float = 0.0  # AdamW's decoupled weight decay instead of plain Adam
+    dropout: float = 0.0  # after each hidden layer, in training
+    compress: float = 1.0  # the hidden layers see magnitudes ** compress (mixin.drnn.build_drnn)
     resume: bool = False  # continue from the weights, optimizer state and history in the log directory
 
 
