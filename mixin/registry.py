@@ -73,6 +73,7 @@ class ModelConfig:
     input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
     input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
+    voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
     notes: str = ""
 
     @classmethod
@@ -114,6 +115,14 @@ class ModelConfig:
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
         if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
+        helper = config.voice_helper
+        if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db"}:
+            raise MixinError(path, f"voice_helper must hold model_dir, weight and gate_db, not {helper!r}")
+        weight = helper.get("weight", 0.0)
+        if not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+            raise MixinError(path, f"voice_helper weight must be a number in [0, 1], not {weight!r}")
+        if not isinstance(helper.get("gate_db", 0.0), (int, float)):
+            raise MixinError(path, f"voice_helper gate_db must be a number, not {helper['gate_db']!r}")
         if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
             raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
         if config.input not in MODEL_INPUTS:

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import drnn
 from .apply import ChunkedSeparator
-from .constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
+from .constants import BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
 from .registry import ModelConfig
@@ -37,6 +37,8 @@ class Separator(ChunkedSeparator):
     ``"normalised"`` (each chunk scaled to a mean of ``input_level``, :func:`mixin.filtering.model_input`).
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
     into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`).
+    ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 moves the vocal that
+    share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
 
     def __init__(
@@ -53,6 +55,9 @@ class Separator(ChunkedSeparator):
         input_level: float = INPUT_LEVEL,
         hpss_weight: float = 0.0,
         workers: int = 1,
+        voice_helper: Any = None,
+        voice_weight: float = 0.0,
+        voice_gate_db: float = -15.0,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -80,6 +85,12 @@ class Separator(ChunkedSeparator):
         if not 0 <= hpss_weight <= 1:
             raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
         self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
+        if not 0 <= voice_weight <= 1:
+            raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
+        usable = voice_helper is not None and mode == "wiener" and set(CDAE_SOURCES) <= set(self.sources)
+        self.voice_helper = voice_helper if usable and voice_weight > 0 else None
+        self.voice_weight = float(voice_weight) if self.voice_helper is not None else 0.0
+        self.voice_gate_db = float(voice_gate_db)
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
@@ -97,6 +108,7 @@ class Separator(ChunkedSeparator):
         single_model: bool = False,
         mask_power: float | None = None,
         hpss_weight: float | None = None,
+        voice_weight: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
@@ -104,7 +116,10 @@ class Separator(ChunkedSeparator):
         """Load the models of a model directory, once; ``mask_power`` and ``hpss_weight`` default
         to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
         models by default.) ``backend``: "auto" runs each model's ONNX export when present and
-        current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``)."""
+        current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
+        ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
+        (a model directory relative to this one) loads only when the weight is above 0 and the vocal
+        is separated with soft masks."""
         from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
 
         if single_model and config.input != "magnitude":
@@ -131,6 +146,14 @@ class Separator(ChunkedSeparator):
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             workers=lean_workers(models.values()),
         )
+        helper = config.voice_helper or {}
+        weight = float(helper.get("weight", 0.0)) if voice_weight is None else float(voice_weight)
+        if weight > 0 and not single_model and set(CDAE_SOURCES) <= set(models):
+            if not helper.get("model_dir"):
+                raise MixinError(directory, "a voice weight needs config.json's voice_helper.model_dir (a DRNN)")
+            separator.voice_helper = DRNNSeparator.from_pretrained(directory / helper["model_dir"], backend=backend)
+            separator.voice_weight = weight
+            separator.voice_gate_db = float(helper.get("gate_db", separator.voice_gate_db))
         if all(isinstance(m, OnnxModel) for m in models.values()):
             separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
         separator.warm_up()
@@ -139,12 +162,17 @@ class Separator(ChunkedSeparator):
     def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
         """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend when asked for."""
         stems = super().stream(blocks, sample_rate, channels)
-        if self.hpss_weight == 0 or self.mode != "wiener":
-            yield from stems
-            return
-        from .hpss import stream_blend
+        if self.hpss_weight > 0 and self.mode == "wiener":
+            from .hpss import stream_blend
 
-        yield from stream_blend(stems, self.sources, sample_rate, self.hpss_weight)
+            stems = stream_blend(stems, self.sources, sample_rate, self.hpss_weight)
+        if self.voice_helper is not None:
+            from .voice_blend import stream_voice_blend
+
+            stems = stream_voice_blend(
+                stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
+            )
+        yield from stems
 
     @property
     def sums_to_mix(self) -> bool:
@@ -201,7 +229,7 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight")
+CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight")
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -225,7 +253,7 @@ class DRNNSeparator(ChunkedSeparator):
         and mask options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(
-                directory, "--instrumental, --single-model, --hpss-weight and --mask-power apply to the cdae architecture only"
+                directory, "--instrumental, --single-model, --hpss-weight, --mask-power and --voice-weight apply to the cdae architecture only"
             )
         from .backend import load_onnx, model_exists, require_tensorflow
 

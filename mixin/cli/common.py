@@ -48,8 +48,8 @@ def fraction(text: str) -> float:
 
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
-    """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power`` and
-    ``--hpss-weight``: which separator runs (shared by separating and evaluating)."""
+    """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
+    ``--hpss-weight`` and ``--voice-weight``: which separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -72,6 +72,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         help="share of median filtering (HPSS) in the harmonic/percussive split of what the vocal model "
         "leaves: 0 CDAEs only, 1 HPSS only (default: the model directory's config.json)",
     )
+    p.add_argument(
+        "--voice-weight",
+        type=fraction,
+        metavar="W",
+        help="share of the DRNN's vocal (pretrained-models/drnn) blended into the CDAEs' vocal in the seconds "
+        "where they hear a voice: 0 CDAEs only (default: the model directory's config.json)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -84,6 +91,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         single_model=args.single_model,
         mask_power=args.mask_power,
         hpss_weight=args.hpss_weight,
+        voice_weight=args.voice_weight,
         **options,
     )
 

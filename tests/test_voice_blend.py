@@ -1,0 +1,102 @@
+"""The DRNN's vocal as a second opinion (mixin.voice_blend): gated, ramped, stems still sum to the mix."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mixin.errors import MixinError
+from mixin.voice_blend import RAMP_S, WINDOW_S, stream_voice_blend
+
+RATE = 1000  # samples per second: a 1-s gate window is 1000 samples
+SOURCES = ("harmonic", "percussive", "vocal")
+
+
+class FakeHelper:
+    """A DRNN stand-in: its vocal is a fixed signal (the same length as the mix), in blocks of 700."""
+
+    def __init__(self, vocal: np.ndarray) -> None:
+        self.vocal = vocal
+
+    def stream(self, blocks, sample_rate, channels):
+        mix = np.concatenate(list(blocks), axis=0)
+        for start in range(0, len(mix), 700):
+            v = self.vocal[start : start + 700]
+            yield np.stack((v, mix[start : start + 700] - v))
+
+
+def stems_for(seconds_with_voice: list[bool]) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    n = len(seconds_with_voice) * RATE
+    stems = rng.standard_normal((3, n, 2)).astype(np.float32)
+    for k, voiced in enumerate(seconds_with_voice):
+        if not voiced:
+            stems[2, k * RATE : (k + 1) * RATE] *= 1e-3  # -60 dB: the CDAEs hear no voice there
+    return stems
+
+
+def blend(stems: np.ndarray, helper_vocal: np.ndarray, block: int, weight: float = 0.3) -> np.ndarray:
+    blocks = [stems[:, i : i + block] for i in range(0, stems.shape[1], block)]
+    out = stream_voice_blend(iter(blocks), SOURCES, RATE, 2, FakeHelper(helper_vocal), weight, -15.0)
+    return np.concatenate(list(out), axis=1)
+
+
+def test_gated_blend_moves_the_vocal_where_voiced_and_keeps_the_sum():
+    assert WINDOW_S == 1.0
+    stems = stems_for([False, True, True, False])
+    theirs = np.random.default_rng(1).standard_normal(stems.shape[1:]).astype(np.float32)
+    out = blend(stems, theirs, block=333)
+    assert out.shape == stems.shape
+    np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)  # still the mix
+    np.testing.assert_array_equal(out[:, :RATE], stems[:, :RATE])  # closed gate: untouched
+    ramp = int(RAMP_S * RATE)
+    voiced = slice(RATE + ramp, 3 * RATE)
+    np.testing.assert_allclose(out[2, voiced], stems[2, voiced] + 0.3 * (theirs[voiced] - stems[2, voiced]), atol=1e-5)
+    delta = out[2] - stems[2]
+    np.testing.assert_allclose(out[0] - stems[0], -0.5 * delta, atol=1e-5)  # half from harmonic
+    np.testing.assert_allclose(out[1] - stems[1], -0.5 * delta, atol=1e-5)  # half from percussive
+    # the gate opens and closes over a ramp: no step at the boundaries
+    step = np.abs(np.diff(delta[RATE - 1 : RATE + ramp + 1, 0] / (theirs - stems[2])[RATE - 1 : RATE + ramp + 1, 0]))
+    assert step.max() < 0.3 / ramp * 1.5
+    assert np.abs(delta[3 * RATE + ramp :]).max() == 0  # closed again after the ramp down
+
+
+def test_block_sizes_do_not_change_the_result():
+    stems = stems_for([True, False, True, True, False])
+    theirs = np.random.default_rng(2).standard_normal(stems.shape[1:]).astype(np.float32)
+    whole = blend(stems, theirs, block=stems.shape[1])
+    np.testing.assert_allclose(blend(stems, theirs, block=257), whole, atol=1e-6)
+
+
+def test_config_voice_helper_is_checked(tmp_path: Path):
+    from mixin.registry import ModelConfig
+
+    (tmp_path / "config.json").write_text('{"voice_helper": {"model_dir": "drnn", "weight": 2}}')
+    with pytest.raises(MixinError, match=r"voice_helper weight must be a number in \[0, 1\], not 2"):
+        ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"voice_helper": {"dir": "drnn"}}')
+    with pytest.raises(MixinError, match="voice_helper must hold model_dir, weight and gate_db"):
+        ModelConfig.load(tmp_path)
+
+
+def test_shipped_separator_with_the_drnn_vocal(tmp_path):
+    import soundfile as sf
+
+    from mixin.registry import load_separator
+    from mixin.separators import DRNNSeparator
+
+    root = Path(__file__).resolve().parents[1]
+    audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
+    audio = audio[: 8 * rate]
+    plain = load_separator(root / "pretrained-models")
+    assert plain.voice_helper is None  # shipped default: weight 0
+    helped = load_separator(root / "pretrained-models", voice_weight=0.3)
+    assert isinstance(helped.voice_helper, DRNNSeparator) and helped.voice_weight == 0.3
+    assert helped.voice_gate_db == -15.0
+    helped.voice_gate_db = -100.0  # open everywhere: the example's vocal is quiet
+    a, b = plain.separate(audio, rate), helped.separate(audio, rate)
+    np.testing.assert_allclose(sum(b.values()), audio, atol=1e-4)
+    assert not np.allclose(a["vocal"], b["vocal"])
+    assert load_separator(root / "pretrained-models", voice_weight=0.3, instrumental=True).voice_helper is None
+    with pytest.raises(MixinError, match="--voice-weight apply to the cdae architecture only"):
+        load_separator(root / "pretrained-models" / "drnn", voice_weight=0.3)
