@@ -222,8 +222,11 @@ class ChunkedSeparator:
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+    def stream(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
+    ) -> Iterator[np.ndarray]:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
+        ``executor``: where the chunks are separated (default: the models' shared thread).
 
         Resamples to the models' rate and back. For separators whose stems sum to the mix, the
         last source is the input minus the others, taken at the input's rate, so the stems sum
@@ -232,7 +235,8 @@ class ChunkedSeparator:
         """
         if self.model_rate == sample_rate:
             yield from stream_overlap_add(
-                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size
+                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size,
+                executor=executor,
             )
             return
         pending = SampleQueue()  # input samples not yet matched by output
@@ -257,6 +261,7 @@ class ChunkedSeparator:
             self.chunk_size,
             self.overlap,
             self.batch_size,
+            executor=executor,
         )
         flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
         for out in back.stream(flat):

@@ -23,6 +23,11 @@ from .transforms import nsgt
 __all__ = ["Separator", "DRNNSeparator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
+VOICE_HELPER_PIECE = 2 * drnn.SEQUENCE * drnn.HOP
+"""The DRNN's pieces (6.4 s: two of its 100-frame sequences) when it helps the CDAEs' vocal: its
+30-s pieces would hold about 200 MiB more in flight, and each restarts its recurrence anyway.
+It then also runs once on the channels' mean (``mono``), its vocal mask applied to each channel:
+half the work."""
 
 
 class Separator(ChunkedSeparator):
@@ -149,9 +154,15 @@ class Separator(ChunkedSeparator):
         helper = config.voice_helper or {}
         weight = float(helper.get("weight", 0.0)) if voice_weight is None else float(voice_weight)
         if weight > 0 and not single_model and set(CDAE_SOURCES) <= set(models):
-            if not helper.get("model_dir"):
-                raise MixinError(directory, "a voice weight needs config.json's voice_helper.model_dir (a DRNN)")
-            separator.voice_helper = DRNNSeparator.from_pretrained(directory / helper["model_dir"], backend=backend)
+            helper_dir = directory / str(helper.get("model_dir", ""))
+            if not helper.get("model_dir") or not helper_dir.is_dir():
+                raise MixinError(
+                    helper_dir if helper.get("model_dir") else directory,
+                    "the DRNN named by config.json's voice_helper is not there (--voice-weight 0 separates without it)",
+                )
+            separator.voice_helper = DRNNSeparator.from_pretrained(
+                helper_dir, backend=backend, piece=VOICE_HELPER_PIECE, mono=True, threads=1
+            )
             separator.voice_weight = weight
             separator.voice_gate_db = float(helper.get("gate_db", separator.voice_gate_db))
         if all(isinstance(m, OnnxModel) for m in models.values()):
@@ -159,9 +170,12 @@ class Separator(ChunkedSeparator):
         separator.warm_up()
         return separator
 
-    def stream(self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> Iterator[np.ndarray]:
-        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend when asked for."""
-        stems = super().stream(blocks, sample_rate, channels)
+    def stream(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Any = None
+    ) -> Iterator[np.ndarray]:
+        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend and the DRNN's
+        second opinion on the vocal when asked for."""
+        stems = super().stream(blocks, sample_rate, channels, executor)
         if self.hpss_weight > 0 and self.mode == "wiener":
             from .hpss import stream_blend
 
@@ -234,23 +248,38 @@ CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight"
 
 class DRNNSeparator(ChunkedSeparator):
     """Vocal and accompaniment stems; audio is resampled to 16 kHz for the model and the
-    stems come back at the input's rate. Long inputs go through in 30-s pieces (the recurrent
-    state restarts in each), cross-faded over 0.5 s; the two stems sum to the mix."""
+    stems come back at the input's rate. Long inputs go through in 30-s pieces (``piece``
+    samples at 16 kHz; the recurrent state restarts every 100 frames in any case), cross-faded
+    over 0.5 s; the two stems sum to the mix."""
 
-    def __init__(self, model, *, trained: bool = True, batch_size: int = 1) -> None:
+    def __init__(
+        self, model, *, trained: bool = True, batch_size: int = 1, piece: int = drnn.PIECE, mono: bool = False
+    ) -> None:
+        if piece <= 2 * DRNN_OVERLAP:
+            raise ValueError(f"piece must be longer than two cross-fades ({2 * DRNN_OVERLAP} samples), not {piece}")
         self.model = model
         self.sources = drnn.SOURCES
-        self.model_rate, self.chunk_size = drnn.RATE, drnn.PIECE
+        self.model_rate, self.chunk_size = drnn.RATE, int(piece)
+        self.mono = bool(mono)  # one model run on the channels' mean, its mask applied to each
         self.overlap = DRNN_OVERLAP
         self.batch_size = batch_size
         self.trained = trained
 
     @classmethod
-    def from_config(cls, directory: Path, config: ModelConfig, backend: str = "auto", **options: Any) -> "DRNNSeparator":
+    def from_config(
+        cls,
+        directory: Path,
+        config: ModelConfig,
+        backend: str = "auto",
+        piece: int = drnn.PIECE,
+        mono: bool = False,
+        threads: int | None = None,
+        **options: Any,
+    ) -> "DRNNSeparator":
         """Load a DRNN model directory: ``model_drnn.onnx`` when present and current (see
-        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its pieces and cross-fade
-        are fixed (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model
-        and mask options are an error."""
+        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed
+        (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model and mask
+        options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(
                 directory, "--instrumental, --single-model, --hpss-weight, --mask-power and --voice-weight apply to the cdae architecture only"
@@ -262,21 +291,30 @@ class DRNNSeparator(ChunkedSeparator):
             raise MixinError(path, "model file not found")
         width = (2 * drnn.CONTEXT + 1) * drnn.BINS
         model = load_onnx(
-            path, arch="drnn", input_shape=(None, None, width), output_shape=(None, None, 2 * drnn.BINS), backend=backend
+            path, arch="drnn", input_shape=(None, None, width), output_shape=(None, None, 2 * drnn.BINS), backend=backend,
+            threads=threads,
         )
         if model is None:
             require_tensorflow(path, backend)
             model = load_keras_drnn(path)
-        return cls(model, trained=config.trained)
+        return cls(model, trained=config.trained, piece=piece, mono=mono)
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, length = chunks.shape
-        mono = chunks.reshape(n * channels, length)
-        z = drnn.stft(mono)  # (n*ch, frames, 513)
-        mag = np.abs(z)
-        out = drnn.run_sequences(self.model, drnn.with_context(mag))
-        phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
-        vocal = drnn.istft(out[..., : drnn.BINS] * phase, length).reshape(n, channels, length)
+        flat = chunks.reshape(n * channels, length)
+        z = drnn.stft(flat)  # (n*ch, frames, 513)
+        if self.mono and channels > 1:
+            # one model run on the channels' mean; its vocal mask then applies to each channel
+            mix = np.abs(drnn.stft(chunks.mean(axis=1)))  # (n, frames, 513)
+            out = drnn.run_sequences(self.model, drnn.with_context(mix))[..., : drnn.BINS]
+            mask = np.divide(out, mix, out=np.zeros_like(out), where=mix > 0)
+            vocal_coefs = np.repeat(mask, channels, axis=0) * z
+        else:
+            mag = np.abs(z)
+            out = drnn.run_sequences(self.model, drnn.with_context(mag))
+            phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
+            vocal_coefs = out[..., : drnn.BINS] * phase
+        vocal = drnn.istft(vocal_coefs, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment
 
 

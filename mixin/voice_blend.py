@@ -10,6 +10,7 @@ ramp at the start of a second, never as a step. (Measured choice: ``pretrained-m
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -22,12 +23,16 @@ RAMP_S = 0.02
 """The gate moves over this long at the start of a second."""
 
 
+def energy(x: np.ndarray) -> float:
+    """Sum of squares (a BLAS dot product: no temporary the size of ``x``)."""
+    flat = np.ascontiguousarray(x).ravel()
+    return float(np.dot(flat, flat))
+
+
 def gate_open(stems: np.ndarray, vocal: int, gate_db: float) -> bool:
     """Whether the vocal stem of (sources, n, channels) holds at least ``gate_db`` dB of the mix's energy."""
-    mix = stems.sum(axis=0)
-    energy_mix = float(np.sum(np.square(mix, dtype=np.float64)))
-    energy_vocal = float(np.sum(np.square(stems[vocal], dtype=np.float64)))
-    return energy_mix > 0 and energy_vocal >= energy_mix * 10 ** (gate_db / 10)
+    energy_mix = energy(stems.sum(axis=0))
+    return energy_mix > 0 and energy(stems[vocal]) >= energy_mix * 10 ** (gate_db / 10)
 
 
 def stream_voice_blend(
@@ -44,7 +49,8 @@ def stream_voice_blend(
     helper's own piece."""
     v, h, p = sources.index("vocal"), sources.index("harmonic"), sources.index("percussive")
     pending = SampleQueue(axis=1)  # our stems, waiting for the helper's vocal of the same samples
-    ready = SampleQueue(axis=1)  # our stems with the helper's vocal appended, waiting for whole seconds
+    ready = SampleQueue(axis=1)  # our stems, waiting for whole seconds
+    theirs_ready = SampleQueue(axis=0)  # the helper's vocal of the same samples
     window = max(int(WINDOW_S * sample_rate), 1)
     ramp = np.linspace(0.0, 1.0, max(int(RAMP_S * sample_rate), 1), dtype=np.float32)[:, None]
     state = {"gain": 0.0}
@@ -54,8 +60,7 @@ def stream_voice_blend(
             pending.push(block)
             yield block.sum(axis=0)
 
-    def blend(block: np.ndarray) -> np.ndarray:
-        out, theirs = block[:-1], block[-1]
+    def blend(out: np.ndarray, theirs: np.ndarray) -> np.ndarray:
         start, end = state["gain"], weight if gate_open(out, v, gate_db) else 0.0
         state["gain"] = end
         if start == end == 0.0:
@@ -65,16 +70,20 @@ def stream_voice_blend(
         gain[:n] = start + (end - start) * ramp[:n]
         delta = gain * (theirs - out[v])
         out[v] += delta
-        out[h] -= 0.5 * delta
-        out[p] -= 0.5 * delta
+        delta *= 0.5
+        out[h] -= delta
+        out[p] -= delta
         return out
 
-    for helped in helper.stream(mixes(), sample_rate, channels):
-        ours = pending.take(helped.shape[1])
-        ready.push(np.concatenate((ours, helped[:1, : ours.shape[1]]), axis=0))
-        while ready.size >= window:
-            yield blend(ready.take(window))
+    # Its own thread: on the models' shared one the DRNN would wait behind the CDAEs' batches.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixin-voice") as executor:
+        for helped in helper.stream(mixes(), sample_rate, channels, executor=executor):
+            ours = pending.take(helped.shape[1])
+            ready.push(ours)
+            theirs_ready.push(helped[0, : ours.shape[1]])
+            while ready.size >= window:
+                yield blend(ready.take(window), theirs_ready.take(window))
     if ready.size:
-        yield blend(ready.take(ready.size))
+        yield blend(ready.take(ready.size), theirs_ready.take(theirs_ready.size))
     if pending.size:  # nothing of the helper's left for these samples: as they are
         yield pending.take(pending.size)

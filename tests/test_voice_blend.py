@@ -18,7 +18,7 @@ class FakeHelper:
     def __init__(self, vocal: np.ndarray) -> None:
         self.vocal = vocal
 
-    def stream(self, blocks, sample_rate, channels):
+    def stream(self, blocks, sample_rate, channels, executor=None):
         mix = np.concatenate(list(blocks), axis=0)
         for start in range(0, len(mix), 700):
             v = self.vocal[start : start + 700]
@@ -88,10 +88,11 @@ def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     root = Path(__file__).resolve().parents[1]
     audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
     audio = audio[: 8 * rate]
-    plain = load_separator(root / "pretrained-models")
-    assert plain.voice_helper is None  # shipped default: weight 0
-    helped = load_separator(root / "pretrained-models", voice_weight=0.3)
+    plain = load_separator(root / "pretrained-models", voice_weight=0)
+    assert plain.voice_helper is None
+    helped = load_separator(root / "pretrained-models")  # shipped default: 0.3, 6.4-s pieces, one run on the mean
     assert isinstance(helped.voice_helper, DRNNSeparator) and helped.voice_weight == 0.3
+    assert helped.voice_helper.mono and helped.voice_helper.chunk_size == 102400
     assert helped.voice_gate_db == -15.0
     helped.voice_gate_db = -100.0  # open everywhere: the example's vocal is quiet
     a, b = plain.separate(audio, rate), helped.separate(audio, rate)
@@ -100,3 +101,38 @@ def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     assert load_separator(root / "pretrained-models", voice_weight=0.3, instrumental=True).voice_helper is None
     with pytest.raises(MixinError, match="--voice-weight apply to the cdae architecture only"):
         load_separator(root / "pretrained-models" / "drnn", voice_weight=0.3)
+
+
+def test_missing_helper_directory_is_a_one_line_error(tmp_path):
+    import json
+    import shutil
+
+    from mixin.registry import load_separator
+
+    root = Path(__file__).resolve().parents[1] / "pretrained-models"
+    for f in root.glob("model_*"):
+        shutil.copy(f, tmp_path / f.name)
+    shutil.copy(root / "config.json", tmp_path / "config.json")
+    assert json.loads((tmp_path / "config.json").read_text())["voice_helper"]["model_dir"] == "drnn"
+    with pytest.raises(MixinError, match=r"drnn: the DRNN named by config.json's voice_helper is not there \(--voice-weight 0"):
+        load_separator(tmp_path)
+    assert load_separator(tmp_path, voice_weight=0).voice_helper is None
+
+
+def test_mono_drnn_mask_applies_to_each_channel():
+    """The helper's mono mode: one model run on the channels' mean, its mask on each channel;
+    identical channels give what the per-channel run gives."""
+    from mixin.registry import load_separator
+
+    root = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
+    rng = np.random.default_rng(3)
+    mono = (0.1 * rng.standard_normal(40000)).astype(np.float32)
+    both = np.stack((mono, mono), axis=1)
+    per_channel = load_separator(root).separate(both, 16000)
+    sep = load_separator(root)
+    sep.mono = True
+    once = sep.separate(both, 16000)
+    np.testing.assert_allclose(once["vocal"], per_channel["vocal"], atol=2e-5 * np.abs(per_channel["vocal"]).max())
+    stereo = np.stack((mono, 0.5 * mono[::-1].copy()), axis=1)
+    out = sep.separate(stereo, 16000)
+    np.testing.assert_allclose(out["vocal"] + out["accompaniment"], stereo, atol=1e-5)
