@@ -23,6 +23,9 @@ from .transforms import nsgt
 __all__ = ["Separator", "DRNNSeparator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
+VOICE_GATE_DB = -15.0
+"""The CDAEs' vocal must hold this much of the mix's energy over a second for the DRNN's to count
+(``config.json``'s ``voice_helper`` may set another)."""
 VOICE_HELPER_PIECE = 2 * drnn.SEQUENCE * drnn.HOP
 """The DRNN's pieces (6.4 s: two of its 100-frame sequences) when it helps the CDAEs' vocal: its
 30-s pieces would hold about 200 MiB more in flight, and each restarts its recurrence anyway.
@@ -62,7 +65,7 @@ class Separator(ChunkedSeparator):
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
-        voice_gate_db: float = -15.0,
+        voice_gate_db: float = VOICE_GATE_DB,
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -92,8 +95,8 @@ class Separator(ChunkedSeparator):
         self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
-        usable = voice_helper is not None and mode == "wiener" and set(CDAE_SOURCES) <= set(self.sources)
-        self.voice_helper = voice_helper if usable and voice_weight > 0 else None
+        usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
+        self.voice_helper = voice_helper if usable else None
         self.voice_weight = float(voice_weight) if self.voice_helper is not None else 0.0
         self.voice_gate_db = float(voice_gate_db)
         self.model_rate = SAMPLE_RATE
@@ -102,6 +105,12 @@ class Separator(ChunkedSeparator):
         self.workers = max(int(workers), 1)  # threads splitting each batch (mixin.backend.split_chunks)
         self.fft_threads: int | None = None  # None: all cores; 1 on the lean path (see from_config)
         self._predict = None
+
+    @staticmethod
+    def voice_applies(mode: str, sources: Sequence[str]) -> bool:
+        """Whether a DRNN's vocal can help: soft masks (the stems share the mix out) and all
+        three sources separated."""
+        return mode == "wiener" and set(CDAE_SOURCES) <= set(sources)
 
     @classmethod
     def from_config(
@@ -138,9 +147,23 @@ class Separator(ChunkedSeparator):
             if not model_exists(path):
                 raise MixinError(path, "model file not found")
             models[source] = load_cdae_model(path, backend, threads=1)
+        mode = "single" if single_model else "wiener"
+        helper = config.voice_helper or {}
+        weight = float(helper.get("weight", 0.0)) if voice_weight is None else float(voice_weight)
+        voice_helper = None
+        if weight > 0 and cls.voice_applies(mode, list(models)):
+            helper_dir = directory / str(helper.get("model_dir", ""))
+            if not helper.get("model_dir") or not helper_dir.is_dir():
+                raise MixinError(
+                    helper_dir if helper.get("model_dir") else directory,
+                    "the DRNN named by config.json's voice_helper is not there (--voice-weight 0 separates without it)",
+                )
+            voice_helper = DRNNSeparator.from_pretrained(
+                helper_dir, backend=backend, piece=VOICE_HELPER_PIECE, mono=True, threads=1
+            )
         separator = cls(
             models,
-            mode="single" if single_model else "wiener",
+            mode=mode,
             mask_power=config.mask_power if mask_power is None else mask_power,
             gains=config.gains,
             overlap=overlap,
@@ -150,21 +173,10 @@ class Separator(ChunkedSeparator):
             input_level=config.input_level,
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             workers=lean_workers(models.values()),
+            voice_helper=voice_helper,
+            voice_weight=weight,
+            voice_gate_db=float(helper.get("gate_db", VOICE_GATE_DB)),
         )
-        helper = config.voice_helper or {}
-        weight = float(helper.get("weight", 0.0)) if voice_weight is None else float(voice_weight)
-        if weight > 0 and not single_model and set(CDAE_SOURCES) <= set(models):
-            helper_dir = directory / str(helper.get("model_dir", ""))
-            if not helper.get("model_dir") or not helper_dir.is_dir():
-                raise MixinError(
-                    helper_dir if helper.get("model_dir") else directory,
-                    "the DRNN named by config.json's voice_helper is not there (--voice-weight 0 separates without it)",
-                )
-            separator.voice_helper = DRNNSeparator.from_pretrained(
-                helper_dir, backend=backend, piece=VOICE_HELPER_PIECE, mono=True, threads=1
-            )
-            separator.voice_weight = weight
-            separator.voice_gate_db = float(helper.get("gate_db", separator.voice_gate_db))
         if all(isinstance(m, OnnxModel) for m in models.values()):
             separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
         separator.warm_up()
