@@ -316,8 +316,9 @@ class DRNNSeparator(ChunkedSeparator):
         flat = chunks.reshape(n * channels, length)
         z = drnn.stft(flat)  # (n*ch, frames, 513)
         if self.mono and channels > 1:
-            # one model run on the channels' mean; its vocal mask then applies to each channel
-            mix = np.abs(drnn.stft(chunks.mean(axis=1)))  # (n, frames, 513)
+            # one model run on the channels' mean (the STFT is linear: the mean of theirs); its
+            # vocal mask then applies to each channel
+            mix = np.abs(z.reshape(n, channels, *z.shape[1:]).mean(axis=1))  # (n, frames, 513)
             out = drnn.run_sequences(self.model, drnn.with_context(mix))[..., : drnn.BINS]
             mask = np.divide(out, mix, out=np.zeros_like(out), where=mix > 0)
             vocal_coefs = np.repeat(mask, channels, axis=0) * z
