@@ -64,6 +64,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="OUT_DIR",
         help="render MUSDB18-HQ-layout tracks from MIDI songs with FluidSynth into OUT_DIR (offline)",
     )
+    steps.add_argument(
+        "--make-song-clips",
+        type=Path,
+        metavar="OUT_DIR",
+        help="MIR-1K-style clips for the DRNN from real multitracks (--songs), with --voices' voices over "
+        "their accompaniments, into OUT_DIR (mixin/data/song_clips.py)",
+    )
     steps.add_argument("--prepare-stems", action="store_true", help="cut stems into mono 44.1 kHz segments in --data-dir")
     steps.add_argument("--create-hdf5", action="store_true", help="NSGT magnitudes of the segments -> data_<source>.hdf5")
     steps.add_argument("--train", action="store_true", help="train the models into --model-dir")
@@ -84,10 +91,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
     ren.add_argument("--render-split", choices=SPLITS, default="train",
                      help="which disjoint songs, SoundFonts and voices to use (default: train)")
-    ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks")
+    ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks (also --make-song-clips)")
     ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
     ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
     ren.add_argument("--dry", action="store_true", help="no stereo placement, EQ, compression or reverb on the parts")
+
+    clips = p.add_argument_group("--make-song-clips")
+    clips.add_argument("--songs", type=Path, nargs="+", metavar="DIR",
+                       help="track folders of stems (MUSDB18-HQ layout): sung tracks are cut into clips, every "
+                       "track's drums + other stems are accompaniment for --voices")
+    clips.add_argument("--paired", type=int, default=100, metavar="N",
+                       help="clips of a random --voices voice over a random stretch of accompaniment (default: 100)")
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
@@ -169,10 +183,18 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if not (args.render_stems or args.prepare_stems or args.create_hdf5 or args.train or args.calibrate or args.export_onnx):
+    if not (args.render_stems or args.make_song_clips or args.prepare_stems or args.create_hdf5 or args.train
+            or args.calibrate or args.export_onnx):
         parser.error(
-            "nothing to do: give --render-stems, --prepare-stems, --create-hdf5, --train, --calibrate and/or --export-onnx"
+            "nothing to do: give --render-stems, --make-song-clips, --prepare-stems, --create-hdf5, --train, "
+            "--calibrate and/or --export-onnx"
         )
+    if args.make_song_clips and not args.songs:
+        parser.error("--make-song-clips needs --songs")
+    if args.make_song_clips and args.paired and not args.voices:
+        parser.error("--make-song-clips needs --voices (or --paired 0)")
+    if args.paired < 0:
+        parser.error(f"--paired must be 0 or more, not {args.paired}")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.arch == "drnn":
@@ -197,6 +219,8 @@ def run_steps(args: argparse.Namespace) -> int:
     progress = progress_enabled(args)
     if args.render_stems:
         render(args, progress)
+    if args.make_song_clips:
+        make_song_clips(args)
     if args.prepare_stems:
         prepare(args, progress)
     if args.create_hdf5:
@@ -247,6 +271,13 @@ def render(args: argparse.Namespace, progress: bool) -> None:
         progress=progress,
     )
     print(f"rendered {len(written)} tracks into {args.render_stems}/")
+
+
+def make_song_clips(args: argparse.Namespace) -> None:
+    from ..data.song_clips import make_song_clips
+
+    cut, paired = make_song_clips(args.songs, args.voices, args.make_song_clips, args.paired)
+    print(f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment -> {args.make_song_clips}/")
 
 
 def prepare(args: argparse.Namespace, progress: bool) -> None:

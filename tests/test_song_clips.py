@@ -1,0 +1,100 @@
+"""--make-song-clips (mixin.data.song_clips): real multitracks -> MIR-1K-style clips for the DRNN."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixin.cli.train import main as train_main
+from mixin.data.song_clips import CLIP_S, RATE, make_song_clips
+from mixin.errors import MixinError
+from mixin.training.drnn import load_clips
+
+
+def tone(seconds: float, freq: float, rate: int = 44100, amp: float = 0.2) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_song(folder: Path, seconds: float, voice_from: float | None) -> None:
+    """A track folder: drums and bass (44.1 kHz stereo); vocals silent before ``voice_from`` s."""
+    folder.mkdir(parents=True)
+    stereo = lambda x: np.stack([x, x], axis=1)  # noqa: E731
+    sf.write(folder / "drums.wav", stereo(tone(seconds, 300.0)), 44100)
+    sf.write(folder / "bass.wav", stereo(tone(seconds, 110.0)), 44100)
+    sf.write(folder / "mixture.wav", stereo(tone(seconds, 50.0)), 44100)  # skipped: rebuilt from stems
+    if voice_from is not None:
+        voice = tone(seconds, 440.0)
+        voice[: int(voice_from * 44100)] = 0
+        sf.write(folder / "vocals.wav", stereo(voice), 44100)
+
+
+def write_voices(folder: Path) -> None:
+    folder.mkdir()
+    for name, seconds in (("abjones_1_01", 5.0), ("amy_2_01", 7.0)):
+        clip = np.stack([tone(seconds, 220.0, RATE), tone(seconds, 660.0, RATE)], axis=1)
+        sf.write(folder / f"{name}.flac", clip, RATE)
+
+
+def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path):
+    songs = tmp_path / "songs"
+    write_song(songs / "Sung Song", 4 * CLIP_S, voice_from=CLIP_S)  # the first clip has no voice
+    write_song(songs / "Instrumental", 20.0, voice_from=None)
+    write_voices(tmp_path / "voices")
+    out = tmp_path / "clips"
+    cut, paired = make_song_clips([songs], tmp_path / "voices", out, paired=5)
+    assert (cut, paired) == (3, 5)
+    names = sorted(p.name for p in out.iterdir())
+    assert names[:5] == [f"mixreal_{k:03d}_01.flac" for k in range(5)]
+    assert names[5:] == ["real_sungsong_01.flac", "real_sungsong_02.flac", "real_sungsong_03.flac"]
+    audio, rate = sf.read(out / "real_sungsong_02.flac")
+    assert rate == RATE and audio.shape == (int(CLIP_S * RATE), 2)
+    phase = 2 * int(CLIP_S * RATE)  # the tones' phase at the start of clip 2
+    t = (np.arange(int(CLIP_S * RATE)) + phase) / RATE
+    expected_music = 0.2 * np.sin(2 * np.pi * 300 * t) + 0.2 * np.sin(2 * np.pi * 110 * t)  # drums + bass
+    expected_voice = 0.2 * np.sin(2 * np.pi * 440 * t)
+    core = slice(1000, -1000)  # away from the resampler's edges
+    assert np.max(np.abs(audio[core, 0] - expected_music[core])) < 2e-3
+    assert np.max(np.abs(audio[core, 1] - expected_voice[core])) < 2e-3
+    for k in range(5):  # paired: a whole MIR-1K voice over a stretch of one track's accompaniment
+        clip, _ = sf.read(out / f"mixreal_{k:03d}_01.flac")
+        assert len(clip) in (5 * RATE, 7 * RATE)
+        assert abs(np.sqrt(np.mean(clip[:, 1] ** 2)) - 0.2 / np.sqrt(2)) < 1e-2  # the 660-Hz voice
+        spectrum = np.abs(np.fft.rfft(clip[:, 0]))
+        assert np.argmax(spectrum) * RATE / len(clip) in (110.0, 300.0)  # real accompaniment, not MIR-1K's
+    again = tmp_path / "again"
+    make_song_clips([songs], tmp_path / "voices", again, paired=5)
+    for name in names:  # deterministic
+        np.testing.assert_array_equal(sf.read(out / name)[0], sf.read(again / name)[0])
+    # the DRNN trainer reads them beside MIR-1K's clips
+    clips = load_clips([out, tmp_path / "voices"], "all")
+    assert len(clips) == 10
+
+
+def test_errors_name_the_problem(tmp_path):
+    songs = tmp_path / "songs"
+    write_song(songs / "Song", 10.0, voice_from=0.0)
+    with pytest.raises(MixinError, match="paired clips need --voices"):
+        make_song_clips([songs], None, tmp_path / "out", paired=3)
+    assert make_song_clips([songs], None, tmp_path / "out", paired=0) == (1, 0)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MixinError, match="no MIR-1K-style clips"):
+        make_song_clips([songs], tmp_path / "empty", tmp_path / "out", paired=3)
+    with pytest.raises(MixinError, match="stem directory not found"):
+        make_song_clips([tmp_path / "missing"], None, tmp_path / "out", paired=0)
+
+
+def test_cli_step(tmp_path, capsys):
+    write_song(tmp_path / "songs" / "Song", 10.0, voice_from=0.0)
+    write_voices(tmp_path / "voices")
+    out = tmp_path / "clips"
+    argv = ["--make-song-clips", str(out), "--songs", str(tmp_path / "songs"), "--voices", str(tmp_path / "voices"),
+            "--paired", "2"]
+    assert train_main(argv) == 0
+    assert "1 clips cut from sung tracks, 2 voices over real accompaniment" in capsys.readouterr().out
+    assert len(list(out.glob("*.flac"))) == 3
+    with pytest.raises(SystemExit) as exc:
+        train_main(["--make-song-clips", str(out), "--songs", str(tmp_path / "songs")])
+    assert exc.value.code == 2
+    assert "--make-song-clips needs --voices (or --paired 0)" in capsys.readouterr().err
