@@ -75,7 +75,7 @@ for w in ${HPSS_WEIGHTS:-0 0.25 0.5 0.75}; do
 done
 echo "copy $W/joint/model/{model_*.h5,config.json} to pretrained-models/, set config.json's hpss_weight to the"
 echo "weight with the best mean SDR over the five figures above, and run ./train_util.py --export-onnx on it"
-echo "then (after step 5) set config.json's voice_helper to {\"model_dir\": \"drnn\", \"weight\": 0.3, \"gate_db\": -15}:"
+echo "then (after step 6) set config.json's voice_helper to {\"model_dir\": \"drnn-songs\", \"weight\": 0.5, \"gate_db\": -15}:"
 echo "the DRNN's share of the vocal, chosen with --voice-weight on the same songs (pretrained-models/README.md)"
 
 # 5. The DRNN (second architecture), from the MIR-1K clips themselves: all 175 clips, with the
@@ -87,3 +87,15 @@ echo "the DRNN's share of the vocal, chosen with --voice-weight on the same song
 "$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" --all-clips --epochs 34 --batch-size 16 \
     --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --model-dir "$W/drnn/model" --log-dir "$W/drnn/logdir"
 echo "copy $W/drnn/model/{model_drnn.keras,config.json} to pretrained-models/drnn/ and export ONNX there"
+
+# 6. The DRNN that helps the CDAEs with the vocal (config.json's voice_helper), step 5's recipe on
+#    more real music: the MIR-1K clips plus clips made from step 4's 4 real training songs (their 2
+#    sung songs cut into 8-s clips with their own accompaniment, and 100 MIR-1K voices over stretches
+#    of the 4 songs' real accompaniment), 283 clips, 40 epochs (the epoch and the helper's weight
+#    chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md). About 30 s an epoch
+#    on the 2-core CPU; the shipped run was made on a lent GPU (KERAS_BACKEND=jax, about 4 s an epoch).
+"$PY" train_util.py --make-song-clips "$W/song-clips" --songs "$W/real-train" --voices "$MIR1K" --paired 100
+"$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" "$W/song-clips" --all-clips --epochs 40 --batch-size 16 \
+    --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --model-dir "$W/drnn-songs/model" \
+    --log-dir "$W/drnn-songs/logdir"
+echo "copy $W/drnn-songs/model/{model_drnn.keras,config.json} to pretrained-models/drnn-songs/ and export ONNX there"

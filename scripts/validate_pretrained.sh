@@ -30,3 +30,7 @@ done
 # The DRNN trained on every MIR-1K clip: its unseen singers here are real-dev's (all 8 songs).
 "$PY" eval_mixin.py "$REAL" --pretrained-model-dir "$MODELS/drnn" \
     --systems mixin,mixture,oracle --out "$MODELS/drnn/validation" --cores 2 --quiet
+# The DRNN that helps the CDAEs with the vocal (trained on MIR-1K and 4 other real-dev songs): the
+# singers of the 4 real songs above, which it never heard.
+"$PY" eval_mixin.py "$W/real-val" --pretrained-model-dir "$MODELS/drnn-songs" \
+    --systems mixin,mixture,oracle --out "$MODELS/drnn-songs/validation" --cores 2 --quiet

@@ -80,12 +80,14 @@ def test_shipped_cdae_export_is_current_and_equals_keras_on_real_chunks(source, 
     assert_close(onnx_model(real_magnitudes), want, source)
 
 
-def test_shipped_drnn_export_is_current_and_equals_keras_on_real_audio():
+@pytest.mark.parametrize("name", ["drnn", "drnn-songs"])
+def test_shipped_drnn_export_is_current_and_equals_keras_on_real_audio(name):
+    """Both shipped DRNNs: the second architecture and the CDAE separator's vocal helper."""
     from mixin import drnn
     from mixin.audio import resample
     from mixin.separators import DRNNSeparator
 
-    directory = SHIPPED / "drnn"
+    directory = SHIPPED / name
     onnx_sep = DRNNSeparator.from_pretrained(directory, backend="onnx")
     keras_sep = DRNNSeparator.from_pretrained(directory, backend="tensorflow")
     assert onnx_sep.model.exported_from(directory / "model_drnn.keras")

@@ -26,7 +26,7 @@ def test_the_shipped_models_go_into_the_package():
     for config_path in models.rglob("config.json"):
         config = ModelConfig(**json.loads(config_path.read_text()))
         needed |= {config_path} | {config.model_path(config_path.parent, s) for s in config.sources}
-    assert len(needed) == 6  # three CDAEs, the DRNN, two configs
+    assert len(needed) == 8  # three CDAEs, two DRNNs (the second architecture, the vocal helper), three configs
     for path in needed:
         rel = path.relative_to(models).as_posix()
         assert any(fnmatch.fnmatch(rel, p) for p in patterns), f"{rel} would not be installed"

@@ -80,6 +80,8 @@ def test_config_voice_helper_is_checked(tmp_path: Path):
 
 
 def test_shipped_separator_with_the_drnn_vocal(tmp_path):
+    import json
+
     import soundfile as sf
 
     from mixin.registry import load_separator
@@ -90,8 +92,10 @@ def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     audio = audio[: 8 * rate]
     plain = load_separator(root / "pretrained-models", voice_weight=0)
     assert plain.voice_helper is None
-    helped = load_separator(root / "pretrained-models")  # shipped default: 0.3, 6.4-s pieces, one run on the mean
-    assert isinstance(helped.voice_helper, DRNNSeparator) and helped.voice_weight == 0.3
+    helped = load_separator(root / "pretrained-models")  # shipped default: 0.5, 6.4-s pieces, one run on the mean
+    assert isinstance(helped.voice_helper, DRNNSeparator) and helped.voice_weight == 0.5
+    config = json.loads((root / "pretrained-models" / "config.json").read_text())
+    assert config["voice_helper"]["model_dir"] == "drnn-songs"  # the DRNN that also heard real bands
     assert helped.voice_helper.mono and helped.voice_helper.chunk_size == 102400
     assert helped.voice_gate_db == -15.0
     helped.voice_gate_db = -100.0  # open everywhere: the example's vocal is quiet
@@ -113,8 +117,8 @@ def test_missing_helper_directory_is_a_one_line_error(tmp_path):
     for f in root.glob("model_*"):
         shutil.copy(f, tmp_path / f.name)
     shutil.copy(root / "config.json", tmp_path / "config.json")
-    assert json.loads((tmp_path / "config.json").read_text())["voice_helper"]["model_dir"] == "drnn"
-    with pytest.raises(MixinError, match=r"drnn: the DRNN named by config.json's voice_helper is not there \(--voice-weight 0"):
+    assert json.loads((tmp_path / "config.json").read_text())["voice_helper"]["model_dir"] == "drnn-songs"
+    with pytest.raises(MixinError, match=r"drnn-songs: the DRNN named by config.json's voice_helper is not there \(--voice-weight 0"):
         load_separator(tmp_path)
     assert load_separator(tmp_path, voice_weight=0).voice_helper is None
 
