@@ -73,6 +73,7 @@ class ModelConfig:
     input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
     input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
+    hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
     notes: str = ""
 
@@ -115,6 +116,8 @@ class ModelConfig:
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
         if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
+        if not isinstance(config.hpss_adaptive, bool):
+            raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db"}:
             raise MixinError(path, f"voice_helper must hold model_dir, weight and gate_db, not {helper!r}")

@@ -44,7 +44,8 @@ class Separator(ChunkedSeparator):
     ``model_input`` says what the models are fed: ``"magnitude"`` (|NSGT|, MiXiN's) or
     ``"normalised"`` (each chunk scaled to a mean of ``input_level``, :func:`mixin.filtering.model_input`).
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
-    into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`).
+    into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`);
+    ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
@@ -62,6 +63,7 @@ class Separator(ChunkedSeparator):
         model_input: str = "magnitude",
         input_level: float = INPUT_LEVEL,
         hpss_weight: float = 0.0,
+        hpss_adaptive: bool = False,
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
@@ -92,7 +94,9 @@ class Separator(ChunkedSeparator):
         self.input_level = float(input_level)
         if not 0 <= hpss_weight <= 1:
             raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
-        self.hpss_weight = float(hpss_weight) if {"harmonic", "percussive"} <= set(self.sources) else 0.0
+        split = {"harmonic", "percussive"} <= set(self.sources)
+        self.hpss_weight = float(hpss_weight) if split else 0.0
+        self.hpss_adaptive = bool(hpss_adaptive) and split
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -172,6 +176,7 @@ class Separator(ChunkedSeparator):
             model_input=config.input,
             input_level=config.input_level,
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
+            hpss_adaptive=config.hpss_adaptive,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -188,10 +193,10 @@ class Separator(ChunkedSeparator):
         """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend and the DRNN's
         second opinion on the vocal when asked for."""
         stems = super().stream(blocks, sample_rate, channels, executor)
-        if self.hpss_weight > 0 and self.mode == "wiener":
+        if (self.hpss_weight > 0 or self.hpss_adaptive) and self.mode == "wiener":
             from .hpss import stream_blend
 
-            stems = stream_blend(stems, self.sources, sample_rate, self.hpss_weight)
+            stems = stream_blend(stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive)
         if self.voice_helper is not None:
             from .voice_blend import stream_voice_blend
 

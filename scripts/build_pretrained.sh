@@ -74,7 +74,8 @@ for w in ${HPSS_WEIGHTS:-0 0.25 0.5 0.75}; do
     done
 done
 echo "copy $W/joint/model/{model_*.h5,config.json} to pretrained-models/, set config.json's hpss_weight to the"
-echo "weight with the best mean SDR over the five figures above, and run ./train_util.py --export-onnx on it"
+echo "weight with the best mean SDR over the five figures above and hpss_adaptive to true (pretrained-models/README.md),"
+echo "and run ./train_util.py --export-onnx on it"
 echo "then (after step 6) set config.json's voice_helper to {\"model_dir\": \"drnn-songs\", \"weight\": 0.5, \"gate_db\": -15}:"
 echo "the DRNN's share of the vocal, chosen with --voice-weight on the same songs (pretrained-models/README.md)"
 

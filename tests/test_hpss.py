@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mixin.hpss import hpss_split, n_fft_for, stream_blend
+from mixin.hpss import DECISIVE_FROM, DECISIVE_TO, adaptive_weight, hpss_split, n_fft_for, stream_blend
 from mixin.data.synth import synth_stems
 
 SOURCES = ("harmonic", "percussive", "vocal")
@@ -69,6 +69,53 @@ def test_stream_blend_keeps_vocal_and_sums(weight):
         assert err < 1e-3, err
 
 
+def test_decisiveness_is_high_for_sines_and_clicks_and_low_for_noise():
+    rate = 22050
+    t = np.arange(3 * rate) / rate
+    clicks = np.zeros_like(t)
+    clicks[:: rate // 4] = 1.0
+    clean = 0.3 * np.sin(2 * np.pi * 440 * t) + clicks
+    noise = np.random.default_rng(0).normal(size=t.size)
+    harmonic, decided = hpss_split(clean[None], rate, decisiveness=True)
+    np.testing.assert_array_equal(harmonic, hpss_split(clean[None], rate))  # the split itself unchanged
+    assert decided > 0.95
+    assert hpss_split(noise[None], rate, decisiveness=True)[1] < 0.5  # neither: the masks hover at 1/2
+    assert hpss_split(np.zeros((1, rate)), rate, decisiveness=True)[1] == 0.0
+
+
+def test_adaptive_weight_rises_from_the_weight_to_one():
+    assert adaptive_weight(0.5, 0.0) == adaptive_weight(0.5, DECISIVE_FROM) == 0.5
+    assert adaptive_weight(0.5, (DECISIVE_FROM + DECISIVE_TO) / 2) == pytest.approx(0.75)
+    assert adaptive_weight(0.5, DECISIVE_TO) == adaptive_weight(0.2, 1.0) == 1.0
+
+
+@pytest.mark.slow
+def test_adaptive_blend_follows_median_filtering_where_it_is_decisive():
+    """Sines and clicks (decisive): the harmonic stem becomes median filtering's, whatever the
+    CDAEs said; noise (not decisive): the fixed share. Stems still sum to the mix."""
+    rate = 44100
+    t = np.arange(20 * rate) / rate
+    clicks = np.zeros_like(t)
+    clicks[:: rate // 4] = 1.0
+    noise = 0.3 * np.random.default_rng(2).normal(size=t.size)
+    for signal, decisive in ((0.3 * np.sin(2 * np.pi * 440 * t) + clicks, True), (noise, False)):
+        pair = np.stack((signal, signal), axis=1).astype(np.float32)
+        ours = 0.5 * pair  # the CDAEs' harmonic: half of everything
+        stems = np.stack((ours, pair - ours, 0.1 * pair)).astype(np.float32)
+        fixed = np.concatenate(list(stream_blend(_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
+        adaptive = np.concatenate(list(stream_blend(_blocks(stems, 30000), SOURCES, rate, 0.5, adaptive=True)), axis=1)
+        np.testing.assert_allclose(adaptive.sum(axis=0), stems.sum(axis=0), atol=1e-5)
+        np.testing.assert_array_equal(adaptive[2], stems[2])
+        median = hpss_split(pair.T, rate, shared_mask=True).T
+        inner = slice(rate, -rate)
+        if decisive:
+            err = np.sum((adaptive[0] - median)[inner] ** 2) / np.sum(median[inner] ** 2)
+            assert err < 1e-3, err
+            assert np.sum((fixed[0] - median)[inner] ** 2) > 100 * np.sum((adaptive[0] - median)[inner] ** 2)
+        else:
+            np.testing.assert_allclose(adaptive, fixed, atol=1e-6)
+
+
 @pytest.mark.parametrize("axis", [-1, -2])
 def test_running_median_equals_scipy_reflect(axis):
     import scipy.ndimage
@@ -79,3 +126,17 @@ def test_running_median_equals_scipy_reflect(axis):
     size = [1, 1, 1]
     size[axis] = 17
     np.testing.assert_array_equal(median_filter(values, 17, axis), scipy.ndimage.median_filter(values, size=size, mode="reflect"))
+
+
+def test_config_hpss_settings_are_checked(tmp_path):
+    from mixin.errors import MixinError
+    from mixin.registry import ModelConfig
+
+    (tmp_path / "config.json").write_text('{"hpss_adaptive": "yes"}')
+    with pytest.raises(MixinError, match="hpss_adaptive must be true or false, not 'yes'"):
+        ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"hpss_weight": 1.5}')
+    with pytest.raises(MixinError, match=r"hpss_weight must be a number in \[0, 1\], not 1.5"):
+        ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"hpss_weight": 0.5, "hpss_adaptive": true}')
+    assert ModelConfig.load(tmp_path).hpss_adaptive is True
