@@ -76,8 +76,9 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "--voice-weight",
         type=fraction,
         metavar="W",
-        help="share of the DRNN's vocal (pretrained-models/drnn) blended into the CDAEs' vocal in the seconds "
-        "where they hear a voice: 0 CDAEs only (default: the model directory's config.json)",
+        help="share of the helper DRNN's vocal (config.json's voice_helper; pretrained-models/drnn-songs for the "
+        "shipped models) blended into the CDAEs' vocal in the seconds where they hear a voice: 0 CDAEs only "
+        "(default: the model directory's config.json)",
     )
 
 
