@@ -3,7 +3,8 @@
 
 Separates a synthetic stereo 44.1 kHz song (or ``--input``) through ``mixin.files.separate_file``
 with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT, the
-HPSS blend's median filtering, the DRNN's vocal (the second opinion) and write. For each stage it prints the CPU time of the threads
+HPSS blend's median filtering, the DRNN's vocal (the second opinion), the multichannel Wiener
+filter's harmonic/percussive split and write. For each stage it prints the CPU time of the threads
 inside it (a steady measure even on a busy machine) and their wall time summed over threads
 (stages run in several threads at once);
 "other" is the process's CPU time outside the timed stages.
@@ -82,6 +83,7 @@ def instrument() -> None:
     import mixin.files
     import mixin.hpss
     import mixin.separators
+    import mixin.spatial
     import mixin.transforms
 
     wrap_generator(mixin.files, "read_blocks", "read")
@@ -92,6 +94,7 @@ def instrument() -> None:
     wrap(mixin.separators, "wiener_masks", "masks")
     wrap(mixin.hpss, "hpss_split", "HPSS blend")
     wrap(mixin.separators.DRNNSeparator, "separate_chunks", "DRNN vocal")
+    wrap(mixin.spatial, "refine_pair", "multichannel Wiener")
     wrap(mixin.audio.AtomicAudioWriter, "write", "write")
     wrap(mixin.audio.AtomicAudioWriter, "commit", "write")
     original = mixin.separators.Separator.separate_chunks

@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
-__all__ = ["chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "ChunkedSeparator"]
+__all__ = [
+    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "ChunkedSeparator",
+]
 
 
 def chunk_count(length: int, chunk: int, overlap: int) -> int:
@@ -183,6 +185,48 @@ class SampleQueue:
             got += length
         self.size -= got
         return np.concatenate(parts, axis=self.axis) if parts else empty
+
+
+PairFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def stream_pair_rework(
+    stems: Iterable[np.ndarray],
+    sources: tuple[str, ...],
+    fn: PairFn,
+    chunk: int,
+    overlap: int,
+    thread_name: str,
+) -> Iterator[np.ndarray]:
+    """Redraw the harmonic/percussive split of (sources, n, channels) stem blocks, chunk by
+    chunk: ``fn(pair, harmonic)`` gets (1, channels, chunk) arrays, the pair's sum and the
+    harmonic stem, and returns the new harmonic part of the pair; the percussive stem is the
+    pair minus it, so the stems still sum to what they summed to. Other stems pass unchanged.
+    Chunks are cross-faded over ``overlap``; memory is bounded by the chunk."""
+    h, p = sources.index("harmonic"), sources.index("percussive")
+    pending = SampleQueue(axis=1)  # stem blocks waiting for the reworked split
+
+    def both() -> Iterator[np.ndarray]:
+        # The pair's sum with the harmonic stem beside it as more channels, so one stream carries both.
+        for block in stems:
+            pending.push(block)
+            yield np.concatenate((block[h] + block[p], block[h]), axis=-1)
+
+    def chunk_fn(chunks: np.ndarray) -> np.ndarray:
+        channels = chunks.shape[1] // 2
+        harmonic = fn(chunks[:, :channels], chunks[:, channels:])
+        return np.concatenate((harmonic, np.zeros_like(harmonic)), axis=1)[None]  # channels as given
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Its own thread: on the models' shared one it would wait behind their batches.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name) as executor:
+        for split in stream_overlap_add(both(), chunk_fn, 1, chunk, overlap, batch=1, executor=executor):
+            out = pending.take(split.shape[1])
+            pair = out[h] + out[p]
+            out[h] = split[0, :, : out.shape[-1]]
+            out[p] = pair - out[h]
+            yield out
 
 
 class ChunkedSeparator:

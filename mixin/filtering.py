@@ -8,6 +8,9 @@ from .constants import INPUT_EPS, INPUT_LEVEL
 
 EPS = 1e-10
 """Added to the Wiener denominator; keeps silent input silent instead of NaN."""
+RIDGE = 1e-5
+"""Diagonal loading of the multichannel Wiener filter's mix covariance, relative to its power."""
+
 
 
 def wiener_masks(magnitudes: np.ndarray, power: float = 2.0, eps: float = EPS) -> np.ndarray:
@@ -34,3 +37,63 @@ def model_input(magnitudes: np.ndarray, level: float = INPUT_LEVEL, eps: float =
     mags = np.asarray(magnitudes, dtype=np.float32)
     mean = mags.mean(axis=(-2, -1), keepdims=True)
     return mags * (np.float32(level) / (mean + np.float32(eps)))
+
+
+def multichannel_wiener(mix: np.ndarray, estimates: np.ndarray, iterations: int = 1, outputs: int | None = None) -> np.ndarray:
+    """Refine complex source estimates (sources, channels, bins, frames) of the complex ``mix``
+    (channels, bins, frames) with the multichannel Wiener filter's EM iterations (Duong, Vincent
+    & Gribonval, IEEE TASLP 2010; the post-filter of Open-Unmix and Nugraha et al. 2016).
+
+    Each source is modelled by a power ``v`` per bin and frame (its estimate's, averaged over
+    channels) and a spatial covariance ``R`` per bin (its estimate's, over the frames given);
+    each iteration filters the mix with ``v R (sum_j v_j R_j)^-1``. Stereo placement thus
+    separates what one magnitude mask cannot, and the refined estimates still sum to the mix
+    (up to the diagonal loading, :data:`RIDGE`). Returns the first ``outputs`` sources (all by
+    default). Each bin is filtered on its own: callers may pass blocks of bins to save memory."""
+    mix = np.asarray(mix, dtype=np.complex64)
+    y = np.asarray(estimates, dtype=np.complex64)
+    for done in range(1, iterations + 1):
+        power = np.mean(np.square(y.real) + np.square(y.imag), axis=1)  # (sources, bins, frames)
+        y = _em_step(mix, y, power, outputs if done == iterations else None)
+    return y[:outputs]
+
+
+def _em_step(mix: np.ndarray, y: np.ndarray, power: np.ndarray, keep: int | None) -> np.ndarray:
+    """One EM step; the first ``keep`` sources' new estimates."""
+    channels = mix.shape[0]
+    norm = power.sum(axis=-1, keepdims=True) + np.float32(EPS)  # (sources, bins, 1)
+    total_power = power.sum(axis=0)
+    # Loading the diagonal keeps the mix covariance invertible where the mix is silent or one
+    # source sits at one place (rank one); relative to each matrix, or precision loses it.
+    load = np.float32(RIDGE) * total_power + np.float32(EPS)
+    if channels == 1:
+        return (power[:keep] / (total_power + load))[:, None] * mix[None]
+    if channels == 2:
+        return _stereo_step(mix, y, power, norm, load, keep)
+    cov = np.einsum("jaft,jbft->jfab", y, y.conj()) / norm[..., None]
+    total = np.einsum("jft,jfab->ftab", power, cov)
+    total[..., range(channels), range(channels)] += load[..., None]
+    solved = np.linalg.solve(total, np.moveaxis(mix, 0, -1)[..., None])[..., 0]
+    return power[:keep, None] * np.einsum("jfab,ftb->jaft", cov[:keep], solved)
+
+
+def _stereo_step(
+    mix: np.ndarray, y: np.ndarray, power: np.ndarray, norm: np.ndarray, load: np.ndarray, keep: int | None
+) -> np.ndarray:
+    """One EM step for two channels, its 2x2 Hermitian algebra written out (about 3x faster than
+    the general einsum and solve). Single precision but for the determinant: where a source sits
+    at one place the matrix is near rank one, the loading alone keeps it invertible, and the
+    answer there is good to about 1 % (-40 dB); double precision throughout costs 1.6x."""
+    left, right = y[:, 0], y[:, 1]
+    r11 = (np.square(left.real) + np.square(left.imag)).sum(axis=-1, keepdims=True) / norm  # (sources, bins, 1)
+    r22 = (np.square(right.real) + np.square(right.imag)).sum(axis=-1, keepdims=True) / norm
+    r12 = (left * right.conj()).sum(axis=-1, keepdims=True) / norm
+    c11 = (power * r11).sum(axis=0) + load  # (bins, frames)
+    c22 = (power * r22).sum(axis=0) + load
+    c12 = (power * r12).sum(axis=0)
+    det = c11.astype(np.float64) * c22 - (np.square(c12.real, dtype=np.float64) + np.square(c12.imag, dtype=np.float64))
+    inverse = (1.0 / det).astype(np.float32)
+    z0 = (c22 * mix[0] - c12 * mix[1]) * inverse
+    z1 = (c11 * mix[1] - c12.conj() * mix[0]) * inverse
+    power, r11, r12, r22 = power[:keep], r11[:keep], r12[:keep], r22[:keep]
+    return np.stack((power * (r11 * z0 + r12 * z1), power * (r12.conj() * z0 + r22 * z1)), axis=1)

@@ -11,12 +11,11 @@ where it is near its best.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from .apply import SampleQueue, stream_overlap_add
+from .apply import stream_pair_rework
 from .transforms import istft, stft
 
 KERNEL = 17
@@ -110,34 +109,14 @@ def stream_blend(
 
     Vocal and any other stems pass unchanged, and the two blended stems still sum to what they
     summed to, so the stems still add up to the mix. Streams: memory is bounded by the chunk."""
-    h, p = sources.index("harmonic"), sources.index("percussive")
-    pending = SampleQueue(axis=1)  # stem blocks waiting for the median filter's output
 
-    def both() -> Iterator[np.ndarray]:
-        # The pair's sum, and the CDAEs' harmonic beside it as more channels: the blend happens
-        # per chunk, where the chunk's own share is known, and is cross-faded like the split.
-        for block in stems:
-            pending.push(block)
-            yield np.concatenate((block[h] + block[p], block[h]), axis=-1)
-
-    def chunk_fn(chunks: np.ndarray) -> np.ndarray:
-        channels = chunks.shape[1] // 2
-        pair, ours = chunks[:, :channels], chunks[:, channels:]
+    def blend(pair: np.ndarray, ours: np.ndarray) -> np.ndarray:
         if adaptive:
             harmonic, decided = hpss_split(pair, sample_rate, shared_mask=True, decisiveness=True)
             share = adaptive_weight(weight, decided)
         else:
             harmonic, share = hpss_split(pair, sample_rate, shared_mask=True), weight
-        blended = ours + share * (harmonic - ours)
-        return np.concatenate((blended, np.zeros_like(blended)), axis=1)[None]  # channels as given
+        return ours + share * (harmonic - ours)
 
-    chunk = int(CHUNK_S * sample_rate)
-    overlap = int(OVERLAP_S * sample_rate)
-    # Its own thread: on the models' shared one it would wait behind their batches.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixin-hpss") as executor:
-        for split in stream_overlap_add(both(), chunk_fn, 1, chunk, overlap, batch=1, executor=executor):
-            out = pending.take(split.shape[1])
-            pair = out[h] + out[p]
-            out[h] = split[0, :, : out.shape[-1]]
-            out[p] = pair - out[h]
-            yield out
+    chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)
+    yield from stream_pair_rework(stems, sources, blend, chunk, overlap, "mixin-hpss")

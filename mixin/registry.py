@@ -74,6 +74,7 @@ class ModelConfig:
     input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
+    mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
     notes: str = ""
 
@@ -118,6 +119,8 @@ class ModelConfig:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
+        if isinstance(config.mwf_iterations, bool) or not isinstance(config.mwf_iterations, int) or config.mwf_iterations < 0:
+            raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db"}:
             raise MixinError(path, f"voice_helper must hold model_dir, weight and gate_db, not {helper!r}")
@@ -147,7 +150,7 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
-    ``single_model``, ``mask_power``, ``hpss_weight``, ``overlap`` and ``batch_size``
+    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
     exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
     """

@@ -46,6 +46,8 @@ class Separator(ChunkedSeparator):
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
     into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`);
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
+    ``mwf_iterations`` > 0 redraws the harmonic/percussive split last with that many iterations of
+    the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`).
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
@@ -64,6 +66,7 @@ class Separator(ChunkedSeparator):
         input_level: float = INPUT_LEVEL,
         hpss_weight: float = 0.0,
         hpss_adaptive: bool = False,
+        mwf_iterations: int = 0,
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
@@ -97,6 +100,9 @@ class Separator(ChunkedSeparator):
         split = {"harmonic", "percussive"} <= set(self.sources)
         self.hpss_weight = float(hpss_weight) if split else 0.0
         self.hpss_adaptive = bool(hpss_adaptive) and split
+        if not (isinstance(mwf_iterations, int) and mwf_iterations >= 0):
+            raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
+        self.mwf_iterations = mwf_iterations if split and mode == "wiener" else 0
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -127,12 +133,13 @@ class Separator(ChunkedSeparator):
         mask_power: float | None = None,
         hpss_weight: float | None = None,
         voice_weight: float | None = None,
+        mwf_iterations: int | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
     ) -> "Separator":
-        """Load the models of a model directory, once; ``mask_power`` and ``hpss_weight`` default
-        to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
+        """Load the models of a model directory, once; ``mask_power``, ``hpss_weight`` and
+        ``mwf_iterations`` default to the ones in its ``config.json``. (:meth:`from_pretrained` reads the config; the shipped
         models by default.) ``backend``: "auto" runs each model's ONNX export when present and
         current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
@@ -177,6 +184,7 @@ class Separator(ChunkedSeparator):
             input_level=config.input_level,
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             hpss_adaptive=config.hpss_adaptive,
+            mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -190,8 +198,9 @@ class Separator(ChunkedSeparator):
     def stream(
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Any = None
     ) -> Iterator[np.ndarray]:
-        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend and the DRNN's
-        second opinion on the vocal when asked for."""
+        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend, the DRNN's second
+        opinion on the vocal and the multichannel Wiener filter's harmonic/percussive split, when
+        asked for (the filter last: it also shares out what the vocal blend gave or took)."""
         stems = super().stream(blocks, sample_rate, channels, executor)
         if (self.hpss_weight > 0 or self.hpss_adaptive) and self.mode == "wiener":
             from .hpss import stream_blend
@@ -203,6 +212,10 @@ class Separator(ChunkedSeparator):
             stems = stream_voice_blend(
                 stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
             )
+        if self.mwf_iterations:
+            from .spatial import stream_refine
+
+            stems = stream_refine(stems, self.sources, sample_rate, self.mwf_iterations)
         yield from stems
 
     @property
@@ -260,7 +273,7 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight")
+CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight", "mwf_iterations")
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -299,7 +312,7 @@ class DRNNSeparator(ChunkedSeparator):
         options are an error."""
         if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
             raise MixinError(
-                directory, "--instrumental, --single-model, --hpss-weight, --mask-power and --voice-weight apply to the cdae architecture only"
+                directory, "--instrumental, --single-model, --hpss-weight, --mask-power, --voice-weight and --mwf-iterations apply to the cdae architecture only"
             )
         from .backend import load_onnx, model_exists, require_tensorflow
 

@@ -47,9 +47,20 @@ def fraction(text: str) -> float:
     return value
 
 
+def whole_number(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+    return value
+
+
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight`` and ``--voice-weight``: which separator runs (shared by separating and evaluating)."""
+    ``--hpss-weight``, ``--voice-weight`` and ``--mwf-iterations``: which separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -80,6 +91,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "shipped models) blended into the CDAEs' vocal in the seconds where they hear a voice: 0 CDAEs only "
         "(default: the model directory's config.json)",
     )
+    p.add_argument(
+        "--mwf-iterations",
+        type=whole_number,
+        metavar="N",
+        help="iterations of the multichannel Wiener filter that redraws the harmonic/percussive split last, "
+        "hearing stereo placement: 0 none, faster (default: the model directory's config.json, 1 for the shipped models)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -93,6 +111,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         mask_power=args.mask_power,
         hpss_weight=args.hpss_weight,
         voice_weight=args.voice_weight,
+        mwf_iterations=args.mwf_iterations,
         **options,
     )
 
