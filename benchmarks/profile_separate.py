@@ -3,7 +3,7 @@
 
 Separates a synthetic stereo 44.1 kHz song (or ``--input``) through ``mixin.files.separate_file``
 with timers wrapped around each stage: read, resample, NSGT, models, masks, inverse NSGT, the
-HPSS blend's median filtering, the DRNN's vocal (the second opinion), the multichannel Wiener
+DRNN's vocal (the second opinion), the HPSS blend's median filtering, the multichannel Wiener
 filter's harmonic/percussive split and write. For each stage it prints the CPU time of the threads
 inside it (a steady measure even on a busy machine) and their wall time summed over threads
 (stages run in several threads at once);
@@ -94,7 +94,7 @@ def instrument() -> None:
     wrap(mixin.separators, "wiener_masks", "masks")
     wrap(mixin.hpss, "hpss_split", "HPSS blend")
     wrap(mixin.separators.DRNNSeparator, "separate_chunks", "DRNN vocal")
-    wrap(mixin.spatial, "refine_pair", "multichannel Wiener")
+    wrap(mixin.spatial, "refine_spectra", "multichannel Wiener")
     wrap(mixin.audio.AtomicAudioWriter, "write", "write")
     wrap(mixin.audio.AtomicAudioWriter, "commit", "write")
     original = mixin.separators.Separator.separate_chunks

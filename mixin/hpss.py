@@ -1,21 +1,19 @@
-"""Median-filtering harmonic/percussive separation (Fitzgerald, DAFx 2010), also streamed.
+"""Median-filtering harmonic/percussive separation (Fitzgerald, DAFx 2010).
 
 The 30-line baseline every separator here must beat, and the CDAE separator's second opinion:
 its harmonic/percussive split of what the vocal model leaves can be blended with the CDAEs'
-(``config.json``'s ``hpss_weight``), which keeps MiXiN's stems from falling below median
-filtering on material the models never saw. With ``hpss_adaptive`` the share rises towards 1 in
-stretches where median filtering's masks are decisive (:func:`adaptive_weight`): the material
-where it is near its best.
+(``config.json``'s ``hpss_weight``; streamed by :mod:`mixin.redraw`), which keeps MiXiN's stems
+from falling below median filtering on material the models never saw. With ``hpss_adaptive`` the
+share rises towards 1 in stretches where median filtering's masks are decisive
+(:func:`adaptive_weight`): the material where it is near its best.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
 
 import numpy as np
 
-from .apply import stream_pair_rework
 from .transforms import istft, stft
 
 KERNEL = 17
@@ -28,10 +26,6 @@ DECISIVE_TO = 0.95
 ``hpss_weight``, and at which it reaches 1. Measured on 60 real and rendered mixes
 (``pretrained-models/README.md``): the 4 above 0.89 all gained from more median filtering, and the
 mixes where median filtering reached 15 dB had 0.90-0.93; below, some lost."""
-CHUNK_S = 6.0
-OVERLAP_S = 1.0
-"""Streamed in chunks of 6 s cross-faded over 1 s: each filter reaches about 0.2 s, so the
-cross-fades hide the chunk edges."""
 
 
 def median_filter(values: np.ndarray, size: int, axis: int) -> np.ndarray:
@@ -97,26 +91,3 @@ def adaptive_weight(weight: float, decided: float) -> float:
     :data:`DECISIVE_FROM`, rising linearly to 1 at :data:`DECISIVE_TO`."""
     rise = min(max((decided - DECISIVE_FROM) / (DECISIVE_TO - DECISIVE_FROM), 0.0), 1.0)
     return weight + (1.0 - weight) * rise
-
-
-def stream_blend(
-    stems: Iterable[np.ndarray], sources: tuple[str, ...], sample_rate: int, weight: float, adaptive: bool = False
-) -> Iterator[np.ndarray]:
-    """Blend the harmonic/percussive split of (sources, n, channels) stem blocks with median
-    filtering's split of the same signal (their sum), ``weight`` being median filtering's share
-    (``adaptive``: per 6-s chunk, :func:`adaptive_weight` of the chunk's decisiveness; the 1-s
-    cross-fades between chunks make the share glide rather than step).
-
-    Vocal and any other stems pass unchanged, and the two blended stems still sum to what they
-    summed to, so the stems still add up to the mix. Streams: memory is bounded by the chunk."""
-
-    def blend(pair: np.ndarray, ours: np.ndarray) -> np.ndarray:
-        if adaptive:
-            harmonic, decided = hpss_split(pair, sample_rate, shared_mask=True, decisiveness=True)
-            share = adaptive_weight(weight, decided)
-        else:
-            harmonic, share = hpss_split(pair, sample_rate, shared_mask=True), weight
-        return ours + share * (harmonic - ours)
-
-    chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)
-    yield from stream_pair_rework(stems, sources, blend, chunk, overlap, "mixin-hpss")

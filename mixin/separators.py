@@ -46,9 +46,10 @@ class Separator(ChunkedSeparator):
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
     into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`);
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
-    ``mwf_iterations`` > 0 redraws the harmonic/percussive split last with that many iterations of
-    the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`).
-    ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 moves the vocal that
+    ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
+    the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`); the
+    blend and the filter run last, in one stage (:mod:`mixin.redraw`).
+    ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
 
@@ -100,7 +101,7 @@ class Separator(ChunkedSeparator):
         split = {"harmonic", "percussive"} <= set(self.sources)
         self.hpss_weight = float(hpss_weight) if split else 0.0
         self.hpss_adaptive = bool(hpss_adaptive) and split
-        if not (isinstance(mwf_iterations, int) and mwf_iterations >= 0):
+        if isinstance(mwf_iterations, bool) or not (isinstance(mwf_iterations, int) and mwf_iterations >= 0):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split and mode == "wiener" else 0
         if not 0 <= voice_weight <= 1:
@@ -198,24 +199,22 @@ class Separator(ChunkedSeparator):
     def stream(
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Any = None
     ) -> Iterator[np.ndarray]:
-        """As :meth:`ChunkedSeparator.stream`, then the median-filtering blend, the DRNN's second
-        opinion on the vocal and the multichannel Wiener filter's harmonic/percussive split, when
-        asked for (the filter last: it also shares out what the vocal blend gave or took)."""
+        """As :meth:`ChunkedSeparator.stream`, then the DRNN's second opinion on the vocal, then
+        the harmonic/percussive pair redrawn by median filtering's blend and the multichannel
+        Wiener filter, when asked for (last: they also share out what the vocal blend gave or took)."""
         stems = super().stream(blocks, sample_rate, channels, executor)
-        if (self.hpss_weight > 0 or self.hpss_adaptive) and self.mode == "wiener":
-            from .hpss import stream_blend
-
-            stems = stream_blend(stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive)
         if self.voice_helper is not None:
             from .voice_blend import stream_voice_blend
 
             stems = stream_voice_blend(
                 stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
             )
-        if self.mwf_iterations:
-            from .spatial import stream_refine
+        hpss_weight = self.hpss_weight if self.mode == "wiener" else 0.0
+        hpss_adaptive = self.hpss_adaptive and self.mode == "wiener"
+        if hpss_weight > 0 or hpss_adaptive or self.mwf_iterations:
+            from .redraw import stream_redraw
 
-            stems = stream_refine(stems, self.sources, sample_rate, self.mwf_iterations)
+            stems = stream_redraw(stems, self.sources, sample_rate, hpss_weight, hpss_adaptive, self.mwf_iterations)
         yield from stems
 
     @property

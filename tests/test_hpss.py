@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mixin.hpss import DECISIVE_FROM, DECISIVE_TO, adaptive_weight, hpss_split, n_fft_for, stream_blend
+from mixin.hpss import DECISIVE_FROM, DECISIVE_TO, adaptive_weight, hpss_split, n_fft_for
+from mixin.redraw import stream_redraw
 from mixin.data.synth import synth_stems
 
 SOURCES = ("harmonic", "percussive", "vocal")
@@ -51,11 +52,11 @@ def test_shared_mask_is_the_channels_mean_mask():
 
 @pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
 @pytest.mark.slow
-def test_stream_blend_keeps_vocal_and_sums(weight):
+def test_streamed_blend_keeps_vocal_and_sums(weight):
     rate = 44100
     parts = synth_stems(30.0, rate, 2, seed=3)
     stems = np.stack([parts[s] for s in SOURCES]).astype(np.float32)  # (3, n, 2)
-    out = np.concatenate(list(stream_blend(_blocks(stems, 30000), SOURCES, rate, weight)), axis=1)
+    out = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, weight)), axis=1)
     assert out.shape == stems.shape
     np.testing.assert_array_equal(out[2], stems[2])
     np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)
@@ -102,8 +103,8 @@ def test_adaptive_blend_follows_median_filtering_where_it_is_decisive():
         pair = np.stack((signal, signal), axis=1).astype(np.float32)
         ours = 0.5 * pair  # the CDAEs' harmonic: half of everything
         stems = np.stack((ours, pair - ours, 0.1 * pair)).astype(np.float32)
-        fixed = np.concatenate(list(stream_blend(_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
-        adaptive = np.concatenate(list(stream_blend(_blocks(stems, 30000), SOURCES, rate, 0.5, adaptive=True)), axis=1)
+        fixed = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
+        adaptive = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, 0.5, hpss_adaptive=True)), axis=1)
         np.testing.assert_allclose(adaptive.sum(axis=0), stems.sum(axis=0), atol=1e-5)
         np.testing.assert_array_equal(adaptive[2], stems[2])
         median = hpss_split(pair.T, rate, shared_mask=True).T
