@@ -69,6 +69,15 @@ def test_streaming_is_independent_of_block_size(block):
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
 
 
+def test_streamed_blocks_are_contiguous_per_source():
+    """Later stages sum over the sources and add stems: on a strided view of the (samples,
+    sources, channels) accumulator that cost ~50x more, 0.3 s of CPU per minute of audio."""
+    x = np.random.default_rng(6).standard_normal((4321, 2)).astype(np.float32)
+    blocks = (x[i : i + 700] for i in range(0, len(x), 700))
+    out = list(stream_overlap_add(blocks, split_fn, 2, CHUNK, 100, 2))
+    assert len(out) > 1 and all(b.flags.c_contiguous and b.shape[0] == 2 for b in out)
+
+
 def test_memory_is_bounded_by_batch():
     """With many small blocks the number of chunks in flight never exceeds the batch."""
     seen = []
