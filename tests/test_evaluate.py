@@ -8,7 +8,7 @@ import soundfile as sf
 
 from mixin.evaluation.baselines import hpss, oracle_wiener
 from mixin.cli.evaluate import main
-from mixin.evaluation.scoring import bss_v4, global_voice_metrics, load_tracks, score_track
+from mixin.evaluation.scoring import as_voice_pair, bss_v4, global_voice_metrics, load_tracks, score_track
 from mixin.data.synth import synth_stems, write_musdb_track
 
 
@@ -117,3 +117,36 @@ def test_silent_reference_reported(tmp_path):
     score = score_track(track, "mixture", {s: track.mix for s in track.references})
     assert score.metrics["vocal"] == {"skipped": "silent reference: metrics undefined"}
     assert np.isfinite(score.metrics["harmonic"]["SDR"])
+
+
+def test_a_vocal_accompaniment_model_is_scored_on_both(tmp_path):
+    """The DRNN's report: vocal and accompaniment (the other stems summed) for every system, so
+    the vocal's SIR is defined and the baselines split the mix the same two ways; tracks without a
+    singer are skipped. Where no stem falls silent the vocal's SDR does not depend on how the rest
+    is grouped (museval drops frames where any reference is silent: on real songs it may)."""
+    from pathlib import Path
+
+    tracks = tmp_path / "tracks"
+    write_musdb_track(tracks / "song", 3.0, seed=4)
+    write_musdb_track(tracks / "instrumental", 3.0, seed=5)
+    (tracks / "instrumental" / "vocals.wav").unlink()
+    instrumental, track = load_tracks(tracks)
+    assert as_voice_pair(instrumental).skipped.startswith("no vocal reference")
+    pair = as_voice_pair(track)
+    assert set(pair.references) == {"vocal", "accompaniment"} and pair.mix is track.mix
+    np.testing.assert_allclose(pair.references["accompaniment"], track.references["harmonic"] + track.references["percussive"])
+    assert as_voice_pair(pair) is pair  # already a pair: unchanged
+    drnn = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
+    code = main([str(tracks), "--pretrained-model-dir", str(drnn), "--systems", "mixin,mixture,hpss,oracle",
+                 "--out", str(tmp_path / "report"), "--quiet"])
+    assert code == 0
+    report = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert [name for name, _ in report["skipped_tracks"]] == ["instrumental"]
+    summary = report["summary"]
+    for system in ("mixin", "mixture", "oracle"):
+        assert set(summary[system]) == {"vocal", "accompaniment"}, system
+        assert np.isfinite(summary[system]["vocal"]["SIR"])
+    assert summary["oracle"]["vocal"]["SDR"] > summary["mixin"]["vocal"]["SDR"] > summary["mixture"]["vocal"]["SDR"]
+    assert not summary.get("hpss")  # harmonic/percussive only: nothing to score here
+    alone = score_track(track, "mixture", {"vocal": track.mix})
+    assert alone.metrics["vocal"]["SDR"] == pytest.approx(summary["mixture"]["vocal"]["SDR"], abs=1e-6)

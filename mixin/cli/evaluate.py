@@ -19,7 +19,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "and, for voice/accompaniment clips, GNSDR/GSIR/GSAR; next to the mixture, HPSS and oracle baselines.",
         epilog="TRACKS_DIR holds MUSDB18-HQ track folders (mixture.wav + stems), folders with mix.wav and "
         "harmonic/percussive/vocal.wav (any subset), or MIR-1K-style stereo clips (voice right, accompaniment "
-        "left; mixed at 0 dB after normalising each to unit energy). Writes OUT/results.json, results.md, results.png.",
+        "left; mixed at 0 dB after normalising each to unit energy). Models that separate vocal/accompaniment "
+        "(the DRNN) are scored, with every other system, on the vocal and the sum of the other stems. "
+        "Writes OUT/results.json, results.md, results.png.",
     )
     p.add_argument("tracks_dir", type=Path, metavar="TRACKS_DIR")
     add_model_options(p, "models of the 'mixin' system (default: the shipped ones)")
@@ -62,7 +64,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     from ..errors import MixinError
     from ..evaluation.report import write_report
-    from ..evaluation.scoring import load_tracks, summarise
+    from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
     from .common import load_separator_from
 
@@ -72,6 +74,8 @@ def evaluate(args: argparse.Namespace) -> int:
         args.systems.append(args.estimates_name)
     tracks = load_tracks(args.tracks_dir, args.layout)
     separator = load_separator_from(args) if "mixin" in args.systems else None
+    if separator is not None and tuple(separator.sources) == VOICE_SOURCES:
+        tracks = [as_voice_pair(t) for t in tracks]  # every system scored on vocal/accompaniment
     for track in tracks:
         if track.skipped:
             print(f"skipped {track.name}: {track.skipped}", file=sys.stderr)

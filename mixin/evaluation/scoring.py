@@ -9,7 +9,7 @@ reported as skipped with its reason; the rest is still evaluated.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Collection
@@ -98,6 +98,21 @@ def clip_track(path: Path) -> EvalTrack:
     scale = 0.5 / max(float(np.abs(music + voice).max()), 1e-9)  # a playable level; ratios unchanged
     refs = {"vocal": voice * scale, "accompaniment": music * scale}
     return EvalTrack(path.stem, rate, (music + voice) * scale, refs, voice_pair=True)
+
+
+def as_voice_pair(track: EvalTrack) -> EvalTrack:
+    """The track as a vocal/accompaniment separator sees it: its non-vocal references summed into
+    "accompaniment", so the vocal is scored against its one interferer (with the vocal alone,
+    museval's SIR is undefined) and the baselines split the mix the same two ways. A track
+    without a vocal reference is skipped: such a model is scored on songs with a singer."""
+    refs = track.references
+    if track.skipped or set(refs) == set(VOICE_SOURCES):
+        return track
+    if "vocal" not in refs:
+        return replace(track, skipped="no vocal reference (a vocal/accompaniment model is scored on sung tracks)")
+    accompaniment = sum(r for s, r in refs.items() if s != "vocal")
+    others = {"accompaniment": accompaniment} if len(refs) > 1 else {}
+    return replace(track, references={"vocal": refs["vocal"], **others})
 
 
 def load_tracks(tracks_dir: Path, layout: str = "auto", names: Collection[str] | None = None) -> list[EvalTrack]:
