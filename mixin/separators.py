@@ -98,12 +98,12 @@ class Separator(ChunkedSeparator):
         self.input_level = float(input_level)
         if not 0 <= hpss_weight <= 1:
             raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
-        split = {"harmonic", "percussive"} <= set(self.sources)
+        split = {"harmonic", "percussive"} <= set(self.sources) and mode == "wiener"  # a pair to redraw
         self.hpss_weight = float(hpss_weight) if split else 0.0
         self.hpss_adaptive = bool(hpss_adaptive) and split
         if isinstance(mwf_iterations, bool) or not (isinstance(mwf_iterations, int) and mwf_iterations >= 0):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
-        self.mwf_iterations = mwf_iterations if split and mode == "wiener" else 0
+        self.mwf_iterations = mwf_iterations if split else 0
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -209,12 +209,12 @@ class Separator(ChunkedSeparator):
             stems = stream_voice_blend(
                 stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
             )
-        hpss_weight = self.hpss_weight if self.mode == "wiener" else 0.0
-        hpss_adaptive = self.hpss_adaptive and self.mode == "wiener"
-        if hpss_weight > 0 or hpss_adaptive or self.mwf_iterations:
+        if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations:
             from .redraw import stream_redraw
 
-            stems = stream_redraw(stems, self.sources, sample_rate, hpss_weight, hpss_adaptive, self.mwf_iterations)
+            stems = stream_redraw(
+                stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations
+            )
         yield from stems
 
     @property
