@@ -12,7 +12,6 @@ RIDGE = 1e-5
 """Diagonal loading of the multichannel Wiener filter's mix covariance, relative to its power."""
 
 
-
 def wiener_masks(magnitudes: np.ndarray, power: float = 2.0, eps: float = EPS) -> np.ndarray:
     """Soft masks ``|S_s|^p / (sum_s |S_s|^p + eps)`` from estimates (sources, ...).
 
