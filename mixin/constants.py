@@ -36,6 +36,11 @@ OUTPUT_SUBTYPES = {"wav": "FLOAT", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}
 """Output formats and their soundfile subtypes: float WAV keeps the stems summing to the mix exactly;
 FLAC is 24-bit; MP3 is libsndfile's (LAME, variable bit rate), lossy."""
 
+LOUD_DRUMS_DB = -3.0
+"""Drums' energy against the rest of a song in the loud-drum evaluation songs (dB;
+``mixin.data.percussion_mixes``): held-out pop/rock songs give the mixture, taken as the percussive
+estimate, about −3 dB SDR, i.e. this ratio; real-dev's studio multitracks have 0 to −21 dB."""
+
 EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 """What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);
 another separator's estimates on disk join under a name of their own."""

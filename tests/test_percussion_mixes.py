@@ -1,11 +1,11 @@
-"""Real instrument + percussion evaluation mixes assembled from multitrack folders."""
+"""Evaluation mixes assembled from multitrack folders: percussion under real instruments, loud drums."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from mixin.errors import MixinError
-from mixin.data.percussion_mixes import make_percussion_mixes
+from mixin.data.percussion_mixes import make_loud_drum_songs, make_percussion_mixes
 from mixin.data.synth import write_musdb_track
 
 
@@ -30,3 +30,47 @@ def test_mixes_are_pitched_stems_over_other_drums(tmp_path):
     np.testing.assert_allclose(got, scale * (bass + other), atol=1e-5)
     with pytest.raises(MixinError, match="already exists"):
         make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [loop])
+
+
+def test_loud_drum_songs_set_the_drums_level_and_keep_the_rest(tmp_path):
+    for i in range(2):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    sf.write(str(tmp_path / "songs" / "notes.txt"), np.zeros((10, 1)), 8000, format="WAV")  # not a folder
+    made = make_loud_drum_songs(tmp_path / "songs", tmp_path / "out", drums_db=-3.0)
+    assert [p.name for p in made] == ["song0", "song1"]
+    for folder in made:
+        audio = {p.stem: sf.read(str(p), dtype="float32")[0] for p in folder.iterdir()}
+        assert sorted(audio) == ["bass", "drums", "mixture", "other", "vocals"]
+        rest = audio["bass"] + audio["other"] + audio["vocals"]
+        ratio_db = 10 * np.log10(np.sum(audio["drums"].astype(np.float64) ** 2) / np.sum(rest.astype(np.float64) ** 2))
+        assert ratio_db == pytest.approx(-3.0, abs=0.01)
+        np.testing.assert_allclose(rest + audio["drums"], audio["mixture"], atol=1e-6)
+        assert np.abs(audio["mixture"]).max() == pytest.approx(0.9, abs=1e-4)
+        # Everything but the drums keeps its shape: one common scale.
+        source = {n: sf.read(str(tmp_path / "songs" / folder.name / f"{n}.wav"), dtype="float32")[0] for n in ("bass", "vocals")}
+        scale = float(np.max(np.abs(audio["bass"])) / np.max(np.abs(source["bass"])))
+        np.testing.assert_allclose(audio["vocals"], scale * source["vocals"], atol=1e-5)
+    with pytest.raises(MixinError, match="already exists"):
+        make_loud_drum_songs(tmp_path / "songs", tmp_path / "out")
+    with pytest.raises(MixinError, match="no track folder with drums"):
+        make_loud_drum_songs(tmp_path / "out" / "song0", tmp_path / "out2")
+
+
+def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
+    from mixin.cli.evaluate import main
+
+    write_musdb_track(tmp_path / "songs" / "song0", 1.0, seed=3)
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-6"]) == 0
+    assert "wrote 1 songs into" in capsys.readouterr().out
+    drums, _ = sf.read(str(tmp_path / "out" / "song0" / "drums.wav"), dtype="float64")
+    mix, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
+    assert 10 * np.log10(np.sum(drums**2) / np.sum((mix - drums) ** 2)) == pytest.approx(-6.0, abs=0.01)
+    code = main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o2"), "--make-percussion-mixes", str(tmp_path / "o3")])
+    assert code == 2 and "one at a time" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-9"]) == 1
+    assert "already exists (use --force to overwrite)" in capsys.readouterr().err
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-9", "--force"]) == 0
+    drums, _ = sf.read(str(tmp_path / "out" / "song0" / "drums.wav"), dtype="float64")
+    mix, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
+    assert 10 * np.log10(np.sum(drums**2) / np.sum((mix - drums) ** 2)) == pytest.approx(-9.0, abs=0.01)

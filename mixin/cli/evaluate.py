@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..constants import EVAL_SYSTEMS as SYSTEMS
+from ..constants import LOUD_DRUMS_DB
 from .common import EXIT_OK, add_model_options, add_output_flags, progress_enabled, run, usage_error
 
 PROG = "eval_mixin.py"
@@ -36,6 +37,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    "pitched stems (no drums, no vocals) under another song's drums and under each --loops file")
     p.add_argument("--loops", type=Path, nargs="+", default=[], metavar="FILE",
                    help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)")
+    p.add_argument("--make-loud-drums", type=Path, metavar="OUT_DIR",
+                   help="instead of scoring: write TRACKS_DIR's songs into OUT_DIR with their drums at --drums-db "
+                   "of the other stems' energy (pop/rock balance; studio multitracks often have quiet drums)")
+    p.add_argument("--drums-db", type=float, default=LOUD_DRUMS_DB, metavar="DB",
+                   help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})")
+    p.add_argument("--force", action="store_true",
+                   help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR")
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
     return p
 
@@ -46,6 +54,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     unknown = [s for s in args.systems if s not in SYSTEMS]
     if unknown:
         return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+    if args.make_percussion_mixes and args.make_loud_drums:
+        return usage_error("--make-percussion-mixes and --make-loud-drums write different sets: one at a time")
+    if args.make_loud_drums:
+        return run(make_loud_drums, args)
     return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
 
 
@@ -53,8 +65,17 @@ def make_percussion_mixes(args: argparse.Namespace) -> int:
     """--make-percussion-mixes: evaluation mixes from TRACKS_DIR's songs, written, not scored."""
     from ..data.percussion_mixes import make_percussion_mixes
 
-    made = make_percussion_mixes(args.tracks_dir, args.make_percussion_mixes, args.loops)
+    made = make_percussion_mixes(args.tracks_dir, args.make_percussion_mixes, args.loops, force=args.force)
     print(f"wrote {len(made)} mixes into {args.make_percussion_mixes}/")
+    return EXIT_OK
+
+
+def make_loud_drums(args: argparse.Namespace) -> int:
+    """--make-loud-drums: TRACKS_DIR's songs with their drums re-balanced, written, not scored."""
+    from ..data.percussion_mixes import make_loud_drum_songs
+
+    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, force=args.force)
+    print(f"wrote {len(made)} songs into {args.make_loud_drums}/ (drums at {args.drums_db:g} dB of the rest)")
     return EXIT_OK
 
 

@@ -1,10 +1,14 @@
-"""Real instrument + real percussion mixes for evaluation, assembled from real recordings.
+"""Evaluation mixes assembled from real multitrack recordings: percussion under real instruments.
 
-Each mix takes one multitrack song's pitched stems (everything but drums and vocals) and lays a
-real percussion recording under it: the drums of another song of the set, or a drum loop
+:func:`make_percussion_mixes` takes one song's pitched stems (everything but drums and vocals) and
+lays a real percussion recording under it: the drums of another song of the set, or a drum loop
 (e.g. Debian's ``sonic-pi-samples``, CC0), repeated to the song's length at a random level.
 Written as track folders ``mixture.wav``, ``harmonic.wav``, ``drums.wav`` that
 ``./eval_mixin.py`` scores (no vocals: an instrumental yardstick for the harmonic/percussive split).
+
+:func:`make_loud_drum_songs` keeps each song whole and only sets its drums' level against the rest,
+as pop and rock records have them: studio multitracks such as real-dev's often carry quiet drums,
+which make every percussive figure low and favour settings that neglect the drums.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ import numpy as np
 import soundfile as sf
 
 from ..audio import read_audio, resample
+from ..constants import LOUD_DRUMS_DB
 from ..errors import MixinError
 from .stems import AUDIO_SUFFIXES, source_of
 
 LEVEL_DB = (-6.0, 3.0)
 """Percussion level relative to the pitched stems' RMS, drawn uniformly (dB)."""
+PEAK = 0.9
+"""Peak of every mixture written (the stems scaled alike)."""
 
 
 def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
@@ -35,12 +42,17 @@ def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
         if rate and rate_p != rate:
             raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
         rate = rate_p
-        audio = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+        audio = _stereo(audio)
         if source == "harmonic":
             pitched = audio if pitched is None else pitched[: len(audio)] + audio[: len(pitched)]
         else:
             drums = audio
     return pitched, drums, rate
+
+
+def _stereo(audio: np.ndarray) -> np.ndarray:
+    """(samples, 2): mono repeated, channels beyond two dropped."""
+    return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
 
 
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
@@ -72,13 +84,13 @@ def make_percussion_mixes(
         if i < len(loops):
             loop, loop_rate = read_audio(loops[i])
             loop = resample(loop, loop_rate, rate)
-            under.append((loops[i].stem, np.repeat(loop, 2, axis=1) if loop.shape[1] == 1 else loop[:, :2]))
+            under.append((loops[i].stem, _stereo(loop)))
         for label, perc in under:
             perc = _fit(perc, len(pitched))
             ratio = np.sqrt(np.mean(pitched**2) / max(float(np.mean(perc**2)), 1e-12))
             perc = perc * np.float32(ratio * 10 ** (rng.uniform(*LEVEL_DB) / 20))
             mix = pitched + perc
-            scale = np.float32(0.9 / max(float(np.abs(mix).max()), 1e-9))
+            scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
             folder = out_dir / f"{len(written):02d} {song.name} + {label}"
             if folder.exists() and not force:
                 raise MixinError(folder, "already exists (use --force to overwrite)")
@@ -90,3 +102,57 @@ def make_percussion_mixes(
         raise MixinError(tracks_dir, "no track folder with pitched stems")
     return written
 
+
+
+def _energy(audio: np.ndarray) -> float:
+    return float(np.sum(np.square(audio, dtype=np.float64)))
+
+
+def make_loud_drum_songs(
+    tracks_dir: Path, out_dir: Path, drums_db: float = LOUD_DRUMS_DB, *, force: bool = False
+) -> list[Path]:
+    """Each song of ``tracks_dir`` (MUSDB18-HQ layout) with drums, its drums scaled to ``drums_db``
+    dB of the other stems' energy: the same stem files (stereo), and their sum as ``mixture.wav``."""
+    songs: list[tuple[Path, dict[str, np.ndarray], int]] = []
+    for song in sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir()):
+        stems: dict[str, tuple[str | None, np.ndarray]] = {}
+        rate = 0
+        for p in sorted(song.iterdir()):
+            source = source_of(p.stem) if p.suffix.lower() in AUDIO_SUFFIXES else None
+            if source is None:
+                continue
+            audio, rate_p = read_audio(p)
+            if rate and rate_p != rate:
+                raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
+            rate = rate_p
+            stems[p.stem] = (source, _stereo(audio))
+        drums = [name for name, (source, _) in stems.items() if source == "percussive"]
+        if not drums or len(drums) == len(stems):
+            continue
+        length = min(len(audio) for _, audio in stems.values())
+        parts = {name: audio[:length] for name, (_, audio) in stems.items()}
+        rest = sum(audio for name, audio in parts.items() if name not in drums)
+        beat = sum(parts[name] for name in drums)
+        if _energy(beat) <= 0 or _energy(rest) <= 0:
+            continue
+        gain = np.sqrt(_energy(rest) / _energy(beat) * 10 ** (drums_db / 10))
+        for name in drums:
+            parts[name] = parts[name] * np.float32(gain)
+        songs.append((song, parts, rate))
+    if not songs:
+        raise MixinError(tracks_dir, "no track folder with drums and other stems")
+    out_dir = Path(out_dir)
+    for song, _, _ in songs:  # before writing anything
+        if (out_dir / song.name).exists() and not force:
+            raise MixinError(out_dir / song.name, "already exists (use --force to overwrite)")
+    written: list[Path] = []
+    for song, parts, rate in songs:
+        mix = sum(parts.values())
+        scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
+        folder = out_dir / song.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, audio in parts.items():
+            sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
+        sf.write(str(folder / "mixture.wav"), mix * scale, rate, subtype="FLOAT")
+        written.append(folder)
+    return written
