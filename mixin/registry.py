@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 CONFIG_NAME = "config.json"
 
 
+def is_whole_number(value: Any) -> bool:
+    """An int of 0 or more, and not a bool (JSON's ``true`` would pass as the int 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 @dataclass(frozen=True)
 class Architecture:
     """What one architecture's models are built for, and the separator class that runs them."""
@@ -119,7 +124,7 @@ class ModelConfig:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
-        if isinstance(config.mwf_iterations, bool) or not isinstance(config.mwf_iterations, int) or config.mwf_iterations < 0:
+        if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db"}:

@@ -17,7 +17,7 @@ from .apply import ChunkedSeparator
 from .constants import BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
-from .registry import ModelConfig
+from .registry import ModelConfig, is_whole_number
 from .transforms import nsgt
 
 __all__ = ["Separator", "DRNNSeparator"]
@@ -101,7 +101,7 @@ class Separator(ChunkedSeparator):
         split = {"harmonic", "percussive"} <= set(self.sources) and mode == "wiener"  # a pair to redraw
         self.hpss_weight = float(hpss_weight) if split else 0.0
         self.hpss_adaptive = bool(hpss_adaptive) and split
-        if isinstance(mwf_iterations, bool) or not (isinstance(mwf_iterations, int) and mwf_iterations >= 0):
+        if not is_whole_number(mwf_iterations):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
         if not 0 <= voice_weight <= 1:
