@@ -87,6 +87,37 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
     assert exit_.value.code == 2 and f"{flag[0]}: for --arch drnn only" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks only"),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"], "--drum-share: for --objective masks only"),
+        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],
+         "--drum-level: LOW must not exceed HIGH, got 0 -6"),
+        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],
+         "--drum-share: must be in [0, 1], got 1.5"),
+    ],
+)
+def test_drum_level_options_are_checked(argv, message, capsys):
+    from mixin.cli.train import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_drum_level_options_reach_the_joint_settings():
+    from mixin.cli.train import build_parser, settings
+
+    args = build_parser().parse_args(["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y",
+                                      "--drum-level", "-6", "0", "--drum-share", "1"])
+    args.arch, args.objective = "cdae", "masks"
+    got = settings(args, progress=False)
+    assert got.drum_level == (-6.0, 0.0) and got.drum_share == 1.0
+    plain = settings(build_parser().parse_args(["--train", "--objective", "masks"]), progress=False)
+    assert plain.drum_level is None
+
+
 def test_error_while_scoring_is_one_line_and_traceback_with_verbose(tmp_path, monkeypatch, capsys):
     from mixin.cli.evaluate import main
     from mixin.evaluation import systems

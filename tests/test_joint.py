@@ -45,6 +45,32 @@ def test_stem_pool_examples(stems_dir):
     assert silent[:, 2].any() and not silent.all(axis=1).any()
 
 
+def test_drum_level_sets_the_drums_against_the_rest(stems_dir):
+    from mixin.training.joint import set_level
+
+    x = np.random.default_rng(5).standard_normal((3, 1000)).astype(np.float32)
+    set_level(x, 1, -3.0)
+    rest = x[0] + x[2]
+    assert 10 * np.log10(np.dot(x[1], x[1]) / np.dot(rest, rest)) == pytest.approx(-3.0, abs=1e-3)
+    silent = np.zeros((3, 10), np.float32)
+    set_level(silent, 1, -3.0)  # nothing to scale: left as it is, no NaN
+    assert not silent.any()
+    pool = StemPool([stems_dir], drum_level=(-3.0, -3.0), drum_share=1.0)
+    rng = np.random.default_rng(0)
+    ratios = []
+    for _ in range(30):
+        ex = pool.example(rng).astype(np.float64)
+        rest = ex[0] + ex[2]
+        if ex[1].any() and rest.any():
+            ratios.append(10 * np.log10(np.dot(ex[1], ex[1]) / np.dot(rest, rest)))
+    assert len(ratios) > 20 and np.allclose(ratios, -3.0, atol=0.01)
+    # Without it, the stems' own balance: the default pool draws exactly what it drew before.
+    a, b = StemPool([stems_dir]), StemPool([stems_dir], drum_level=None, drum_share=1.0)
+    r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
+    for _ in range(5):
+        np.testing.assert_array_equal(a.example(r1), b.example(r2))
+
+
 def test_batches_shapes(stems_dir):
     from mixin.transforms import nsgt
 

@@ -13,7 +13,7 @@ from typing import Sequence
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
 from ..training.settings import SETTINGS, Augment
-from .common import EXIT_OK, add_output_flags, progress_enabled, run
+from .common import EXIT_OK, add_output_flags, fraction, progress_enabled, run
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
@@ -138,6 +138,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     tr.add_argument("--steps", type=int, help=f"--objective masks: training steps in all ({_default('steps')})")
     tr.add_argument("--eval-every", type=int, metavar="N",
                     help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})")
+    tr.add_argument("--drum-level", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                    help="--objective masks: draw the drums' level against the rest of each example from LOW..HIGH dB "
+                    "(records: about -3; multitracks and renders carry quieter drums); default: the stems' own balance")
+    tr.add_argument("--drum-share", type=fraction, metavar="F",
+                    help=f"--objective masks: share of examples --drum-level applies to ({_default('drum_share')})")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -208,6 +213,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         given = [f"--{n.replace('_', '-')}" for n in DRNN_ONLY if getattr(args, n) is not None and getattr(args, n) is not False]
         if given:
             parser.error(f"{', '.join(given)}: for --arch drnn only")
+    drums = [f for f, v in (("--drum-level", args.drum_level), ("--drum-share", args.drum_share)) if v is not None]
+    if drums and not (args.arch == "cdae" and args.objective == "masks"):
+        parser.error(f"{', '.join(drums)}: for --objective masks only")
+    if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
+        parser.error(f"--drum-level: LOW must not exceed HIGH, got {args.drum_level[0]:g} {args.drum_level[1]:g}")
     if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
         parser.error("--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
     args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
@@ -243,6 +253,10 @@ def settings(args: argparse.Namespace, progress: bool):
     values = {k: v for k, v in given.items() if v is not None and k in cls.__dataclass_fields__}
     if kind == "masks":
         values.update(resume=args.resume, init_dir=args.init_from)
+        if args.drum_level is not None:
+            values["drum_level"] = tuple(args.drum_level)
+        if args.drum_share is not None:
+            values["drum_share"] = args.drum_share
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch

@@ -82,6 +82,8 @@ class JointSettings:
     resume: bool = False
     seed: int = 0
     init_dir: Path | None = None  # start from these CDAEs instead of from scratch
+    drum_level: tuple[float, float] | None = None  # drums drawn at this many dB of the rest (low, high) ...
+    drum_share: float = 0.6  # ... in this share of examples; None: each stem's own level, moved +-6 dB
 
 
 SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings, "masks": JointSettings}
