@@ -7,8 +7,8 @@
 # (each song's pitched stems under another's drums or a sonic-pi-samples drum loop); (3) the same 4
 # songs with their drums at -3 dB of the rest, as pop/rock records have them (real-dev's studio drums
 # sit at 0 to -21 dB); (4) MIR-1K clips of the held-out songs (voice GNSDR; training singers: an
-# optimistic figure). DRNN (trained on
-# all of MIR-1K's training clips; settings chosen by scripts/drnn_loso.sh): the singers of real-dev.
+# optimistic figure). DRNN (trained on all of MIR-1K's training clips; settings chosen by
+# scripts/drnn_loso.sh): the singers of real-dev.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${WORK:-work}

@@ -103,8 +103,8 @@ def make_percussion_mixes(
     return written
 
 
-
 def _energy(audio: np.ndarray) -> float:
+    """Sum of squares, in double precision."""
     return float(np.sum(np.square(audio, dtype=np.float64)))
 
 

@@ -56,7 +56,7 @@ class StemPool:
         sources: Sequence[str] = CDAE_SOURCES,
         progress: bool = False,
         drum_level: tuple[float, float] | None = None,
-        drum_share: float = 0.0,
+        drum_share: float = JointSettings.drum_share,
     ) -> None:
         self.sources = tuple(sources)
         self.drum_level, self.drum_share = drum_level, drum_share

@@ -82,8 +82,10 @@ class JointSettings:
     resume: bool = False
     seed: int = 0
     init_dir: Path | None = None  # start from these CDAEs instead of from scratch
-    drum_level: tuple[float, float] | None = None  # drums drawn at this many dB of the rest (low, high) ...
-    drum_share: float = 0.6  # ... in this share of examples; None: each stem's own level, moved +-6 dB
+    # The drums' level against the rest drawn from (low, high) dB in drum_share of the examples;
+    # None: every stem at its own level, moved +-6 dB.
+    drum_level: tuple[float, float] | None = None
+    drum_share: float = 0.6
 
 
 SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings, "masks": JointSettings}
