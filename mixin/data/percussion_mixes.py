@@ -14,7 +14,7 @@ which make every percussive figure low and favour settings that neglect the drum
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -30,19 +30,28 @@ PEAK = 0.9
 """Peak of every mixture written (the stems scaled alike)."""
 
 
-def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
-    """(pitched sum, drums) of a track folder, (samples, 2) each, and the rate."""
-    pitched = drums = None
+def _read_stems(folder: Path, sources: Collection[str] | None = None) -> tuple[dict[str, tuple[str, np.ndarray]], int]:
+    """The stem files of a track folder (of ``sources`` only, if given; never the mixture): name ->
+    (source, (samples, 2) audio), and their common rate."""
+    stems: dict[str, tuple[str, np.ndarray]] = {}
     rate = 0
     for p in sorted(folder.iterdir()):
         source = source_of(p.stem) if p.suffix.lower() in AUDIO_SUFFIXES else None
-        if source not in ("harmonic", "percussive"):
+        if source is None or (sources is not None and source not in sources):
             continue
         audio, rate_p = read_audio(p)
         if rate and rate_p != rate:
             raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
         rate = rate_p
-        audio = _stereo(audio)
+        stems[p.stem] = (source, _stereo(audio))
+    return stems, rate
+
+
+def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """(pitched sum, drums) of a track folder, (samples, 2) each, and the rate."""
+    stems, rate = _read_stems(folder, ("harmonic", "percussive"))
+    pitched = drums = None
+    for source, audio in stems.values():
         if source == "harmonic":
             pitched = audio if pitched is None else pitched[: len(audio)] + audio[: len(pitched)]
         else:
@@ -115,17 +124,7 @@ def make_loud_drum_songs(
     dB of the other stems' energy: the same stem files (stereo), and their sum as ``mixture.wav``."""
     songs: list[tuple[Path, dict[str, np.ndarray], int]] = []
     for song in sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir()):
-        stems: dict[str, tuple[str | None, np.ndarray]] = {}
-        rate = 0
-        for p in sorted(song.iterdir()):
-            source = source_of(p.stem) if p.suffix.lower() in AUDIO_SUFFIXES else None
-            if source is None:
-                continue
-            audio, rate_p = read_audio(p)
-            if rate and rate_p != rate:
-                raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
-            rate = rate_p
-            stems[p.stem] = (source, _stereo(audio))
+        stems, rate = _read_stems(song)
         drums = [name for name, (source, _) in stems.items() if source == "percussive"]
         if not drums or len(drums) == len(stems):
             continue
