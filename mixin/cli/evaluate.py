@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-from ..constants import EVAL_SYSTEMS as SYSTEMS
-from ..constants import LOUD_DRUMS_DB
+from ..constants import EVAL_SYSTEMS as SYSTEMS, LOUD_DRUMS_DB
 from .common import EXIT_OK, add_model_options, add_output_flags, progress_enabled, run, usage_error
 
 PROG = "eval_mixin.py"

@@ -132,9 +132,10 @@ def make_loud_drum_songs(
         parts = {name: audio[:length] for name, (_, audio) in stems.items()}
         rest = sum(audio for name, audio in parts.items() if name not in drums)
         beat = sum(parts[name] for name in drums)
-        if _energy(beat) <= 0 or _energy(rest) <= 0:
+        e_beat, e_rest = _energy(beat), _energy(rest)
+        if e_beat <= 0 or e_rest <= 0:
             continue
-        gain = np.sqrt(_energy(rest) / _energy(beat) * 10 ** (drums_db / 10))
+        gain = np.sqrt(e_rest / e_beat * 10 ** (drums_db / 10))
         for name in drums:
             parts[name] = parts[name] * np.float32(gain)
         songs.append((song, parts, rate))
