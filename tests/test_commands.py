@@ -118,6 +118,16 @@ def test_drum_level_options_reach_the_joint_settings():
     assert plain.drum_level is None
 
 
+@pytest.mark.parametrize("arch, objective", [("cdae", "mae"), ("cdae", "masks"), ("drnn", "mae")])
+def test_train_seed_reaches_every_trainer(arch, objective):
+    from mixin.cli.train import build_parser, settings
+
+    base = ["--train", "--arch", arch, "--objective", objective]
+    seeded = settings(build_parser().parse_args([*base, "--train-seed", "7"]), progress=False)
+    plain = settings(build_parser().parse_args(base), progress=False)
+    assert (seeded.seed, plain.seed) == (7, 0)
+
+
 def test_error_while_scoring_is_one_line_and_traceback_with_verbose(tmp_path, monkeypatch, capsys):
     from mixin.cli.evaluate import main
     from mixin.evaluation import systems

@@ -150,6 +150,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help=f"stop after this many epochs without a better validation loss ({_default('patience')})")
     tr.add_argument("--learning-rate", type=float,
                     help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)")
+    tr.add_argument("--train-seed", type=int, metavar="N",
+                    help="seed of the training's random draws: initial weights, example order and augmentation "
+                    "(default: 0; give the same again with --resume)")
     tr.add_argument("--resume", action="store_true",
                     help="continue from the checkpoints in --log-dir (drnn: its last weights and history)")
     tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
@@ -248,6 +251,7 @@ def run_steps(args: argparse.Namespace) -> int:
 def settings(args: argparse.Namespace, progress: bool):
     """The training settings of the architecture and objective: their defaults, and the options given."""
     given = {name: getattr(args, name) for name in ("epochs", "batch_size", "patience", "learning_rate", "steps", "eval_every")}
+    given["seed"] = args.train_seed
     kind = "masks" if args.arch == "cdae" and args.objective == "masks" else args.arch
     cls = SETTINGS[kind]
     values = {k: v for k, v in given.items() if v is not None and k in cls.__dataclass_fields__}
