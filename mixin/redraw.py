@@ -42,8 +42,11 @@ def redraw_pair(
     pair = np.asarray(pair, dtype=np.float32)
     harmonic = np.asarray(harmonic, dtype=np.float32)
     if hpss_weight > 0 or hpss_adaptive:
-        median, decided = hpss.hpss_split(pair, sample_rate, shared_mask=True, decisiveness=True)
-        share = hpss.adaptive_weight(hpss_weight, decided) if hpss_adaptive else hpss_weight
+        if hpss_adaptive:
+            median, decided = hpss.hpss_split(pair, sample_rate, shared_mask=True, decisiveness=True)
+            share = hpss.adaptive_weight(hpss_weight, decided)
+        else:
+            median, share = hpss.hpss_split(pair, sample_rate, shared_mask=True), hpss_weight
         harmonic = harmonic + share * (median - harmonic)
     if not mwf_iterations:
         return harmonic
