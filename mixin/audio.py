@@ -270,3 +270,13 @@ class AtomicAudioWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._tmp.exists():  # not committed: an exception, or the caller gave up
             self.abort()
+
+
+def level_gain(part: np.ndarray, rest: np.ndarray, level_db: float) -> float | None:
+    """The gain that puts ``part``'s energy at ``level_db`` dB of ``rest``'s (energies summed in
+    double precision); None where either is silent."""
+    e_part = float(np.sum(np.square(part, dtype=np.float64)))
+    e_rest = float(np.sum(np.square(rest, dtype=np.float64)))
+    if e_part <= 0 or e_rest <= 0:
+        return None
+    return float(np.sqrt(e_rest / e_part * 10 ** (level_db / 10)))

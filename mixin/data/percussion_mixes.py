@@ -19,7 +19,7 @@ from typing import Collection, Sequence
 import numpy as np
 import soundfile as sf
 
-from ..audio import read_audio, resample
+from ..audio import level_gain, read_audio, resample
 from ..constants import LOUD_DRUMS_DB
 from ..errors import MixinError
 from .stems import AUDIO_SUFFIXES, source_of
@@ -112,11 +112,6 @@ def make_percussion_mixes(
     return written
 
 
-def _energy(audio: np.ndarray) -> float:
-    """Sum of squares, in double precision."""
-    return float(np.sum(np.square(audio, dtype=np.float64)))
-
-
 def make_loud_drum_songs(
     tracks_dir: Path, out_dir: Path, drums_db: float = LOUD_DRUMS_DB, *, force: bool = False
 ) -> list[Path]:
@@ -132,10 +127,9 @@ def make_loud_drum_songs(
         parts = {name: audio[:length] for name, (_, audio) in stems.items()}
         rest = sum(audio for name, audio in parts.items() if name not in drums)
         beat = sum(parts[name] for name in drums)
-        e_beat, e_rest = _energy(beat), _energy(rest)
-        if e_beat <= 0 or e_rest <= 0:
+        gain = level_gain(beat, rest, drums_db)
+        if gain is None:
             continue
-        gain = np.sqrt(e_rest / e_beat * 10 ** (drums_db / 10))
         for name in drums:
             parts[name] = parts[name] * np.float32(gain)
         songs.append((song, parts, rate))

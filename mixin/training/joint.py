@@ -27,7 +27,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..audio import read_audio, temporary_beside
+from ..audio import level_gain, read_audio, temporary_beside
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
 from ..data.stems import discover
 from ..errors import MixinError
@@ -124,10 +124,9 @@ def set_level(sources: np.ndarray, i: int, level_db: float) -> None:
     """Scale ``sources[i]`` (of (sources, n)) to ``level_db`` dB of the others' sum, in place (unless
     either is silent). Records carry drums far louder than multitracks and renders (pop and rock
     about -3 dB, real-dev 0 to -21, the renders' median -18): the trainer can draw them so."""
-    rest = sources.sum(axis=0) - sources[i]
-    e_i, e_rest = float(np.dot(sources[i], sources[i])), float(np.dot(rest, rest))
-    if e_i > 0 and e_rest > 0:
-        sources[i] *= np.float32(np.sqrt(e_rest / e_i * 10 ** (level_db / 10)))
+    gain = level_gain(sources[i], sources.sum(axis=0) - sources[i], level_db)
+    if gain is not None:
+        sources[i] *= np.float32(gain)
 
 
 def batches(pool: StemPool, batch_size: int, seed: int, transform) -> Iterator[tuple[np.ndarray, np.ndarray]]:
