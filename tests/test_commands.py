@@ -90,7 +90,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks only"),
+        (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks or --make-song-clips only"),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"], "--drum-share: for --objective masks only"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],
          "--drum-level: LOW must not exceed HIGH, got 0 -6"),

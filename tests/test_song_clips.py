@@ -43,8 +43,7 @@ def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path)
     write_song(songs / "Instrumental", 20.0, voice_from=None)
     write_voices(tmp_path / "voices")
     out = tmp_path / "clips"
-    cut, paired = make_song_clips([songs], tmp_path / "voices", out, paired=5)
-    assert (cut, paired) == (3, 5)
+    assert make_song_clips([songs], tmp_path / "voices", out, paired=5) == (3, 5, 0)
     names = sorted(p.name for p in out.iterdir())
     assert names[:5] == [f"mixreal_{k:03d}_01.flac" for k in range(5)]
     assert names[5:] == ["real_sungsong_01.flac", "real_sungsong_02.flac", "real_sungsong_03.flac"]
@@ -72,12 +71,48 @@ def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path)
     assert len(clips) == 10
 
 
+def tone_db(clip: np.ndarray, freq: float) -> float:
+    """The energy (dB) of one tone in a clip, read off its spectrum."""
+    spectrum = np.abs(np.fft.rfft(clip)) ** 2
+    k = round(freq * len(clip) / RATE)
+    return 10 * np.log10(spectrum[k - 3 : k + 4].sum())
+
+
+def test_drum_level_rebalances_every_clip_and_loops_carry_voices(tmp_path):
+    songs = tmp_path / "songs"
+    write_song(songs / "Sung Song", 3 * CLIP_S, voice_from=0.0)  # drums 300 Hz and bass 110 Hz at one level
+    write_voices(tmp_path / "voices")
+    loop = tmp_path / "loop.wav"
+    sf.write(loop, tone(1.5, 1000.0, amp=0.5), 44100)
+    out, plain = tmp_path / "clips", tmp_path / "plain"
+    assert make_song_clips([songs], tmp_path / "voices", out, paired=4, drum_level=(-3.0, -3.0),
+                           loops=[loop], loop_clips=3) == (3, 4, 3)
+    make_song_clips([songs], tmp_path / "voices", plain, paired=4)
+    for name in [f"real_sungsong_{k:02d}.flac" for k in range(3)] + [f"mixreal_{k:03d}_01.flac" for k in range(4)]:
+        music = sf.read(out / name)[0][:, 0]
+        assert abs(tone_db(music, 300.0) - tone_db(music, 110.0) - (-3.0)) < 0.2, name  # drums at -3 dB
+        level = tone_db(sf.read(plain / name)[0][:, 0], 300.0) - tone_db(sf.read(plain / name)[0][:, 0], 110.0)
+        assert abs(level) < 0.2, name  # without drum_level: the stems' own balance (equal tones)
+        np.testing.assert_array_equal(sf.read(out / name)[0][:, 1], sf.read(plain / name)[0][:, 1])  # same voices
+    for k in range(3):  # a voice over the loop alone: nothing else in the accompaniment
+        clip, _ = sf.read(out / f"mixloop_{k:03d}_01.flac")
+        assert len(clip) in (5 * RATE, 7 * RATE)
+        assert np.argmax(np.abs(np.fft.rfft(clip[:, 0]))) * RATE / len(clip) == pytest.approx(1000.0, abs=1.0)
+        assert abs(np.sqrt(np.mean(clip[:, 1] ** 2)) - 0.2 / np.sqrt(2)) < 1e-2
+    loud = tmp_path / "loud"  # drums far up: the clip is scaled down whole rather than clipped
+    make_song_clips([songs], None, loud, paired=0, drum_level=(12.0, 12.0))
+    clip = sf.read(loud / "real_sungsong_01.flac")[0]
+    assert np.max(np.abs(clip)) < 1.0 and abs(tone_db(clip[:, 0], 300.0) - tone_db(clip[:, 0], 110.0) - 12.0) < 0.2
+
+
 def test_errors_name_the_problem(tmp_path):
     songs = tmp_path / "songs"
     write_song(songs / "Song", 10.0, voice_from=0.0)
     with pytest.raises(MixinError, match="paired clips need --voices"):
         make_song_clips([songs], None, tmp_path / "out", paired=3)
-    assert make_song_clips([songs], None, tmp_path / "out", paired=0) == (1, 0)
+    assert make_song_clips([songs], None, tmp_path / "out", paired=0) == (1, 0, 0)
+    with pytest.raises(MixinError, match="need loop files"):
+        make_song_clips([songs], tmp_path / "voices", tmp_path / "out", paired=0, loop_clips=2)
     (tmp_path / "empty").mkdir()
     with pytest.raises(MixinError, match="no MIR-1K-style clips"):
         make_song_clips([songs], tmp_path / "empty", tmp_path / "out", paired=3)
@@ -92,9 +127,17 @@ def test_cli_step(tmp_path, capsys):
     argv = ["--make-song-clips", str(out), "--songs", str(tmp_path / "songs"), "--voices", str(tmp_path / "voices"),
             "--paired", "2"]
     assert train_main(argv) == 0
-    assert "1 clips cut from sung tracks, 2 voices over real accompaniment" in capsys.readouterr().out
+    assert "1 clips cut from sung tracks, 2 voices over real accompaniment, 0 over drum loops" in capsys.readouterr().out
     assert len(list(out.glob("*.flac"))) == 3
+    loop = tmp_path / "loop.wav"
+    sf.write(loop, tone(2.0, 1000.0), 44100)
+    assert train_main(argv + ["--drum-level", "-3", "-3", "--loops", str(loop), "--loop-clips", "2"]) == 0
+    assert "2 over drum loops" in capsys.readouterr().out
+    assert len(list(out.glob("mixloop_*.flac"))) == 2
+    with pytest.raises(SystemExit) as exc:
+        train_main(argv + ["--loop-clips", "2"])
+    assert exc.value.code == 2 and "--loop-clips needs --loops" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         train_main(["--make-song-clips", str(out), "--songs", str(tmp_path / "songs")])
     assert exc.value.code == 2
-    assert "--make-song-clips needs --voices (or --paired 0)" in capsys.readouterr().err
+    assert "--make-song-clips needs --voices (or --paired 0 and --loop-clips 0)" in capsys.readouterr().err

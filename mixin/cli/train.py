@@ -102,6 +102,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                        "track's drums + other stems are accompaniment for --voices")
     clips.add_argument("--paired", type=int, default=100, metavar="N",
                        help="clips of a random --voices voice over a random stretch of accompaniment (default: 100)")
+    clips.add_argument("--loops", type=Path, nargs="+", metavar="FILE", default=[],
+                       help="drum recordings (e.g. Debian's sonic-pi-samples loops) for --loop-clips")
+    clips.add_argument("--loop-clips", type=int, default=0, metavar="N",
+                       help="clips of a random --voices voice over a random --loops loop alone (default: 0)")
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
@@ -139,8 +143,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     tr.add_argument("--eval-every", type=int, metavar="N",
                     help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})")
     tr.add_argument("--drum-level", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                    help="--objective masks: draw the drums' level against the rest of each example from LOW..HIGH dB "
-                    "(records: about -3; multitracks and renders carry quieter drums); default: the stems' own balance")
+                    help="--objective masks, --make-song-clips: draw the drums' level against the rest of each example "
+                    "(clip) from LOW..HIGH dB (records: about -3; multitracks and renders carry quieter drums); "
+                    "default: the stems' own balance")
     tr.add_argument("--drum-share", type=fraction, metavar="F",
                     help=f"--objective masks: share of examples --drum-level applies to ({_default('drum_share')})")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
@@ -199,10 +204,13 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         )
     if args.make_song_clips and not args.songs:
         parser.error("--make-song-clips needs --songs")
-    if args.make_song_clips and args.paired and not args.voices:
-        parser.error("--make-song-clips needs --voices (or --paired 0)")
-    if args.paired < 0:
-        parser.error(f"--paired must be 0 or more, not {args.paired}")
+    if args.make_song_clips and (args.paired or args.loop_clips) and not args.voices:
+        parser.error("--make-song-clips needs --voices (or --paired 0 and --loop-clips 0)")
+    for flag, value in (("--paired", args.paired), ("--loop-clips", args.loop_clips)):
+        if value < 0:
+            parser.error(f"{flag} must be 0 or more, not {value}")
+    if args.loop_clips and not args.loops:
+        parser.error("--loop-clips needs --loops")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
     if args.arch == "drnn":
@@ -216,9 +224,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         given = [f"--{n.replace('_', '-')}" for n in DRNN_ONLY if getattr(args, n) is not None and getattr(args, n) is not False]
         if given:
             parser.error(f"{', '.join(given)}: for --arch drnn only")
-    drums = [f for f, v in (("--drum-level", args.drum_level), ("--drum-share", args.drum_share)) if v is not None]
-    if drums and not (args.arch == "cdae" and args.objective == "masks"):
-        parser.error(f"{', '.join(drums)}: for --objective masks only")
+    masks = args.arch == "cdae" and args.objective == "masks"
+    if args.drum_share is not None and not masks:
+        parser.error("--drum-share: for --objective masks only")
+    if args.drum_level is not None and not (masks or args.make_song_clips):
+        parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
         parser.error(f"--drum-level: LOW must not exceed HIGH, got {args.drum_level[0]:g} {args.drum_level[1]:g}")
     if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
@@ -294,8 +304,11 @@ def render(args: argparse.Namespace, progress: bool) -> None:
 def make_song_clips(args: argparse.Namespace) -> None:
     from ..data.song_clips import make_song_clips
 
-    cut, paired = make_song_clips(args.songs, args.voices, args.make_song_clips, args.paired)
-    print(f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment -> {args.make_song_clips}/")
+    level = tuple(args.drum_level) if args.drum_level is not None else None
+    cut, paired, looped = make_song_clips(args.songs, args.voices, args.make_song_clips, args.paired,
+                                          drum_level=level, loops=args.loops, loop_clips=args.loop_clips)
+    print(f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "
+          f"-> {args.make_song_clips}/")
 
 
 def prepare(args: argparse.Namespace, progress: bool) -> None:

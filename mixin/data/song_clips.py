@@ -5,7 +5,10 @@ and guitars for voice. These clips (16 kHz stereo FLAC, accompaniment left, voic
 ``singer_song_clip`` like MIR-1K's so the DRNN trainer reads them with MIR-1K's) bring real
 records in: every sung track cut into clips with its own accompaniment, and ``paired`` clips of
 MIR-1K voices over random stretches of the tracks' accompaniments (drums + everything else).
-The voices of the paired clips stay MIR-1K's: band-limited to 8 kHz.
+The voices of the paired clips stay MIR-1K's: band-limited to 8 kHz. Records carry their drums far
+louder than most studio multitracks (about -3 dB against the rest, against -21 to 0 dB in
+real-dev), and a DRNN that never heard a voice under loud drums loses it there: ``drum_level``
+re-balances each clip's drums, and ``loops`` adds clips of voices over real drum loops alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import soundfile as sf
 
-from ..audio import read_audio, resample
+from ..audio import level_gain, read_audio, resample
 from ..errors import MixinError
 from .mir1k import read_clip, voice_groups
 from .stems import Track, discover
@@ -27,6 +30,8 @@ CLIP_S = 8.0
 """Length of the clips cut from sung tracks (MIR-1K's clips are 4-13 s)."""
 MIN_VOICE = 0.1
 """A cut clip is kept only where the voice's RMS is at least this share of the mix's."""
+PEAK = 0.99
+"""Clips that would clip (16-bit FLAC) are scaled down whole to this peak."""
 
 
 def _mono16(paths: Sequence[Path]) -> np.ndarray:
@@ -44,46 +49,97 @@ def _tag(name: str) -> str:
     return "".join(c for c in name.lower() if c.isalnum()) or "track"
 
 
+def _write(path: Path, accompaniment: np.ndarray, voice: np.ndarray) -> None:
+    """One clip: accompaniment left, voice right, scaled down together if it would clip."""
+    clip = np.stack([accompaniment, voice], axis=1)
+    peak = float(np.max(np.abs(clip))) if clip.size else 0.0
+    sf.write(path, clip * (PEAK / peak) if peak > 1.0 else clip, RATE)
+
+
+class _Accompaniment:
+    """A track's drums and other accompaniment stems (mono, 16 kHz), mixed on request with the
+    drums at their own level or at one drawn from ``drum_level`` (dB against the others)."""
+
+    def __init__(self, track: Track, drum_level: tuple[float, float] | None, rng: np.random.Generator):
+        others, drums = track.stems.get("harmonic", []), track.stems.get("percussive", [])
+        parts = [_mono16(f) if f else None for f in (others, drums)]
+        n = min(len(p) for p in parts if p is not None)
+        self.others, self.drums = (None if p is None else p[:n] for p in parts)
+        self.drum_level, self.rng = drum_level, rng
+        self.length = n
+
+    def mix(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``start:stop`` (wrapping around where the track is shorter)."""
+        index = np.arange(start, stop) % self.length
+        if self.drums is None or self.others is None:
+            return (self.drums if self.others is None else self.others)[index]
+        others, drums = self.others[index], self.drums[index]
+        gain = level_gain(drums, others, self.rng.uniform(*self.drum_level)) if self.drum_level else None
+        return others + (drums if gain is None else np.float32(gain) * drums)
+
+
 def make_song_clips(
-    stem_dirs: Sequence[Path], voice_dir: Path | None, out_dir: Path, paired: int = 100, seed: int = 0
-) -> tuple[int, int]:
+    stem_dirs: Sequence[Path],
+    voice_dir: Path | None,
+    out_dir: Path,
+    paired: int = 100,
+    seed: int = 0,
+    drum_level: tuple[float, float] | None = None,
+    loops: Sequence[Path] = (),
+    loop_clips: int = 0,
+) -> tuple[int, int, int]:
     """Write the clips into ``out_dir`` (created; existing clips of the same names replaced) and
-    return (clips cut from sung tracks, paired clips). Tracks need stems, not MIR-1K clips."""
+    return (clips cut from sung tracks, paired clips, clips over loops). Tracks need stems, not
+    MIR-1K clips. ``drum_level`` (LOW, HIGH): every clip's drums at a level drawn from LOW..HIGH dB
+    against the rest of its accompaniment; ``loop_clips`` voices over ``loops`` (drum recordings,
+    tiled, at their own level) with nothing else."""
     tracks: list[Track] = discover(stem_dirs, layout="multitrack")
-    accompaniments: list[np.ndarray] = []
+    level_rng = np.random.default_rng([seed, 1])  # apart from the voices' draws, so those stay as they were
+    accompaniments: list[_Accompaniment] = []
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     cut = 0
     length = int(CLIP_S * RATE)
     for track in tracks:
-        music_files = track.stems.get("harmonic", []) + track.stems.get("percussive", [])
-        if not music_files:
+        if not (track.stems.get("harmonic") or track.stems.get("percussive")):
             continue
-        music = _mono16(music_files)
-        accompaniments.append(music)
+        accompaniment = _Accompaniment(track, drum_level, level_rng)
+        accompaniments.append(accompaniment)
         if "vocal" not in track.stems:
             continue
         voice = _mono16(track.stems["vocal"])
-        n = min(len(voice), len(music))
-        for k in range(n // length):
-            v, m = voice[k * length : (k + 1) * length], music[k * length : (k + 1) * length]
+        for k in range(min(len(voice), accompaniment.length) // length):
+            v, m = voice[k * length : (k + 1) * length], accompaniment.mix(k * length, (k + 1) * length)
             if np.sqrt(np.mean(v**2)) < MIN_VOICE * np.sqrt(np.mean((v + m) ** 2)):
                 continue
-            sf.write(out_dir / f"real_{_tag(track.name)}_{k:02d}.flac", np.stack([m, v], axis=1), RATE)
+            _write(out_dir / f"real_{_tag(track.name)}_{k:02d}.flac", m, v)
             cut += 1
     if not accompaniments:
         raise MixinError(Path(stem_dirs[0]) if stem_dirs else None, "no track with accompaniment stems")
-    if paired and voice_dir is None:
+    if loop_clips and not loops:
+        raise MixinError(None, "clips over drum loops need loop files (--loops)")
+    voiced = paired + loop_clips  # clips that take a MIR-1K voice
+    if voiced and voice_dir is None:
         raise MixinError(None, "paired clips need --voices (MIR-1K-style clips)")
-    clips = [c for group in voice_groups(Path(voice_dir)) for c in group] if paired else []
-    if paired and not clips:
+    clips = [c for group in voice_groups(Path(voice_dir)) for c in group] if voiced else []
+    if voiced and not clips:
         raise MixinError(Path(voice_dir), "no MIR-1K-style clips to take voices from")
+
+    def voice_of(rng: np.random.Generator) -> np.ndarray:
+        audio, rate = read_clip(clips[int(rng.integers(len(clips)))])
+        return resample(audio[:, 1:], rate, RATE)[:, 0]
+
     rng = np.random.default_rng(seed)
     for k in range(paired):
-        audio, rate = read_clip(clips[int(rng.integers(len(clips)))])
-        voice = resample(audio[:, 1:], rate, RATE)[:, 0]
+        voice = voice_of(rng)
         music = accompaniments[int(rng.integers(len(accompaniments)))]
-        start = int(rng.integers(0, max(1, len(music) - len(voice))))
-        stretch = np.resize(np.roll(music, -start), len(voice))  # tiled where the track is shorter
-        sf.write(out_dir / f"mixreal_{k:03d}_01.flac", np.stack([stretch, voice], axis=1), RATE)
-    return cut, paired
+        start = int(rng.integers(0, max(1, music.length - len(voice))))
+        _write(out_dir / f"mixreal_{k:03d}_01.flac", music.mix(start, start + len(voice)), voice)
+    loop_audio = [_mono16([Path(p)]) for p in loops] if loop_clips else []
+    rng = np.random.default_rng([seed, 2])
+    for k in range(loop_clips):
+        voice = voice_of(rng)
+        loop = loop_audio[int(rng.integers(len(loop_audio)))]
+        index = (np.arange(len(voice)) + int(rng.integers(len(loop)))) % len(loop)  # tiled from a random point
+        _write(out_dir / f"mixloop_{k:03d}_01.flac", loop[index], voice)
+    return cut, paired, loop_clips
