@@ -17,6 +17,15 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+retry() {
+    local attempt
+    for attempt in 1 2 3; do
+        "$@" && return 0
+        [ "$attempt" = 3 ] || { echo "failed (attempt $attempt of 3), trying again in 30 s: $*" >&2; sleep 30; }
+    done
+    return 1
+}
+
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     apt_install python3-venv
@@ -27,8 +36,11 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ requirements.txt -nt "$st
     || [ requirements-train.txt -nt "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ]; then
     echo "setting up .venv (pip install -r requirements.txt -r requirements-train.txt -r requirements-dev.txt)" >&2
     "$PYTHON" -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -r requirements.txt -r requirements-train.txt -r requirements-dev.txt
+    # The registry connection drops now and then (a 570-MB TensorFlow wheel once failed CI mid-download):
+    # a new pip resumes broken downloads, and the whole install is tried three times before giving up.
+    retry .venv/bin/python -m pip install -q --upgrade pip
+    retry .venv/bin/python -m pip install -q --resume-retries 10 \
+        -r requirements.txt -r requirements-train.txt -r requirements-dev.txt
     touch "$stamp"
 fi
 PY=.venv/bin/python
