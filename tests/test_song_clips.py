@@ -110,6 +110,7 @@ def test_errors_name_the_problem(tmp_path):
     write_song(songs / "Song", 10.0, voice_from=0.0)
     with pytest.raises(MixinError, match="paired clips need --voices"):
         make_song_clips([songs], None, tmp_path / "out", paired=3)
+    assert not (tmp_path / "out").exists()  # checked before any clip is cut
     assert make_song_clips([songs], None, tmp_path / "out", paired=0) == (1, 0, 0)
     with pytest.raises(MixinError, match="need loop files"):
         make_song_clips([songs], tmp_path / "voices", tmp_path / "out", paired=0, loop_clips=2)

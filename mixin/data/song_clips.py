@@ -94,6 +94,16 @@ def make_song_clips(
     against the rest of its accompaniment; ``loop_clips`` voices over ``loops`` (drum recordings,
     tiled, at their own level) with nothing else."""
     tracks: list[Track] = discover(stem_dirs, layout="multitrack")
+    # Voices and loops first: a bad folder or loop file stops the step before any clip is written.
+    if loop_clips and not loops:
+        raise MixinError(None, "clips over drum loops need loop files (--loops)")
+    voiced = paired + loop_clips  # clips that take a MIR-1K voice
+    if voiced and voice_dir is None:
+        raise MixinError(None, "paired clips need --voices (MIR-1K-style clips)")
+    clips = [c for group in voice_groups(Path(voice_dir)) for c in group] if voiced else []
+    if voiced and not clips:
+        raise MixinError(Path(voice_dir), "no MIR-1K-style clips to take voices from")
+    loop_audio = [_mono16([Path(p)]) for p in loops] if loop_clips else []
     level_rng = np.random.default_rng([seed, 1])  # apart from the voices' draws, so those stay as they were
     accompaniments: list[_Accompaniment] = []
     out_dir = Path(out_dir)
@@ -116,14 +126,6 @@ def make_song_clips(
             cut += 1
     if not accompaniments:
         raise MixinError(Path(stem_dirs[0]) if stem_dirs else None, "no track with accompaniment stems")
-    if loop_clips and not loops:
-        raise MixinError(None, "clips over drum loops need loop files (--loops)")
-    voiced = paired + loop_clips  # clips that take a MIR-1K voice
-    if voiced and voice_dir is None:
-        raise MixinError(None, "paired clips need --voices (MIR-1K-style clips)")
-    clips = [c for group in voice_groups(Path(voice_dir)) for c in group] if voiced else []
-    if voiced and not clips:
-        raise MixinError(Path(voice_dir), "no MIR-1K-style clips to take voices from")
 
     def voice_of(rng: np.random.Generator) -> np.ndarray:
         audio, rate = read_clip(clips[int(rng.integers(len(clips)))])
@@ -135,7 +137,6 @@ def make_song_clips(
         music = accompaniments[int(rng.integers(len(accompaniments)))]
         start = int(rng.integers(0, max(1, music.length - len(voice))))
         _write(out_dir / f"mixreal_{k:03d}_01.flac", music.mix(start, start + len(voice)), voice)
-    loop_audio = [_mono16([Path(p)]) for p in loops] if loop_clips else []
     rng = np.random.default_rng([seed, 2])
     for k in range(loop_clips):
         voice = voice_of(rng)
