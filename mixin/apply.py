@@ -187,7 +187,7 @@ class SampleQueue:
         return np.concatenate(parts, axis=self.axis) if parts else empty
 
 
-PairFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+PairFn = Callable[[np.ndarray, np.ndarray, "np.ndarray | None"], "tuple[np.ndarray, np.ndarray | None]"]
 
 
 def stream_pair_rework(
@@ -197,35 +197,49 @@ def stream_pair_rework(
     chunk: int,
     overlap: int,
     thread_name: str,
+    with_vocal: bool = False,
 ) -> Iterator[np.ndarray]:
     """Redraw the harmonic/percussive split of (sources, n, channels) stem blocks, chunk by
-    chunk: ``fn(pair, harmonic)`` gets (1, channels, chunk) arrays, the pair's sum and the
-    harmonic stem, and returns the new harmonic part of the pair; the percussive stem is the
-    pair minus it, so the stems still sum to what they summed to. Other stems pass unchanged.
-    Chunks are cross-faded over ``overlap``; memory is bounded by the chunk."""
+    chunk: ``fn(pair, harmonic, vocal)`` gets (1, channels, chunk) arrays, the pair's sum, the
+    harmonic stem and (``with_vocal``) the vocal stem, else None, and returns the new harmonic
+    part and the new vocal (None without ``with_vocal``). What the vocal gives up joins the
+    pair; the percussive stem is what is left, so the stems still sum to what they summed to.
+    Other stems pass unchanged. Chunks are cross-faded over ``overlap``; memory is bounded by
+    the chunk."""
     h, p = sources.index("harmonic"), sources.index("percussive")
+    v = sources.index("vocal") if with_vocal else None
+    groups = 2 if v is None else 3  # the pair's sum, the harmonic stem, the vocal stem
     pending = SampleQueue(axis=1)  # stem blocks waiting for the reworked split
 
-    def both() -> Iterator[np.ndarray]:
-        # The pair's sum with the harmonic stem beside it as more channels, so one stream carries both.
+    def carried() -> Iterator[np.ndarray]:
+        # The pair's sum with the stems fn needs beside it as more channels, so one stream carries them all.
         for block in stems:
             pending.push(block)
-            yield np.concatenate((block[h] + block[p], block[h]), axis=-1)
+            parts = [block[h] + block[p], block[h]] + ([] if v is None else [block[v]])
+            yield np.concatenate(parts, axis=-1)
 
     def chunk_fn(chunks: np.ndarray) -> np.ndarray:
-        channels = chunks.shape[1] // 2
-        harmonic = fn(chunks[:, :channels], chunks[:, channels:])
-        return np.concatenate((harmonic, np.zeros_like(harmonic)), axis=1)[None]  # channels as given
+        channels = chunks.shape[1] // groups
+        vocal = None if v is None else chunks[:, 2 * channels :]
+        harmonic, vocal = fn(chunks[:, :channels], chunks[:, channels : 2 * channels], vocal)
+        parts = [harmonic] + ([] if vocal is None else [vocal])
+        parts += [np.zeros_like(harmonic)] * (groups - len(parts))  # channels as given
+        return np.concatenate(parts, axis=1)[None]
 
     from concurrent.futures import ThreadPoolExecutor
 
     # Its own thread: on the models' shared one it would wait behind their batches.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name) as executor:
-        for split in stream_overlap_add(both(), chunk_fn, 1, chunk, overlap, batch=1, executor=executor):
+        for split in stream_overlap_add(carried(), chunk_fn, 1, chunk, overlap, batch=1, executor=executor):
             out = pending.take(split.shape[1])
-            pair = out[h] + out[p]
-            out[h] = split[0, :, : out.shape[-1]]
-            out[p] = pair - out[h]
+            channels = out.shape[-1]
+            rest = out[h] + out[p]
+            out[h] = split[0, :, :channels]
+            if v is not None:
+                rest += out[v]
+                out[v] = split[0, :, channels : 2 * channels]
+                rest -= out[v]
+            out[p] = rest - out[h]
             yield out
 
 

@@ -47,6 +47,32 @@ def n_fft_for(sample_rate: int) -> int:
     return 2 ** round(math.log2(N_FFT_44K * sample_rate / 44100))
 
 
+def _split_mask(
+    audio: np.ndarray, sample_rate: int, n_fft: int | None, kernel: int, power: float, shared_mask: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The STFT of ``audio``, its magnitudes (one for all channels when ``shared_mask``), the
+    harmonic soft mask and the STFT size."""
+    n_fft = n_fft or n_fft_for(sample_rate)
+    hop = n_fft // 4
+    spec = stft(np.asarray(audio, dtype=np.float32), n_fft, hop)
+    mag = np.abs(spec)  # (..., bins, frames)
+    if shared_mask and np.ndim(audio) >= 2:
+        mag = mag.mean(axis=-3, keepdims=True)
+    harm = median_filter(mag, kernel, axis=-1)
+    perc = median_filter(mag, kernel, axis=-2)
+    np.power(harm, power, out=harm)  # in place, as below: no copies of the spectrogram's size
+    np.power(perc, power, out=perc)
+    perc += harm
+    mask = np.divide(harm, perc, out=np.full_like(harm, 0.5), where=perc > 0)
+    return spec, mag, mask, n_fft
+
+
+def _decisiveness(mag: np.ndarray, mask: np.ndarray) -> float:
+    energy = np.square(mag, dtype=np.float64)
+    total = float(energy.sum())
+    return float(np.sum(energy * np.abs(2 * mask - 1))) / total if total > 0 else 0.0
+
+
 def hpss_split(
     audio: np.ndarray,
     sample_rate: int,
@@ -64,26 +90,18 @@ def hpss_split(
     magnitude; half the median filtering of stereo, and the stereo image moves as one.
     ``decisiveness``: also return ``sum(|X|^2 |2M - 1|) / sum(|X|^2)`` over all bins, 1 where
     every bin is plainly harmonic or plainly percussive, 0 where the mask is 1/2 everywhere."""
-    n_fft = n_fft or n_fft_for(sample_rate)
-    hop = n_fft // 4
-    audio = np.asarray(audio, dtype=np.float32)
-    spec = stft(audio, n_fft, hop)
-    mag = np.abs(spec)  # (..., bins, frames)
-    if shared_mask and audio.ndim >= 2:
-        mag = mag.mean(axis=-3, keepdims=True)
-    harm = median_filter(mag, kernel, axis=-1)
-    perc = median_filter(mag, kernel, axis=-2)
-    np.power(harm, power, out=harm)  # in place, as below: no copies of the spectrogram's size
-    np.power(perc, power, out=perc)
-    perc += harm
-    mask = np.divide(harm, perc, out=np.full_like(harm, 0.5), where=perc > 0)
-    if decisiveness:
-        energy = np.square(mag, dtype=np.float64)
-        total = float(energy.sum())
-        decided = float(np.sum(energy * np.abs(2 * mask - 1))) / total if total > 0 else 0.0
+    spec, mag, mask, n_fft = _split_mask(audio, sample_rate, n_fft, kernel, power, shared_mask)
+    decided = _decisiveness(mag, mask) if decisiveness else 0.0
     spec *= mask
-    harmonic = istft(spec, n_fft, hop, audio.shape[-1])
+    harmonic = istft(spec, n_fft, n_fft // 4, np.shape(audio)[-1])
     return (harmonic, decided) if decisiveness else harmonic
+
+
+def decisiveness(audio: np.ndarray, sample_rate: int) -> float:
+    """:func:`hpss_split`'s decisiveness of (..., channels, samples) audio (one mask for all
+    channels), without the inverse STFT."""
+    _, mag, mask, _ = _split_mask(audio, sample_rate, None, KERNEL, 2.0, True)
+    return _decisiveness(mag, mask)
 
 
 def adaptive_weight(weight: float, decided: float) -> float:

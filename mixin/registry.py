@@ -80,6 +80,7 @@ class ModelConfig:
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
+    vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
     voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
     notes: str = ""
 
@@ -124,6 +125,8 @@ class ModelConfig:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
+        if not isinstance(config.vocal_yield, bool):
+            raise MixinError(path, f"vocal_yield must be true or false, not {config.vocal_yield!r}")
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper

@@ -48,7 +48,8 @@ class Separator(ChunkedSeparator):
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
     ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
     the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`); the
-    blend and the filter run last, in one stage (:mod:`mixin.redraw`).
+    blend and the filter run last, in one stage (:mod:`mixin.redraw`); ``vocal_yield`` first gives
+    the vocal's share back to the pair where the whole mix is decisive for median filtering.
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
@@ -68,6 +69,7 @@ class Separator(ChunkedSeparator):
         hpss_weight: float = 0.0,
         hpss_adaptive: bool = False,
         mwf_iterations: int = 0,
+        vocal_yield: bool = False,
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
@@ -104,6 +106,7 @@ class Separator(ChunkedSeparator):
         if not is_whole_number(mwf_iterations):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
+        self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -186,6 +189,7 @@ class Separator(ChunkedSeparator):
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             hpss_adaptive=config.hpss_adaptive,
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
+            vocal_yield=config.vocal_yield,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -209,11 +213,12 @@ class Separator(ChunkedSeparator):
             stems = stream_voice_blend(
                 stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
             )
-        if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations:
+        if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations or self.vocal_yield:
             from .redraw import stream_redraw
 
             stems = stream_redraw(
-                stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations
+                stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations,
+                self.vocal_yield,
             )
         yield from stems
 
