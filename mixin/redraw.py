@@ -74,8 +74,9 @@ def redraw_pair(
 
 PAIR_GATE = 0.80
 """The whole mix's decisiveness (an extra median filtering) is only worked out where the pair's,
-at hand for the blend, reaches this: where the vocal gave way on the acoustic mixes the pair's
-stood at most 0.07 below the mix's (0.80 is 0.88 less 0.08), and songs' pairs mostly lie below."""
+at hand for the blend, reaches this, or where the chunk before gave way: where the vocal gave way
+on the acoustic mixes the pair's stood at most 0.07 below the mix's (0.80 is 0.88 less 0.08), and
+songs' pairs mostly lie below."""
 KEEP_FROM_DB = -4.0
 KEEP_TO_DB = -2.0
 """A vocal holding more than :data:`KEEP_TO_DB` of a stretch's energy is taken for a singer and
@@ -97,18 +98,25 @@ def yield_share(decided: float, vocal_db: float = -math.inf) -> float:
 
 def yield_vocal(
     pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray, sample_rate: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, float] | None]:
     """``pair``, ``harmonic`` and ``vocal`` (..., channels, samples) after the vocal gave back
     :func:`yield_share` of itself, judged by the decisiveness of the whole mix here; what it
-    gives joins the pair as harmonic (the CDAEs' estimate, before median filtering's blend)."""
+    gives joins the pair as harmonic (the CDAEs' estimate, before median filtering's blend).
+    Fourth: median filtering's split of the new pair (harmonic part, decisiveness) where the vocal
+    gave all (the new pair is then the mix, whose split decided it), else None."""
     mix = pair + vocal
     vocal_energy, mix_energy = energy(vocal), energy(mix)
+    if mix_energy == 0:
+        return pair, harmonic, vocal, None
     vocal_db = 10 * math.log10(vocal_energy / mix_energy) if vocal_energy > 0 else -math.inf
-    share = yield_share(hpss.decisiveness(mix, sample_rate), vocal_db) if mix_energy > 0 else 0.0
+    split = hpss.hpss_split(mix, sample_rate, shared_mask=True, decisiveness=True)
+    share = yield_share(split[1], vocal_db)
     if share == 0.0:
-        return pair, harmonic, vocal
+        return pair, harmonic, vocal, None
+    if share == 1.0:
+        return mix, harmonic + vocal, np.zeros_like(vocal), split
     given = share * vocal
-    return pair + given, harmonic + given, vocal - given
+    return pair + given, harmonic + given, vocal - given, None
 
 
 def stream_redraw(
@@ -126,16 +134,20 @@ def stream_redraw(
     stems pass unchanged; the stems still add up to the mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
+    state = {"gave": False}  # whether the last chunk's vocal gave way (chunks come in order, one at a time)
 
     def redraw(pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         split = None
         if vocal is not None:
-            if blend:  # the pair's split, needed anyway unless the vocal gives way
+            # Where the last chunk gave way this one likely does too: the mix's split first (reused
+            # when all is given); else the pair's, needed anyway, says whether the mix's is worth it.
+            if not state["gave"] and blend:
                 split = hpss.hpss_split(pair, sample_rate, shared_mask=True, decisiveness=True)
-            if (split[1] if split else hpss.decisiveness(pair, sample_rate)) >= PAIR_GATE:
+            if state["gave"] or (split[1] if split else hpss.decisiveness(pair, sample_rate)) >= PAIR_GATE:
                 given = yield_vocal(pair, harmonic, vocal, sample_rate)
-                if given[2] is not vocal:
-                    (pair, harmonic, vocal), split = given, None
+                state["gave"] = given[2] is not vocal
+                if state["gave"]:
+                    pair, harmonic, vocal, split = given
         return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
 
     chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)

@@ -43,13 +43,16 @@ def test_yield_vocal_moves_the_vocal_into_the_pair_as_harmonic_only_where_decisi
     for mix, part, gives in ((signal, 0.2, True), (noise, 0.2, False), (signal, 0.8, False)):  # vocal -14, -14, -1.9 dB
         vocal = np.float32(part) * mix
         pair, harmonic = mix - vocal, 0.5 * (mix - vocal)
-        new_pair, new_harmonic, new_vocal = yield_vocal(pair, harmonic, vocal, RATE)
+        new_pair, new_harmonic, new_vocal, split = yield_vocal(pair, harmonic, vocal, RATE)
         np.testing.assert_allclose(new_pair + new_vocal, mix, atol=1e-6)  # nothing lost
         np.testing.assert_allclose(new_harmonic - harmonic, new_pair - pair, atol=1e-6)  # given as harmonic
-        if gives:
+        if gives:  # all of it: the new pair is the mix, and median filtering's split of it comes along
             assert not np.any(new_vocal)
+            median, decided = hpss_split(new_pair, RATE, shared_mask=True, decisiveness=True)
+            np.testing.assert_array_equal(split[0], median)
+            assert split[1] == decided > YIELD_TO
         else:
-            assert new_vocal is vocal and new_pair is pair and new_harmonic is harmonic
+            assert new_vocal is vocal and new_pair is pair and new_harmonic is harmonic and split is None
 
 
 @pytest.mark.slow
