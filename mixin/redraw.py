@@ -8,8 +8,8 @@ blended with median filtering's split of the same signal (:mod:`mixin.hpss`, ``h
 cross-faded once. (Handing the filter median filtering's masked spectrogram instead of its audio
 would save an inverse STFT, but cost 0.1-0.2 dB on real and rendered mixes: kept in audio.)
 
-With ``vocal_yield`` the vocal gives its share back to the pair first in stretches where the
-whole mix is as decisive for median filtering as sung music never measured here: there the
+With ``vocal_yield`` the vocal first gives its share back to the pair in stretches where the
+whole mix is more decisive for median filtering than any sung music measured here: there the
 vocal model mostly takes sustained instruments (strings, winds), and what it takes caps the
 harmonic stem below median filtering's (:func:`yield_share`).
 """
