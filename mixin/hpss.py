@@ -104,8 +104,12 @@ def decisiveness(audio: np.ndarray, sample_rate: int) -> float:
     return _decisiveness(mag, mask)
 
 
+def ramp(x: float, start: float, end: float) -> float:
+    """0 up to ``start``, rising linearly to 1 at ``end``."""
+    return min(max((x - start) / (end - start), 0.0), 1.0)
+
+
 def adaptive_weight(weight: float, decided: float) -> float:
     """Median filtering's share for a stretch of ``decided`` decisiveness: ``weight`` up to
     :data:`DECISIVE_FROM`, rising linearly to 1 at :data:`DECISIVE_TO`."""
-    rise = min(max((decided - DECISIVE_FROM) / (DECISIVE_TO - DECISIVE_FROM), 0.0), 1.0)
-    return weight + (1.0 - weight) * rise
+    return weight + (1.0 - weight) * ramp(decided, DECISIVE_FROM, DECISIVE_TO)

@@ -85,15 +85,11 @@ The vocal model took -4.5 to -23 dB of the decisive acoustic mixes; MIR-1K's cli
 accompaniment at equal energy, put -2 to -7 dB in its vocal where they are that decisive."""
 
 
-def _ramp(x: float, start: float, end: float) -> float:
-    return min(max((x - start) / (end - start), 0.0), 1.0)
-
-
 def yield_share(decided: float, vocal_db: float = -math.inf) -> float:
     """The share of its vocal a stretch of ``decided`` decisiveness gives back, the vocal holding
     ``vocal_db`` of its energy: 0 up to :data:`YIELD_FROM`, rising linearly to 1 at
     :data:`YIELD_TO`; less as the vocal rises from :data:`KEEP_FROM_DB` to :data:`KEEP_TO_DB`."""
-    return _ramp(decided, YIELD_FROM, YIELD_TO) * (1.0 - _ramp(vocal_db, KEEP_FROM_DB, KEEP_TO_DB))
+    return hpss.ramp(decided, YIELD_FROM, YIELD_TO) * (1.0 - hpss.ramp(vocal_db, KEEP_FROM_DB, KEEP_TO_DB))
 
 
 def yield_vocal(
