@@ -26,9 +26,10 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mixin.audio import resample  # noqa: E402
+from mixin.audio import level_gain, read_audio, resample  # noqa: E402
 from mixin.constants import SAMPLE_RATE as SR  # noqa: E402
-from mixin.data.render import render_midi  # noqa: E402
+from mixin.data.percussion_mixes import stereo, tile_to  # noqa: E402
+from mixin.data.render import pan, render_midi  # noqa: E402
 
 SAMPLES = Path("/usr/share/sonic-pi/samples")
 FONTS = {"fr": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), "ms": Path("/usr/share/sounds/sf3/MuseScore_General.sf3")}
@@ -87,18 +88,13 @@ def write_midi(notes: list[tuple[float, float, int]], program: int, channel: int
 
 
 def fit(audio: np.ndarray, n: int) -> np.ndarray:
+    """Cut or pad with silence to ``n`` samples (a render is not looped, unlike a drum loop)."""
     return np.pad(audio, [(0, max(0, n - len(audio)))] + [(0, 0)] * (audio.ndim - 1))[:n]
 
 
-def pan(mono: np.ndarray, position: float) -> np.ndarray:
-    angle = (position + 1) * np.pi / 4  # constant power
-    return np.stack((np.cos(angle) * mono, np.sin(angle) * mono), axis=1)
-
-
 def sample(name: str) -> np.ndarray:
-    audio, rate = sf.read(str(SAMPLES / f"{name}.flac"), dtype="float32", always_2d=True)
-    audio = np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
-    return resample(audio, rate, SR)
+    audio, rate = read_audio(SAMPLES / f"{name}.flac")
+    return resample(stereo(audio), rate, SR)
 
 
 def harmonic(rng: np.random.Generator, index: int, n: int, tempo: float, tmp: Path) -> tuple[np.ndarray, str]:
@@ -108,7 +104,7 @@ def harmonic(rng: np.random.Generator, index: int, n: int, tempo: float, tmp: Pa
     for voice, program in enumerate(ENSEMBLES[index % len(ENSEMBLES)]):
         notes = [(start, duration - 0.02, chord[voice]) for start, duration, chord in chords]
         midi = write_midi(notes, program, 0, tmp / f"voice{voice}.mid", velocity=80 if voice == 0 else 70)
-        out += pan(fit(render_midi(midi, FONTS[font], tmp / f"voice{voice}.wav"), n), PANS[voice])
+        out += pan(fit(render_midi(midi, FONTS[font], tmp / f"voice{voice}.wav"), n), PANS[voice]).T
     if index % 2:
         import pedalboard
 
@@ -119,8 +115,7 @@ def harmonic(rng: np.random.Generator, index: int, n: int, tempo: float, tmp: Pa
 def percussion(rng: np.random.Generator, kind: str, index: int, n: int, tempo: float, tmp: Path) -> np.ndarray:
     beat = 60.0 / tempo
     if kind.startswith("loop_"):
-        loop = sample(kind)
-        return np.tile(loop, (-(-n // len(loop)), 1))[:n]
+        return tile_to(sample(kind), n)
     if kind.startswith("avl"):  # kick, snare, hi-hat (and a crash every 8 beats), velocities drawn
         notes = []
         for b in range(int(n / SR / beat) + 1):
@@ -136,7 +131,7 @@ def percussion(rng: np.random.Generator, kind: str, index: int, n: int, tempo: f
             mine = [note for note, at in zip(notes, layer) if at == k]
             midi = write_midi(mine, 0, 0, tmp / f"kit{vel}.mid", velocity=vel)  # the AVL kits play on channel 1
             out += fit(render_midi(midi, KITS[index % 2], tmp / f"kit{vel}.wav"), n)
-        return pan(out, 0.0) * np.float32(np.sqrt(2))
+        return pan(out, 0.0).T * np.float32(np.sqrt(2))
     out = np.zeros((n, 2), np.float32)
     for name, places in HITS[kind]:
         hit = sample(name)
@@ -170,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             harm, font = harmonic(rng, index, n, tempo, tmp)
             perc = percussion(rng, kind, index, n, tempo, tmp)
             level = float(rng.uniform(-8, 0))  # percussion against the instruments, dB
-            perc = perc * np.float32(np.sqrt(np.mean(harm**2) / np.mean(perc**2)) * 10 ** (level / 20))
+            perc = perc * np.float32(level_gain(perc, harm, level))
             mix = harm + perc
             scale = np.float32(0.9 / np.abs(mix).max())
             folder = built / f"ac{index:02d}_{kind}_{font}"

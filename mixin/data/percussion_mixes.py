@@ -43,7 +43,7 @@ def _read_stems(folder: Path, sources: Collection[str] | None = None) -> tuple[d
         if rate and rate_p != rate:
             raise MixinError(p, f"sample rate {rate_p} Hz differs from the other stems' {rate} Hz")
         rate = rate_p
-        stems[p.stem] = (source, _stereo(audio))
+        stems[p.stem] = (source, stereo(audio))
     return stems, rate
 
 
@@ -59,12 +59,12 @@ def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
     return pitched, drums, rate
 
 
-def _stereo(audio: np.ndarray) -> np.ndarray:
+def stereo(audio: np.ndarray) -> np.ndarray:
     """(samples, 2): mono repeated, channels beyond two dropped."""
     return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
 
 
-def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+def tile_to(audio: np.ndarray, length: int) -> np.ndarray:
     """Repeat or cut (samples, channels) audio to ``length`` samples."""
     return np.tile(audio, (-(-length // len(audio)), 1))[:length]
 
@@ -93,9 +93,9 @@ def make_percussion_mixes(
         if i < len(loops):
             loop, loop_rate = read_audio(loops[i])
             loop = resample(loop, loop_rate, rate)
-            under.append((loops[i].stem, _stereo(loop)))
+            under.append((loops[i].stem, stereo(loop)))
         for label, perc in under:
-            perc = _fit(perc, len(pitched))
+            perc = tile_to(perc, len(pitched))
             ratio = np.sqrt(np.mean(pitched**2) / max(float(np.mean(perc**2)), 1e-12))
             perc = perc * np.float32(ratio * 10 ** (rng.uniform(*LEVEL_DB) / 20))
             mix = pitched + perc

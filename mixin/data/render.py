@@ -86,14 +86,19 @@ def drums_on_melodic_channel(midi: Path, out: Path) -> Path:
     return out
 
 
+def pan(mono: np.ndarray, position: float) -> np.ndarray:
+    """(n,) -> (2, n) float32, placed at ``position`` (-1 left .. 1 right) with a constant-power pan."""
+    angle = (position + 1) * np.pi / 4
+    return np.stack((np.cos(angle) * mono, np.sin(angle) * mono)).astype(np.float32)
+
+
 def produce(part: str, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A mono part as a mix engineer might treat it: placed in the stereo field (constant-power
     pan), then EQ, compression and reverb with random settings (pedalboard). (n,) -> (n, 2)."""
     import pedalboard as pb
 
     width = {"drums": 0.3, "bass": 0.15, "vocals": 0.1}.get(part, 0.7)
-    angle = (rng.uniform(-width, width) + 1) * np.pi / 4
-    stereo = np.stack((np.cos(angle) * audio, np.sin(angle) * audio)).astype(np.float32)
+    stereo = pan(audio, rng.uniform(-width, width))
     chain = [
         pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(80, 300)), gain_db=float(rng.uniform(-4, 4))),
         pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(250), np.log(5000)))),
