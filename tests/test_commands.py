@@ -92,6 +92,9 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
     [
         (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks or --make-song-clips only"),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"], "--drum-share: for --objective masks only"),
+        (["--train", "--stem-dirs", "x", "--freeze", "vocal"], "--freeze: for --objective masks only"),
+        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--freeze", "vocal,drums"],
+         "--freeze: some of harmonic,percussive,vocal, not all, not 'vocal,drums'"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],
          "--drum-level: LOW must not exceed HIGH, got 0 -6"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],

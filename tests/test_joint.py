@@ -122,6 +122,21 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
 
 
 @pytest.mark.slow
+def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, model_dir, tmp_path):
+    from mixin.cdae import load_cdae
+
+    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
+                JointSettings(steps=2, eval_every=2, batch_size=2, init_dir=model_dir, freeze=("vocal",)))
+    for source, moved in (("vocal", False), ("harmonic", True), ("percussive", True)):
+        before = load_cdae(model_dir / f"model_{source}.h5").get_weights()
+        after = load_cdae(tmp_path / "log" / "candidate" / f"model_{source}.h5").get_weights()
+        same = all(np.array_equal(a, b) for a, b in zip(before, after))
+        assert same != moved, source
+    with pytest.raises(ValueError, match="freeze"):
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, freeze=("drums",)))
+
+
+@pytest.mark.slow
 def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
     from mixin.separators import Separator
 

@@ -148,6 +148,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "default: the stems' own balance")
     tr.add_argument("--drum-share", type=fraction, metavar="F",
                     help=f"--objective masks: share of examples --drum-level applies to ({_default('drum_share')})")
+    tr.add_argument("--freeze", metavar="SOURCES",
+                    help="--objective masks: comma-separated sources whose CDAE keeps the weights it starts from "
+                    "while the others learn (e.g. vocal: teach the harmonic/percussive pair new drums without "
+                    "moving the vocal model)")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -227,6 +231,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     masks = args.arch == "cdae" and args.objective == "masks"
     if args.drum_share is not None and not masks:
         parser.error("--drum-share: for --objective masks only")
+    if args.freeze is not None:
+        if not masks:
+            parser.error("--freeze: for --objective masks only")
+        frozen = [s.strip() for s in args.freeze.split(",") if s.strip()]
+        if not frozen or set(frozen) - set(CDAE_SOURCES) or set(frozen) >= set(CDAE_SOURCES):
+            parser.error(f"--freeze: some of {','.join(CDAE_SOURCES)}, not all, not {args.freeze!r}")
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
@@ -271,6 +281,8 @@ def settings(args: argparse.Namespace, progress: bool):
             values["drum_level"] = tuple(args.drum_level)
         if args.drum_share is not None:
             values["drum_share"] = args.drum_share
+        if args.freeze is not None:
+            values["freeze"] = tuple(s.strip() for s in args.freeze.split(",") if s.strip())
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch

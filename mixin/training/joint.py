@@ -233,13 +233,17 @@ def train_joint(
     if settings.resume:
         ckpt.restore(manager.latest_checkpoint)
         optimizer.learning_rate.assign(settings.learning_rate)
-    variables = [v for m in models for v in m.trainable_variables]
+    unknown = sorted(set(settings.freeze) - set(CDAE_SOURCES))
+    if unknown or len(set(settings.freeze)) == len(CDAE_SOURCES):
+        raise ValueError(f"freeze: sources among {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
+    learns = [s not in settings.freeze for s in CDAE_SOURCES]
+    variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
     power = float(settings.mask_power)
 
     @tf.function(reduce_retracing=True)
     def train_step(x, mags):
         with tf.GradientTape() as tape:
-            est = tf.stack([m(x, training=True)[..., 0] for m in models], axis=1) + 1e-6  # (b, S, F, T); > 0, so masks are defined
+            est = tf.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6  # (b, S, F, T); > 0, so masks are defined
             weight = tf.pow(est, power) if power != 1 else est
             masks = weight / tf.reduce_sum(weight, axis=1, keepdims=True)
             mix, sources = mags[:, :1], mags[:, 1:]

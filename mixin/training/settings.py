@@ -86,6 +86,8 @@ class JointSettings:
     # None: every stem at its own level, moved +-6 dB.
     drum_level: tuple[float, float] | None = None
     drum_share: float = 0.6
+    # Sources whose CDAE keeps its weights (run in inference mode) while the others learn.
+    freeze: tuple[str, ...] = ()
 
 
 SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings, "masks": JointSettings}
