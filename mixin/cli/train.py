@@ -234,9 +234,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     if args.freeze is not None:
         if not masks:
             parser.error("--freeze: for --objective masks only")
-        frozen = [s.strip() for s in args.freeze.split(",") if s.strip()]
+        frozen = tuple(s.strip() for s in args.freeze.split(",") if s.strip())
         if not frozen or set(frozen) - set(CDAE_SOURCES) or set(frozen) >= set(CDAE_SOURCES):
             parser.error(f"--freeze: some of {','.join(CDAE_SOURCES)}, not all, not {args.freeze!r}")
+        args.freeze = frozen
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
@@ -282,7 +283,7 @@ def settings(args: argparse.Namespace, progress: bool):
         if args.drum_share is not None:
             values["drum_share"] = args.drum_share
         if args.freeze is not None:
-            values["freeze"] = tuple(s.strip() for s in args.freeze.split(",") if s.strip())
+            values["freeze"] = args.freeze
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch

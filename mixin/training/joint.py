@@ -196,11 +196,14 @@ def train_joint(
     settings: JointSettings | None = None,
     progress: bool = False,
 ) -> dict:
-    """Train the three CDAEs through the masks; keep the checkpoint with the best validation SDR."""
+    """Train the three CDAEs through the masks (but those in ``settings.freeze``); keep the checkpoint
+    with the best validation SDR."""
     from ..backend import keras_module
     from ..transforms import nsgt
 
     settings = settings or JointSettings()
+    if set(settings.freeze) - set(CDAE_SOURCES) or set(settings.freeze) >= set(CDAE_SOURCES):
+        raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
     keras = keras_module()
     import tensorflow as tf
 
@@ -233,9 +236,6 @@ def train_joint(
     if settings.resume:
         ckpt.restore(manager.latest_checkpoint)
         optimizer.learning_rate.assign(settings.learning_rate)
-    unknown = sorted(set(settings.freeze) - set(CDAE_SOURCES))
-    if unknown or len(set(settings.freeze)) == len(CDAE_SOURCES):
-        raise ValueError(f"freeze: sources among {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
     learns = [s not in settings.freeze for s in CDAE_SOURCES]
     variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
     power = float(settings.mask_power)
