@@ -12,7 +12,7 @@ from typing import Sequence
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
-from ..training.settings import SETTINGS, Augment
+from ..training.settings import SETTINGS, Augment, freezable
 from .common import EXIT_OK, add_output_flags, fraction, progress_enabled, run
 
 PROG = "train_util.py"
@@ -235,7 +235,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         if not masks:
             parser.error("--freeze: for --objective masks only")
         frozen = tuple(s.strip() for s in args.freeze.split(",") if s.strip())
-        if not frozen or set(frozen) - set(CDAE_SOURCES) or set(frozen) >= set(CDAE_SOURCES):
+        if not frozen or not freezable(frozen):
             parser.error(f"--freeze: some of {','.join(CDAE_SOURCES)}, not all, not {args.freeze!r}")
         args.freeze = frozen
     if args.drum_level is not None and not (masks or args.make_song_clips):

@@ -35,7 +35,7 @@ from ..filtering import model_input
 from ..progress import progress_bar
 from ..registry import ModelConfig
 from .common import save_atomically
-from .settings import JointSettings
+from .settings import JointSettings, freezable
 
 ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.2}
 """Chance that a source is left out of an example (instrumental, a cappella, no drums)."""
@@ -202,7 +202,7 @@ def train_joint(
     from ..transforms import nsgt
 
     settings = settings or JointSettings()
-    if set(settings.freeze) - set(CDAE_SOURCES) or set(settings.freeze) >= set(CDAE_SOURCES):
+    if not freezable(settings.freeze):
         raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
     keras = keras_module()
     import tensorflow as tf

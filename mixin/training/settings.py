@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
-from ..constants import LEARNING_RATE, MASK_POWER
+from ..constants import CDAE_SOURCES, LEARNING_RATE, MASK_POWER
 from ..drnn import GAMMA, HIDDEN, SEQUENCE
 
 
@@ -88,6 +89,12 @@ class JointSettings:
     drum_share: float = 0.6
     # Sources whose CDAE keeps its weights (run in inference mode) while the others learn.
     freeze: tuple[str, ...] = ()
+
+
+def freezable(sources: Iterable[str]) -> bool:
+    """Whether ``sources`` may be frozen in a joint run: CDAE sources only, and not all of them."""
+    named = set(sources)
+    return named <= set(CDAE_SOURCES) and named != set(CDAE_SOURCES)
 
 
 SETTINGS = {"cdae": TrainSettings, "drnn": DRNNSettings, "masks": JointSettings}
