@@ -158,7 +158,7 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
-    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``, ``overlap`` and ``batch_size``
+    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``, ``vocal_yield``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
     exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
     """

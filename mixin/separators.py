@@ -138,12 +138,13 @@ class Separator(ChunkedSeparator):
         hpss_weight: float | None = None,
         voice_weight: float | None = None,
         mwf_iterations: int | None = None,
+        vocal_yield: bool | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
     ) -> "Separator":
-        """Load the models of a model directory, once; ``mask_power``, ``hpss_weight`` and
-        ``mwf_iterations`` default to the ones in its ``config.json``. (:meth:`from_pretrained`
+        """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
+        ``mwf_iterations`` and ``vocal_yield`` default to the ones in its ``config.json``. (:meth:`from_pretrained`
         reads the config; the shipped models by default.) ``backend``: "auto" runs each model's ONNX export when present and
         current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
@@ -189,7 +190,7 @@ class Separator(ChunkedSeparator):
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             hpss_adaptive=config.hpss_adaptive,
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
-            vocal_yield=config.vocal_yield,
+            vocal_yield=config.vocal_yield if vocal_yield is None else vocal_yield,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -277,7 +278,7 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight", "mwf_iterations")
+CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight", "mwf_iterations", "vocal_yield")
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -314,9 +315,11 @@ class DRNNSeparator(ChunkedSeparator):
         ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed
         (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model and mask
         options are an error."""
-        if any(options.get(name) not in (None, False) for name in CDAE_ONLY_OPTIONS):
+        # None: not given; False also for the on/off flags --instrumental and --single-model (not --vocal-yield off)
+        if any(options.get(n) is not None and not (n in ("instrumental", "single_model") and options[n] is False)
+               for n in CDAE_ONLY_OPTIONS):
             raise MixinError(
-                directory, "--instrumental, --single-model, --hpss-weight, --mask-power, --voice-weight and --mwf-iterations apply to the cdae architecture only"
+                directory, "--instrumental, --single-model, --hpss-weight, --mask-power, --voice-weight, --mwf-iterations and --vocal-yield apply to the cdae architecture only"
             )
         from .backend import load_onnx, model_exists, require_tensorflow
 

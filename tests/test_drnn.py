@@ -85,8 +85,10 @@ def test_train_save_load_and_separate(tmp_path, capsys):
     assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--instrumental", "--quiet"]) == 1
     assert "apply to the cdae architecture only" in capsys.readouterr().err
     assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--mask-power", "2", "--quiet"]) == 1
-    assert "--mask-power, --voice-weight and --mwf-iterations apply to the cdae architecture only" in capsys.readouterr().err
+    assert "--mask-power, --voice-weight, --mwf-iterations and --vocal-yield apply to the cdae architecture only" in capsys.readouterr().err
     assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--mwf-iterations", "1", "--quiet"]) == 1
+    assert "apply to the cdae architecture only" in capsys.readouterr().err
+    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--vocal-yield", "off", "--quiet"]) == 1
     assert "apply to the cdae architecture only" in capsys.readouterr().err
 
 

@@ -60,7 +60,7 @@ def whole_number(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight`` and ``--mwf-iterations``: which separator runs (shared
+    ``--hpss-weight``, ``--voice-weight``, ``--mwf-iterations`` and ``--vocal-yield``: which separator runs (shared
     by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
@@ -99,6 +99,14 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         help="iterations of the multichannel Wiener filter that redraws the harmonic/percussive split last, "
         "hearing stereo placement: 0 none, faster (default: the model directory's config.json, 1 for the shipped models)",
     )
+    p.add_argument(
+        "--vocal-yield",
+        choices=("on", "off"),
+        help="on: in 6-s stretches where median filtering finds the whole mix plainly harmonic or percussive "
+        "(sustained instruments under percussion) and the vocal holds less than about half of it, the vocal "
+        "gives its share back to the harmonic/percussive pair (default: the model directory's config.json, on "
+        "for the shipped models)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -113,6 +121,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         hpss_weight=args.hpss_weight,
         voice_weight=args.voice_weight,
         mwf_iterations=args.mwf_iterations,
+        vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         **options,
     )
 
