@@ -93,6 +93,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks or --make-song-clips only"),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"], "--drum-share: for --objective masks only"),
         (["--train", "--stem-dirs", "x", "--freeze", "vocal"], "--freeze: for --objective masks only"),
+        (["--train", "--stem-dirs", "x", "--val-chain", "pretrained-models"], "--val-chain: for --objective masks only"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--freeze", "vocal,drums"],
          "--freeze: some of harmonic,percussive,vocal, not all, not 'vocal,drums'"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],

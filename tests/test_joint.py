@@ -8,7 +8,7 @@ import pytest
 from mixin.constants import CHUNK_SIZE
 from mixin.errors import MixinError
 from mixin.filtering import model_input
-from mixin.training.joint import JointSettings, StemPool, batches, framewise_sdr, train_joint
+from mixin.training.joint import JointSettings, StemPool, batches, framewise_sdr, separation_chain, train_joint
 from mixin.data.synth import write_musdb_track
 
 
@@ -134,6 +134,45 @@ def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, model_d
         assert same != moved, source
     with pytest.raises(ValueError, match="freeze"):
         train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, freeze=("drums",)))
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "pretrained-models"
+
+
+def test_separation_chain_finds_its_helper_from_anywhere(model_dir, tmp_path):
+    import shutil
+
+    from mixin.registry import ModelConfig
+    from mixin.training.joint import _initial_models, _save_models
+
+    chain = separation_chain(SHIPPED)
+    assert chain["voice_helper"]["model_dir"] == str((SHIPPED / "drnn-songs").resolve())
+    assert (chain["hpss_weight"], chain["hpss_adaptive"], chain["mwf_iterations"], chain["vocal_yield"]) == (0.5, True, 1, True)
+    _save_models(_initial_models(model_dir), tmp_path / "deep" / "candidate", 1.0, chain=chain)
+    config = ModelConfig.load(tmp_path / "deep" / "candidate")
+    helper = Path(config.voice_helper["model_dir"])
+    assert not helper.is_absolute() and (tmp_path / "deep" / "candidate" / helper).resolve() == (SHIPPED / "drnn-songs").resolve()
+    assert (config.hpss_weight, config.mwf_iterations, config.vocal_yield, config.input) == (0.5, 1, True, "normalised")
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    config = ModelConfig.load(bad)
+    config.voice_helper = {"model_dir": "nowhere", "weight": 0.5, "gate_db": -15.0}
+    config.save(bad)
+    with pytest.raises(MixinError, match="the helper DRNN .*nowhere is not there"):
+        separation_chain(bad)
+
+
+@pytest.mark.slow
+def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
+    from mixin.separators import Separator
+
+    settings = JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir, val_chain=SHIPPED)
+    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir], settings)
+    sep = Separator.from_pretrained(tmp_path / "model")
+    assert sep.voice_helper is not None and sep.voice_weight == 0.5
+    assert (sep.hpss_weight, sep.hpss_adaptive, sep.mwf_iterations, sep.vocal_yield) == (0.5, True, 1, True)
+    with pytest.raises(MixinError, match="model directory not found"):
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, val_chain=tmp_path / "none"))
 
 
 @pytest.mark.slow

@@ -152,6 +152,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     help="--objective masks: comma-separated sources whose CDAE keeps the weights it starts from "
                     "while the others learn (e.g. vocal: teach the harmonic/percussive pair new drums without "
                     "moving the vocal model)")
+    tr.add_argument("--val-chain", type=Path, metavar="DIR",
+                    help="--objective masks: score each checkpoint through the separation chain of this model "
+                    "directory's config.json (median-filtering blend, helper DRNN, vocal yield, Wiener filter; e.g. "
+                    "pretrained-models), as a user hears the CDAEs, and write that chain into the chosen models' "
+                    "config.json (default: the CDAEs alone)")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -238,6 +243,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         if not frozen or not freezable(frozen):
             parser.error(f"--freeze: some of {','.join(CDAE_SOURCES)}, not all, not {args.freeze!r}")
         args.freeze = frozen
+    if args.val_chain is not None and not masks:
+        parser.error("--val-chain: for --objective masks only")
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
@@ -284,6 +291,8 @@ def settings(args: argparse.Namespace, progress: bool):
             values["drum_share"] = args.drum_share
         if args.freeze is not None:
             values["freeze"] = args.freeze
+        if args.val_chain is not None:
+            values["val_chain"] = args.val_chain
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch

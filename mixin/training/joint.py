@@ -153,6 +153,26 @@ def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
         yield q.get()
 
 
+CHAIN_FIELDS = ("hpss_weight", "hpss_adaptive", "mwf_iterations", "vocal_yield", "voice_helper")
+"""config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
+filter, vocal yield, helper DRNN."""
+
+
+def separation_chain(directory: Path) -> dict:
+    """``directory``'s chain around its CDAEs (:data:`CHAIN_FIELDS` of its config.json), the helper
+    DRNN's directory made absolute so that configs written elsewhere find it."""
+    directory = Path(directory)
+    config = ModelConfig.load(directory)
+    chain = {name: getattr(config, name) for name in CHAIN_FIELDS}
+    helper = dict(chain["voice_helper"])
+    if helper.get("model_dir"):
+        helper["model_dir"] = str((directory / helper["model_dir"]).resolve())
+        if not Path(helper["model_dir"]).is_dir():
+            raise MixinError(directory / "config.json", f"the helper DRNN {helper['model_dir']} is not there")
+    chain["voice_helper"] = helper
+    return chain
+
+
 def validation_sdr(model_dir: Path, val_dirs: Sequence[Path]) -> dict[str, float]:
     """Median over tracks of the median 1-s SDR (plain, not BSSv4: fast) of each source, separating
     the tracks of ``val_dirs`` with the models in ``model_dir``; "mean" over the sources too."""
@@ -204,6 +224,7 @@ def train_joint(
     settings = settings or JointSettings()
     if not freezable(settings.freeze):
         raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
+    chain = separation_chain(settings.val_chain) if settings.val_chain is not None else None
     keras = keras_module()
     import tensorflow as tf
 
@@ -274,13 +295,14 @@ def train_joint(
             history["train"].append({"step": now, "loss": float(np.mean(losses))})
             losses = []
             candidate = log_dir / "candidate"
-            _save_models(models, candidate, power)
+            _save_models(models, candidate, power, chain=chain)
             scores = validation_sdr(candidate, val_dirs)
             scores["step"] = now
             history["validation"].append(scores)
             if scores["mean"] > best:
                 best = scores["mean"]
-                _save_models(models, model_dir, power, notes=f"trained with ./train_util.py --train --objective masks; step {now}")
+                _save_models(models, model_dir, power, chain=chain,
+                             notes=f"trained with ./train_util.py --train --objective masks; step {now}")
             manager.save()
             tmp = temporary_beside(history_path)
             tmp.write_text(json.dumps(history, indent=1) + "\n")
@@ -344,11 +366,17 @@ def _initial_models(init_dir: Path | None, output: str = "softplus") -> list:
     return models
 
 
-def _save_models(models, directory: Path, mask_power: float, notes: str = "candidate") -> None:
-    """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them."""
+def _save_models(models, directory: Path, mask_power: float, notes: str = "candidate", chain: dict | None = None) -> None:
+    """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them, with
+    ``chain`` (:func:`separation_chain`; the helper DRNN named relative to ``directory``) around them."""
     directory.mkdir(parents=True, exist_ok=True)
+    chain = dict(chain or {})
+    helper = dict(chain.get("voice_helper") or {})
+    if helper.get("model_dir"):
+        helper["model_dir"] = os.path.relpath(helper["model_dir"], directory.resolve())
+        chain["voice_helper"] = helper
     config = ModelConfig(sources=list(CDAE_SOURCES), mask_power=mask_power, gains={}, input="normalised",
-                         input_level=INPUT_LEVEL, notes=notes)
+                         input_level=INPUT_LEVEL, notes=notes, **chain)
     for source, model in zip(CDAE_SOURCES, models):
         save_atomically(model, config.model_path(directory, source))
     config.save(directory)

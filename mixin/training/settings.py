@@ -89,6 +89,9 @@ class JointSettings:
     drum_share: float = 0.6
     # Sources whose CDAE keeps its weights (run in inference mode) while the others learn.
     freeze: tuple[str, ...] = ()
+    # Validate (and save) the CDAEs inside this model directory's chain (HPSS blend, helper DRNN,
+    # vocal yield, Wiener filter: its config.json) rather than alone: checkpoints chosen as heard.
+    val_chain: Path | None = None
 
 
 def freezable(sources: Iterable[str]) -> bool:
