@@ -23,7 +23,7 @@ from .transforms import nsgt
 __all__ = ["Separator", "DRNNSeparator"]
 
 INSTRUMENTAL_SOURCES = ("harmonic", "percussive")
-VOICE_GATE_DB = -15.0
+VOICE_GATE_DB = -20.0
 """The CDAEs' vocal must hold this much of the mix's energy over a second for the DRNN's to count
 (``config.json``'s ``voice_helper`` may set another)."""
 VOICE_HELPER_PIECE = 2 * drnn.SEQUENCE * drnn.HOP
