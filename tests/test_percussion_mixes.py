@@ -32,6 +32,23 @@ def test_mixes_are_pitched_stems_over_other_drums(tmp_path):
         make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [loop])
 
 
+def test_percussion_level_is_drawn_and_a_silent_loop_makes_no_mix(tmp_path):
+    from mixin.data.percussion_mixes import LEVEL_DB
+
+    for i in range(2):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.5, seed=i)
+    silent, loud = tmp_path / "silent.wav", tmp_path / "loud.wav"
+    sf.write(str(silent), np.zeros((22050, 1), np.float32), 22050)
+    sf.write(str(loud), (0.5 * np.random.default_rng(1).normal(size=(22050, 2))).astype(np.float32), 22050)
+    made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [silent, loud])
+    assert [p.name.split(" + ")[1] for p in made] == ["drums of song1", "drums of song0", "loud"]
+    for folder in made:
+        drums, _ = sf.read(str(folder / "drums.wav"), dtype="float64")
+        pitched, _ = sf.read(str(folder / "harmonic.wav"), dtype="float64")
+        level = 10 * np.log10(np.sum(drums**2) / np.sum(pitched**2))
+        assert LEVEL_DB[0] - 1e-6 <= level <= LEVEL_DB[1] + 1e-6, (folder.name, level)
+
+
 def test_loud_drum_songs_set_the_drums_level_and_keep_the_rest(tmp_path):
     for i in range(2):
         write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)

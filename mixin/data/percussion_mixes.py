@@ -96,8 +96,10 @@ def make_percussion_mixes(
             under.append((loops[i].stem, stereo(loop)))
         for label, perc in under:
             perc = tile_to(perc, len(pitched))
-            ratio = np.sqrt(np.mean(pitched**2) / max(float(np.mean(perc**2)), 1e-12))
-            perc = perc * np.float32(ratio * 10 ** (rng.uniform(*LEVEL_DB) / 20))
+            gain = level_gain(perc, pitched, rng.uniform(*LEVEL_DB))  # drawn even where unused: the same mixes
+            if gain is None:  # silent percussion or pitched stems: no mix to make
+                continue
+            perc = perc * np.float32(gain)
             mix = pitched + perc
             scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
             folder = out_dir / f"{len(written):02d} {song.name} + {label}"
