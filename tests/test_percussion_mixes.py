@@ -91,3 +91,30 @@ def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     drums, _ = sf.read(str(tmp_path / "out" / "song0" / "drums.wav"), dtype="float64")
     mix, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
     assert 10 * np.log10(np.sum(drums**2) / np.sum((mix - drums) ** 2)) == pytest.approx(-9.0, abs=0.01)
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o4"), "--stem-db", "vocals=2", "--stem-db", "bass=-1"]) == 0
+    assert "drums at -3 dB of the rest, vocals +2 dB, bass -1 dB" in capsys.readouterr().out
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o5"), "--stem-db", "vocals"]) == 2
+    assert "--stem-db: 'vocals' is not NAME=DB" in capsys.readouterr().err
+    assert main([str(tmp_path / "songs"), "--stem-db", "vocals=2"]) == 2
+    assert "--stem-db: for --make-loud-drums only" in capsys.readouterr().err
+    assert not (tmp_path / "o5").exists()
+
+
+def test_loud_drum_songs_move_named_stems_first_and_refuse_unknown_ones(tmp_path):
+    write_musdb_track(tmp_path / "songs" / "song0", 1.0, seed=4)
+    plain = make_loud_drum_songs(tmp_path / "songs", tmp_path / "plain", drums_db=-3.0)[0]
+    moved = make_loud_drum_songs(tmp_path / "songs", tmp_path / "moved", drums_db=-3.0, stem_db={"vocals": 6.0})[0]
+    a = {p.stem: sf.read(str(p), dtype="float64")[0] for p in plain.iterdir()}
+    b = {p.stem: sf.read(str(p), dtype="float64")[0] for p in moved.iterdir()}
+    energy = lambda x: float(np.sum(x**2))  # noqa: E731
+    # The vocals rose 6 dB against the bass; the drums sit at -3 dB of the re-balanced rest.
+    shift = 10 * np.log10(energy(b["vocals"]) / energy(b["bass"])) - 10 * np.log10(energy(a["vocals"]) / energy(a["bass"]))
+    assert shift == pytest.approx(6.0, abs=0.01)
+    rest = b["bass"] + b["other"] + b["vocals"]
+    assert 10 * np.log10(energy(b["drums"]) / energy(rest)) == pytest.approx(-3.0, abs=0.01)
+    np.testing.assert_allclose(rest + b["drums"], b["mixture"], atol=1e-6)
+    with pytest.raises(MixinError, match="no song has a stem named voice"):
+        make_loud_drum_songs(tmp_path / "songs", tmp_path / "x", stem_db={"voice": 3.0})
+    with pytest.raises(MixinError, match="a drum stem"):
+        make_loud_drum_songs(tmp_path / "songs", tmp_path / "y", stem_db={"drums": 3.0})
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -41,6 +41,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    "of the other stems' energy (pop/rock balance; studio multitracks often have quiet drums)")
     p.add_argument("--drums-db", type=float, default=LOUD_DRUMS_DB, metavar="DB",
                    help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})")
+    p.add_argument("--stem-db", action="append", default=[], metavar="NAME=DB",
+                   help="with --make-loud-drums: first move stem NAME (its file name without suffix, e.g. vocals, bass, "
+                   "other) by DB dB, for other balances of voice and instruments (the drums are then set "
+                   "against the result); repeatable")
     p.add_argument("--force", action="store_true",
                    help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR")
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
@@ -55,6 +59,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
     if args.make_percussion_mixes and args.make_loud_drums:
         return usage_error("--make-percussion-mixes and --make-loud-drums write different sets: one at a time")
+    try:
+        args.stem_db = parse_stem_db(args.stem_db)
+    except ValueError as error:
+        return usage_error(f"--stem-db: {error}")
+    if args.stem_db and not args.make_loud_drums:
+        return usage_error("--stem-db: for --make-loud-drums only")
     if args.make_loud_drums:
         return run(make_loud_drums, args)
     return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
@@ -73,9 +83,24 @@ def make_loud_drums(args: argparse.Namespace) -> int:
     """--make-loud-drums: TRACKS_DIR's songs with their drums re-balanced, written, not scored."""
     from ..data.percussion_mixes import make_loud_drum_songs
 
-    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, force=args.force)
-    print(f"wrote {len(made)} songs into {args.make_loud_drums}/ (drums at {args.drums_db:g} dB of the rest)")
+    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db, force=args.force)
+    moved = "".join(f", {name} {db:+g} dB" for name, db in args.stem_db.items())
+    print(f"wrote {len(made)} songs into {args.make_loud_drums}/ (drums at {args.drums_db:g} dB of the rest{moved})")
     return EXIT_OK
+
+
+def parse_stem_db(items: Sequence[str]) -> dict[str, float]:
+    """``NAME=DB`` strings as a mapping; ValueError says which one is malformed."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, db = item.partition("=")
+        try:
+            if not (sep and name.strip()):
+                raise ValueError
+            out[name.strip()] = float(db)
+        except ValueError:
+            raise ValueError(f"{item!r} is not NAME=DB (e.g. vocals=1.5)") from None
+    return out
 
 
 def evaluate(args: argparse.Namespace) -> int:

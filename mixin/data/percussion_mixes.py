@@ -14,7 +14,7 @@ which make every percussive figure low and favour settings that neglect the drum
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Collection, Sequence
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -115,11 +115,23 @@ def make_percussion_mixes(
 
 
 def make_loud_drum_songs(
-    tracks_dir: Path, out_dir: Path, drums_db: float = LOUD_DRUMS_DB, *, force: bool = False
+    tracks_dir: Path,
+    out_dir: Path,
+    drums_db: float = LOUD_DRUMS_DB,
+    *,
+    stem_db: Mapping[str, float] | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Each song of ``tracks_dir`` (MUSDB18-HQ layout) with drums, its drums scaled to ``drums_db``
-    dB of the other stems' energy: the same stem files (stereo), and their sum as ``mixture.wav``."""
+    dB of the other stems' energy: the same stem files (stereo), and their sum as ``mixture.wav``.
+
+    ``stem_db`` first moves named stems (file names without suffix, e.g. ``{"vocals": 1.5}``) by so
+    many dB, for balances other than the multitracks' own (records' voices and guitars differ too);
+    the drums then sit at ``drums_db`` of what that leaves. A name no song has is refused, and so is
+    a drum stem (its level is ``drums_db``'s)."""
+    stem_db = dict(stem_db or {})
     songs: list[tuple[Path, dict[str, np.ndarray], int]] = []
+    seen: set[str] = set()
     for song in sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir()):
         stems, rate = _read_stems(song)
         drums = [name for name, (source, _) in stems.items() if source == "percussive"]
@@ -127,6 +139,12 @@ def make_loud_drum_songs(
             continue
         length = min(len(audio) for _, audio in stems.values())
         parts = {name: audio[:length] for name, (_, audio) in stems.items()}
+        for name, db in stem_db.items():
+            if name in drums:
+                raise MixinError(song / name, "a drum stem: its level is set by drums_db")
+            if name in parts:
+                parts[name] = parts[name] * np.float32(10 ** (db / 20))
+                seen.add(name)
         rest = sum(audio for name, audio in parts.items() if name not in drums)
         beat = sum(parts[name] for name in drums)
         gain = level_gain(beat, rest, drums_db)
@@ -137,6 +155,9 @@ def make_loud_drum_songs(
         songs.append((song, parts, rate))
     if not songs:
         raise MixinError(tracks_dir, "no track folder with drums and other stems")
+    missing = sorted(set(stem_db) - seen)
+    if missing:
+        raise MixinError(tracks_dir, f"no song has a stem named {', '.join(missing)}")
     out_dir = Path(out_dir)
     for song, _, _ in songs:  # before writing anything
         if (out_dir / song.name).exists() and not force:
