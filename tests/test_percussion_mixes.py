@@ -95,6 +95,8 @@ def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     assert "drums at -3 dB of the rest, vocals +2 dB, bass -1 dB" in capsys.readouterr().out
     assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o5"), "--stem-db", "vocals"]) == 2
     assert "--stem-db: 'vocals' is not NAME=DB" in capsys.readouterr().err
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o5"), "--stem-db", "vocals=nan"]) == 2
+    assert "--stem-db: 'vocals=nan' is not NAME=DB" in capsys.readouterr().err
     assert main([str(tmp_path / "songs"), "--stem-db", "vocals=2"]) == 2
     assert "--stem-db: for --make-loud-drums only" in capsys.readouterr().err
     assert not (tmp_path / "o5").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -95,9 +96,10 @@ def parse_stem_db(items: Sequence[str]) -> dict[str, float]:
     for item in items:
         name, sep, db = item.partition("=")
         try:
-            if not (sep and name.strip()):
+            value = float(db)
+            if not (sep and name.strip() and math.isfinite(value)):
                 raise ValueError
-            out[name.strip()] = float(db)
+            out[name.strip()] = value
         except ValueError:
             raise ValueError(f"{item!r} is not NAME=DB (e.g. vocals=1.5)") from None
     return out

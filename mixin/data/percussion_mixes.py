@@ -141,7 +141,7 @@ def make_loud_drum_songs(
         parts = {name: audio[:length] for name, (_, audio) in stems.items()}
         for name, db in stem_db.items():
             if name in drums:
-                raise MixinError(song / name, "a drum stem: its level is set by drums_db")
+                raise MixinError(song / name, "a drum stem: the drums' level is set by drums_db (--drums-db)")
             if name in parts:
                 parts[name] = parts[name] * np.float32(10 ** (db / 20))
                 seen.add(name)
