@@ -87,8 +87,8 @@ def _native_stderr_silenced(silence: bool) -> Iterator[None]:
 def keras_module():
     """Import Keras on demand, without TensorFlow's start-up chatter unless TF_CPP_MIN_LOG_LEVEL
     is set to ask for it. TensorFlow is Keras's backend unless ``$KERAS_BACKEND`` names another
-    (e.g. ``jax`` to train the DRNN on a machine with JAX and no TensorFlow; the CDAEs' trainers
-    need TensorFlow)."""
+    (e.g. ``jax`` to train the DRNN, or the CDAEs through the masks, on a machine with JAX and no
+    TensorFlow; the CDAEs' MAE trainer needs TensorFlow)."""
     backend = os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "keras" in sys.modules:
         return sys.modules["keras"]

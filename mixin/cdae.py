@@ -69,9 +69,12 @@ def inference_graph(model: "keras.Model"):
 
     For MiXiN's CDAE it runs the final 1x1 convolution (and its ReLU) before the last
     nearest-neighbour upsampling instead of after it: both are per-pixel, so the result is
-    identical, and the convolution sees 15x fewer pixels (about a quarter less time).
+    identical, and the convolution sees 15x fewer pixels (about a quarter less time). On another
+    Keras backend than TensorFlow (training elsewhere, e.g. JAX): Keras's own compiled prediction.
     """
     keras = keras_module()
+    if keras.backend.backend() != "tensorflow":
+        return model.predict_on_batch
     import tensorflow as tf
 
     layers = model.layers

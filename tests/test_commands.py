@@ -100,6 +100,9 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
          "--drum-level: LOW must not exceed HIGH, got 0 -6"),
         (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],
          "--drum-share: must be in [0, 1], got 1.5"),
+        (["--train", "--stem-dirs", "x", "--workers", "4"], "--workers: for --objective masks only"),
+        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--workers", "0"],
+         "--workers: at least 1, got 0"),
     ],
 )
 def test_drum_level_options_are_checked(argv, message, capsys):
@@ -114,12 +117,12 @@ def test_drum_level_options_reach_the_joint_settings():
     from mixin.cli.train import build_parser, settings
 
     args = build_parser().parse_args(["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y",
-                                      "--drum-level", "-6", "0", "--drum-share", "1"])
+                                      "--drum-level", "-6", "0", "--drum-share", "1", "--workers", "3"])
     args.arch, args.objective = "cdae", "masks"
     got = settings(args, progress=False)
-    assert got.drum_level == (-6.0, 0.0) and got.drum_share == 1.0
+    assert got.drum_level == (-6.0, 0.0) and got.drum_share == 1.0 and got.workers == 3
     plain = settings(build_parser().parse_args(["--train", "--objective", "masks"]), progress=False)
-    assert plain.drum_level is None
+    assert plain.drum_level is None and plain.workers == 1
 
 
 @pytest.mark.parametrize("arch, objective", [("cdae", "mae"), ("cdae", "masks"), ("drnn", "mae")])

@@ -79,6 +79,24 @@ def test_batches_shapes(stems_dir):
     assert np.all(mags[:, 0] <= mags[:, 1:].sum(axis=1) + 1e-4)  # |sum| <= sum of |.|
 
 
+def test_batches_are_the_same_however_drawn(stems_dir):
+    """Batch k is batch k whether drawn by a thread or by processes, from the start or resumed."""
+    from mixin.training.joint import batch_at
+    from mixin.transforms import nsgt
+
+    pool, transform = StemPool([stems_dir]), nsgt()
+    expected = [batch_at(pool, 2, 5, i, transform) for i in range(1, 4)]
+    threaded = batches(pool, 2, 5, transform, start=1)
+    forked = batches(pool, 2, 5, transform, start=1, workers=2)
+    for want in expected:
+        for got in (next(threaded), next(forked)):
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-9)
+    forked.close()
+    other_seed = batch_at(pool, 2, 6, 1, transform)
+    assert not np.allclose(other_seed[1], expected[0][1])
+
+
 @pytest.mark.slow
 def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
     from mixin.separators import Separator
@@ -96,6 +114,26 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
     assert again["steps"] == 2
     with pytest.raises(MixinError, match="no checkpoint"):
         train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [stems_dir], JointSettings(steps=1, resume=True))
+
+
+@pytest.mark.slow
+def test_resumed_run_equals_an_unbroken_one(stems_dir, model_dir, tmp_path):
+    """Weights, optimizer state and the batches drawn all carry over: 1 + 1 steps give what 2 do."""
+    from mixin.cdae import load_cdae
+
+    common = dict(eval_every=1, batch_size=1, init_dir=model_dir, learning_rate=1e-3)
+    train_joint([stems_dir], tmp_path / "m1", tmp_path / "l1", [stems_dir], JointSettings(steps=2, **common))
+    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, **common))
+    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=2, resume=True, **common))
+    start = load_cdae(model_dir / "model_harmonic.h5").get_weights()
+    one = load_cdae(tmp_path / "l1" / "candidate" / "model_harmonic.h5").get_weights()
+    two = load_cdae(tmp_path / "l2" / "candidate" / "model_harmonic.h5").get_weights()
+    moved = max(float(np.max(np.abs(a - s))) for a, s in zip(one, start))
+    apart = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+    assert moved > 1e-4 and apart < 1e-3 * moved
+    with pytest.raises(MixinError, match="another --freeze"):
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir],
+                    JointSettings(steps=3, resume=True, freeze=("vocal",), **common))
 
 
 @pytest.mark.slow

@@ -157,6 +157,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                     "directory's config.json (median-filtering blend, helper DRNN, vocal yield, Wiener filter; e.g. "
                     "pretrained-models), as a user hears the CDAEs, and write that chain into the chosen models' "
                     "config.json (default: the CDAEs alone)")
+    tr.add_argument("--workers", type=int, metavar="N",
+                    help="--objective masks: processes drawing training batches (mixing stems, NSGT) while the "
+                    f"models learn; 1: one background thread ({_default('workers')})")
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
     tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
@@ -245,6 +248,10 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         args.freeze = frozen
     if args.val_chain is not None and not masks:
         parser.error("--val-chain: for --objective masks only")
+    if args.workers is not None and not masks:
+        parser.error("--workers: for --objective masks only")
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers: at least 1, got {args.workers}")
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
@@ -293,6 +300,8 @@ def settings(args: argparse.Namespace, progress: bool):
             values["freeze"] = args.freeze
         if args.val_chain is not None:
             values["val_chain"] = args.val_chain
+        if args.workers is not None:
+            values["workers"] = args.workers
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch

@@ -14,13 +14,17 @@ output): half keep a track's own sources together, half remix sources of differe
 (Uhlich et al. 2017), each source with a random gain, sometimes absent (instrumental passages);
 a random channel of each stereo stem. Checkpoints are chosen by separation SDR on real
 recordings (``--val-dirs``), never by the training loss: rendered data ranked sources wrongly.
+It runs on Keras's TensorFlow or JAX backend (a GPU machine may have only JAX); batches can be
+drawn by several processes, each batch from its own random stream, so resuming changes nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
+from collections import deque
 from pathlib import Path
 from queue import Queue
 from typing import Iterator, Sequence
@@ -129,15 +133,62 @@ def set_level(sources: np.ndarray, i: int, level_db: float) -> None:
         sources[i] *= np.float32(gain)
 
 
-def batches(pool: StemPool, batch_size: int, seed: int, transform) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless (model input (b, bands, frames, 1), |X| and |S_s| (b, 1 + sources, bands, frames))."""
-    rng = np.random.default_rng(seed)
-    while True:
-        audio = np.stack([pool.example(rng) for _ in range(batch_size)])  # (b, S, n)
-        coefs = transform.forward(audio)  # (b, S, bands, frames)
-        mix = np.abs(coefs.sum(axis=1))
-        mags = np.concatenate((mix[:, None], np.abs(coefs)), axis=1)
-        yield model_input(mix, INPUT_LEVEL)[..., None], mags
+def batch_at(pool: StemPool, batch_size: int, seed: int, index: int, transform, threads: int | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Batch number ``index`` of a run seeded ``seed``: (model input (b, bands, frames, 1), |X| and
+    |S_s| (b, 1 + sources, bands, frames)). Each batch has its own random stream, so a resumed run
+    draws what an unbroken one would, however many processes draw them. ``threads``: the NSGT's."""
+    rng = np.random.default_rng((seed, index))
+    audio = np.stack([pool.example(rng) for _ in range(batch_size)])  # (b, S, n)
+    coefs = transform.forward(audio, threads=threads)  # (b, S, bands, frames)
+    mix = np.abs(coefs.sum(axis=1))
+    mags = np.concatenate((mix[:, None], np.abs(coefs)), axis=1)
+    return model_input(mix, INPUT_LEVEL)[..., None], mags
+
+
+def batches(pool: StemPool, batch_size: int, seed: int, transform, start: int = 0, workers: int = 1
+            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless :func:`batch_at` from batch ``start`` on, drawn ahead in a background thread or, with
+    ``workers`` > 1, in that many processes (forked: the pool's stems are shared, not copied)."""
+    if workers <= 1:
+        return _prefetch(batch_at(pool, batch_size, seed, i, transform) for i in itertools.count(start))
+    return _drawn_by_processes(pool, batch_size, seed, start, workers)
+
+
+_WORKER: dict = {}
+"""What a drawing process works from (set before the fork, so the stems are inherited)."""
+
+
+def _draw(index: int) -> tuple[np.ndarray, np.ndarray]:
+    w = _WORKER
+    if "transform" not in w:
+        from ..transforms import nsgt
+
+        w["transform"] = nsgt()
+    return batch_at(w["pool"], w["batch_size"], w["seed"], index, w["transform"], threads=1)
+
+
+def _drawn_by_processes(pool: StemPool, batch_size: int, seed: int, start: int, workers: int) -> Iterator:
+    import multiprocessing
+
+    _WORKER.clear()
+    _WORKER.update(pool=pool, batch_size=batch_size, seed=seed)
+    processes = multiprocessing.get_context("fork").Pool(workers)
+    ahead: deque = deque(processes.apply_async(_draw, (i,)) for i in range(start, start + 2 * workers))
+    index = start + 2 * workers
+
+    def run():
+        nonlocal index
+        try:
+            while True:
+                item = ahead.popleft().get()
+                ahead.append(processes.apply_async(_draw, (index,)))
+                index += 1
+                yield item
+        finally:
+            processes.terminate()
+
+    return run()
 
 
 def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
@@ -225,21 +276,22 @@ def train_joint(
     if not freezable(settings.freeze):
         raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
     chain = separation_chain(settings.val_chain) if settings.val_chain is not None else None
-    keras = keras_module()
-    import tensorflow as tf
-
     model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    pool = StemPool(stem_dirs, progress=progress, drum_level=settings.drum_level, drum_share=settings.drum_share)
-    keras.utils.set_random_seed(settings.seed)
-    history_path = log_dir / "joint_history.json"
+    history_path, checkpoint = log_dir / "joint_history.json", log_dir / CHECKPOINT
     history = {"train": [], "validation": []}
     if settings.resume:
-        if tf.train.latest_checkpoint(str(log_dir / "checkpoints")) is None:
-            raise MixinError(log_dir, "no checkpoint to resume from")
+        if not checkpoint.exists():
+            raise MixinError(log_dir, f"no checkpoint to resume from ({CHECKPOINT})")
         if history_path.exists():
             history = json.loads(history_path.read_text())
+    start = int(np.load(checkpoint)["step"]) if settings.resume else 0
+    pool = StemPool(stem_dirs, progress=progress, drum_level=settings.drum_level, drum_share=settings.drum_share)
+    # Drawing processes fork before Keras starts its threads.
+    data = batches(pool, settings.batch_size, settings.seed, nsgt(), start=start, workers=settings.workers)
+    keras = keras_module()
+    keras.utils.set_random_seed(settings.seed)
     # The checkpoint holds weights, not the output activation: a run resumed without --init-from
     # builds its models with the activation the run recorded (ReLU models restored into softplus
     # ones would shift every output by about log 2).
@@ -250,48 +302,26 @@ def train_joint(
     history["output"] = _output_activation(models[0])
     if output is not None and history["output"] != output:
         raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
-    optimizer = keras.optimizers.Adam(settings.learning_rate)
-    step = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(step=step, optimizer=optimizer, **{s: m for s, m in zip(CDAE_SOURCES, models)})
-    manager = tf.train.CheckpointManager(ckpt, str(log_dir / "checkpoints"), max_to_keep=1)
-    if settings.resume:
-        ckpt.restore(manager.latest_checkpoint)
-        optimizer.learning_rate.assign(settings.learning_rate)
     learns = [s not in settings.freeze for s in CDAE_SOURCES]
-    variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
+    optimizer = keras.optimizers.Adam(settings.learning_rate)
+    optimizer.build([v for m, on in zip(models, learns) if on for v in m.trainable_variables])
+    if settings.resume:
+        _restore(checkpoint, models, optimizer)
+        optimizer.learning_rate.assign(settings.learning_rate)
     power = float(settings.mask_power)
+    train_step = _step_function(models, learns, optimizer, power)
 
-    @tf.function(reduce_retracing=True)
-    def train_step(x, mags):
-        with tf.GradientTape() as tape:
-            est = tf.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6  # (b, S, F, T); > 0, so masks are defined
-            weight = tf.pow(est, power) if power != 1 else est
-            masks = weight / tf.reduce_sum(weight, axis=1, keepdims=True)
-            mix, sources = mags[:, :1], mags[:, 1:]
-            mean_mix = tf.reduce_mean(mix, axis=(2, 3), keepdims=True) + INPUT_EPS
-            masked = tf.reduce_mean(tf.abs(masks * mix - sources) / mean_mix) * len(models)
-            # The outputs' sum is pinned to the mix's magnitude in the input's units: without it one
-            # source's output grows and the others' mask gradients (1 / sum of outputs) vanish.
-            total = tf.reduce_sum(est, axis=1, keepdims=True)
-            target = mix / mean_mix * INPUT_LEVEL  # the mix in the models' input units
-            scale = tf.reduce_mean(tf.abs(tf.math.log(total + 1e-2 * INPUT_LEVEL) - tf.math.log(target + 1e-2 * INPUT_LEVEL)))
-            loss = masked + SCALE_WEIGHT * scale
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss
-
-    transform = nsgt()
-    data = _prefetch(batches(pool, settings.batch_size, settings.seed + int(step.numpy()), transform))
     best = max((h["mean"] for h in history["validation"]), default=-np.inf)
-    bar = progress_bar(progress, total=settings.steps, initial=int(step.numpy()), unit="step", desc="training")
+    bar = progress_bar(progress, total=settings.steps, initial=start, unit="step", desc="training")
     losses: list[float] = []
-    while int(step.numpy()) < settings.steps:
+    now = start
+    while now < settings.steps:
         x, mags = next(data)
-        losses.append(float(train_step(tf.constant(x), tf.constant(mags))))
-        step.assign_add(1)
+        losses.append(train_step(x, mags))
+        now += 1
         bar.update(1)
-        now = int(step.numpy())
         if now % settings.eval_every == 0 or now == settings.steps:
+            train_step.sync()
             history["train"].append({"step": now, "loss": float(np.mean(losses))})
             losses = []
             candidate = log_dir / "candidate"
@@ -303,7 +333,7 @@ def train_joint(
                 best = scores["mean"]
                 _save_models(models, model_dir, power, chain=chain,
                              notes=f"trained with ./train_util.py --train --objective masks; step {now}")
-            manager.save()
+            _save_checkpoint(checkpoint, now, models, optimizer)
             tmp = temporary_beside(history_path)
             tmp.write_text(json.dumps(history, indent=1) + "\n")
             os.replace(tmp, history_path)
@@ -311,7 +341,111 @@ def train_joint(
             bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
                       + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
     bar.close()
-    return {"best_validation_sdr": best, "steps": int(step.numpy()), "training_seconds_of_audio": pool.seconds}
+    data.close()  # the drawing processes end with it
+    return {"best_validation_sdr": best, "steps": now, "training_seconds_of_audio": pool.seconds}
+
+
+CHECKPOINT = "checkpoint.npz"
+"""In the log directory: the step, every CDAE's weights and the optimizer's state (any Keras backend)."""
+
+
+def joint_loss(est, mags, power: float):
+    """The objective on Keras's backend: L1 of each masked mixture ``M_s |X|`` against ``|S_s|``
+    over the chunk's mean ``|X|``, plus :data:`SCALE_WEIGHT` times the log distance of the outputs'
+    sum from ``|X|`` in the models' input units. ``est``: outputs (b, S, F, T), > 0; ``mags``: |X| and
+    |S_s| (b, 1 + S, F, T)."""
+    from ..backend import keras_module
+
+    ops = keras_module().ops
+    weight = ops.power(est, power) if power != 1 else est
+    masks = weight / ops.sum(weight, axis=1, keepdims=True)
+    mix, sources = mags[:, :1], mags[:, 1:]
+    mean_mix = ops.mean(mix, axis=(2, 3), keepdims=True) + INPUT_EPS
+    masked = ops.mean(ops.abs(masks * mix - sources) / mean_mix) * est.shape[1]
+    # The outputs' sum is pinned to the mix's magnitude in the input's units: without it one
+    # source's output grows and the others' mask gradients (1 / sum of outputs) vanish.
+    total = ops.sum(est, axis=1, keepdims=True)
+    target = mix / mean_mix * INPUT_LEVEL
+    floor = 1e-2 * INPUT_LEVEL
+    scale = ops.mean(ops.abs(ops.log(total + floor) - ops.log(target + floor)))
+    return masked + SCALE_WEIGHT * scale
+
+
+def _step_function(models: list, learns: list[bool], optimizer, power: float):
+    """One compiled training step ``step(x, mags) -> loss`` on Keras's backend; ``step.sync()``
+    writes the weights it holds back into the models (a no-op where it updates them in place)."""
+    from ..backend import keras_module
+
+    keras = keras_module()
+    variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def tf_step(x, mags):
+            with tf.GradientTape() as tape:
+                est = tf.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6
+                loss = joint_loss(est, mags, power)
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        def step(x, mags):
+            return float(tf_step(tf.constant(x), tf.constant(mags)))
+
+        step.sync = lambda: None
+        return step
+    if backend == "jax":
+        import jax
+
+        def loss_of(values, x, mags):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                est = keras.ops.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6
+            return joint_loss(est, mags, power)
+
+        @jax.jit
+        def jax_step(values, state, x, mags):
+            loss, grads = jax.value_and_grad(loss_of)(values, x, mags)
+            values, state = optimizer.stateless_apply(state, grads, values)
+            return values, state, loss
+
+        held = {"values": [v.value for v in variables], "state": [v.value for v in optimizer.variables]}
+
+        def step(x, mags):
+            held["values"], held["state"], loss = jax_step(held["values"], held["state"], x, mags)
+            return float(loss)
+
+        def sync():
+            for v, value in zip(variables, held["values"]):
+                v.assign(value)
+            for v, value in zip(optimizer.variables, held["state"]):
+                v.assign(value)
+
+        step.sync = sync
+        return step
+    raise MixinError(None, f"--objective masks trains on Keras's tensorflow or jax backend, not {backend}")
+
+
+def _save_checkpoint(path: Path, step: int, models: list, optimizer) -> None:
+    arrays = {"step": np.int64(step)}
+    for source, model in zip(CDAE_SOURCES, models):
+        arrays.update({f"{source}/{i}": w for i, w in enumerate(model.get_weights())})
+    arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
+    tmp = temporary_beside(path)
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def _restore(path: Path, models: list, optimizer) -> None:
+    saved = np.load(path)
+    for source, model in zip(CDAE_SOURCES, models):
+        model.set_weights([saved[f"{source}/{i}"] for i in range(len(model.get_weights()))])
+    state = sorted((k for k in saved.files if k.startswith("optimizer/")), key=lambda k: int(k.split("/")[1]))
+    if len(state) != len(optimizer.variables):
+        raise MixinError(path, "the checkpoint's optimizer state does not fit this run (another --freeze?)")
+    for v, key in zip(optimizer.variables, state):
+        v.assign(saved[key])
 
 
 def plot_joint_history(history: dict, out: Path) -> Path:

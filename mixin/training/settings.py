@@ -92,6 +92,8 @@ class JointSettings:
     # Validate (and save) the CDAEs inside this model directory's chain (HPSS blend, helper DRNN,
     # vocal yield, Wiener filter: its config.json) rather than alone: checkpoints chosen as heard.
     val_chain: Path | None = None
+    # Processes drawing batches (stems mixed, NSGT); 1: one background thread.
+    workers: int = 1
 
 
 def freezable(sources: Iterable[str]) -> bool:
