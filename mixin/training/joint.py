@@ -152,7 +152,7 @@ def batches(pool: StemPool, batch_size: int, seed: int, transform, start: int = 
     ``workers`` > 1, in that many processes (forked: the pool's stems are shared, not copied)."""
     if workers <= 1:
         return _prefetch(batch_at(pool, batch_size, seed, i, transform) for i in itertools.count(start))
-    return _drawn_by_processes(pool, batch_size, seed, start, workers)
+    return _ProcessDraws(pool, batch_size, seed, start, workers)
 
 
 _WORKER: dict = {}
@@ -168,27 +168,29 @@ def _draw(index: int) -> tuple[np.ndarray, np.ndarray]:
     return batch_at(w["pool"], w["batch_size"], w["seed"], index, w["transform"], threads=1)
 
 
-def _drawn_by_processes(pool: StemPool, batch_size: int, seed: int, start: int, workers: int) -> Iterator:
-    import multiprocessing
+class _ProcessDraws:
+    """Batches drawn ahead, in order, by ``workers`` forked processes; :meth:`close` ends them."""
 
-    _WORKER.clear()
-    _WORKER.update(pool=pool, batch_size=batch_size, seed=seed)
-    processes = multiprocessing.get_context("fork").Pool(workers)
-    ahead: deque = deque(processes.apply_async(_draw, (i,)) for i in range(start, start + 2 * workers))
-    index = start + 2 * workers
+    def __init__(self, pool: StemPool, batch_size: int, seed: int, start: int, workers: int) -> None:
+        import multiprocessing
 
-    def run():
-        nonlocal index
-        try:
-            while True:
-                item = ahead.popleft().get()
-                ahead.append(processes.apply_async(_draw, (index,)))
-                index += 1
-                yield item
-        finally:
-            processes.terminate()
+        _WORKER.clear()
+        _WORKER.update(pool=pool, batch_size=batch_size, seed=seed)
+        self.processes = multiprocessing.get_context("fork").Pool(workers)
+        self.index = start + 2 * workers
+        self.ahead = deque(self.processes.apply_async(_draw, (i,)) for i in range(start, self.index))
 
-    return run()
+    def __iter__(self) -> "_ProcessDraws":
+        return self
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        item = self.ahead.popleft().get()
+        self.ahead.append(self.processes.apply_async(_draw, (self.index,)))
+        self.index += 1
+        return item
+
+    def close(self) -> None:
+        self.processes.terminate()
 
 
 def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
@@ -290,58 +292,61 @@ def train_joint(
     pool = StemPool(stem_dirs, progress=progress, drum_level=settings.drum_level, drum_share=settings.drum_share)
     # Drawing processes fork before Keras starts its threads.
     data = batches(pool, settings.batch_size, settings.seed, nsgt(), start=start, workers=settings.workers)
-    keras = keras_module()
-    keras.utils.set_random_seed(settings.seed)
-    # The checkpoint holds weights, not the output activation: a run resumed without --init-from
-    # builds its models with the activation the run recorded (ReLU models restored into softplus
-    # ones would shift every output by about log 2).
-    output = history.get("output")
-    if settings.resume and settings.init_dir is None and output is None:
-        raise MixinError(log_dir, "this run's output activation is not recorded: resume it with the --init-from it started from")
-    models = _initial_models(settings.init_dir, output=output or "softplus")
-    history["output"] = _output_activation(models[0])
-    if output is not None and history["output"] != output:
-        raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
-    learns = [s not in settings.freeze for s in CDAE_SOURCES]
-    optimizer = keras.optimizers.Adam(settings.learning_rate)
-    optimizer.build([v for m, on in zip(models, learns) if on for v in m.trainable_variables])
-    if settings.resume:
-        _restore(checkpoint, models, optimizer)
-        optimizer.learning_rate.assign(settings.learning_rate)
-    power = float(settings.mask_power)
-    train_step = _step_function(models, learns, optimizer, power)
+    try:
+        keras = keras_module()
+        keras.utils.set_random_seed(settings.seed)
+        # The checkpoint holds weights, not the output activation: a run resumed without --init-from
+        # builds its models with the activation the run recorded (ReLU models restored into softplus
+        # ones would shift every output by about log 2).
+        output = history.get("output")
+        if settings.resume and settings.init_dir is None and output is None:
+            raise MixinError(log_dir, "this run's output activation is not recorded: "
+                             "resume it with the --init-from it started from")
+        models = _initial_models(settings.init_dir, output=output or "softplus")
+        history["output"] = _output_activation(models[0])
+        if output is not None and history["output"] != output:
+            raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
+        learns = [s not in settings.freeze for s in CDAE_SOURCES]
+        optimizer = keras.optimizers.Adam(settings.learning_rate)
+        optimizer.build([v for m, on in zip(models, learns) if on for v in m.trainable_variables])
+        if settings.resume:
+            _restore(checkpoint, models, optimizer)
+            optimizer.learning_rate.assign(settings.learning_rate)
+        power = float(settings.mask_power)
+        train_step = _step_function(models, learns, optimizer, power)
 
-    best = max((h["mean"] for h in history["validation"]), default=-np.inf)
-    bar = progress_bar(progress, total=settings.steps, initial=start, unit="step", desc="training")
-    losses: list[float] = []
-    now = start
-    while now < settings.steps:
-        x, mags = next(data)
-        losses.append(train_step(x, mags))
-        now += 1
-        bar.update(1)
-        if now % settings.eval_every == 0 or now == settings.steps:
-            train_step.sync()
-            history["train"].append({"step": now, "loss": float(np.mean(losses))})
-            losses = []
-            candidate = log_dir / "candidate"
-            _save_models(models, candidate, power, chain=chain)
-            scores = validation_sdr(candidate, val_dirs)
-            scores["step"] = now
-            history["validation"].append(scores)
-            if scores["mean"] > best:
-                best = scores["mean"]
-                _save_models(models, model_dir, power, chain=chain,
-                             notes=f"trained with ./train_util.py --train --objective masks; step {now}")
-            _save_checkpoint(checkpoint, now, models, optimizer)
-            tmp = temporary_beside(history_path)
-            tmp.write_text(json.dumps(history, indent=1) + "\n")
-            os.replace(tmp, history_path)
-            plot_joint_history(history, log_dir / "joint_history.png")
-            bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
-    bar.close()
-    data.close()  # the drawing processes end with it
+        best = max((h["mean"] for h in history["validation"]), default=-np.inf)
+        bar = progress_bar(progress, total=settings.steps, initial=start, unit="step", desc="training")
+        losses: list[float] = []
+        now = start
+        while now < settings.steps:
+            x, mags = next(data)
+            losses.append(train_step(x, mags))
+            now += 1
+            bar.update(1)
+            if now % settings.eval_every == 0 or now == settings.steps:
+                train_step.sync()
+                history["train"].append({"step": now, "loss": float(np.mean(losses))})
+                losses = []
+                candidate = log_dir / "candidate"
+                _save_models(models, candidate, power, chain=chain)
+                scores = validation_sdr(candidate, val_dirs)
+                scores["step"] = now
+                history["validation"].append(scores)
+                if scores["mean"] > best:
+                    best = scores["mean"]
+                    _save_models(models, model_dir, power, chain=chain,
+                                 notes=f"trained with ./train_util.py --train --objective masks; step {now}")
+                _save_checkpoint(checkpoint, now, models, optimizer)
+                tmp = temporary_beside(history_path)
+                tmp.write_text(json.dumps(history, indent=1) + "\n")
+                os.replace(tmp, history_path)
+                plot_joint_history(history, log_dir / "joint_history.png")
+                bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
+        bar.close()
+    finally:
+        data.close()  # the drawing processes end with it
     return {"best_validation_sdr": best, "steps": now, "training_seconds_of_audio": pool.seconds}
 
 
