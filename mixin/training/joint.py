@@ -149,10 +149,11 @@ def batch_at(pool: StemPool, batch_size: int, seed: int, index: int, transform, 
 def batches(pool: StemPool, batch_size: int, seed: int, transform, start: int = 0, workers: int = 1
             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Endless :func:`batch_at` from batch ``start`` on, drawn ahead in a background thread or, with
-    ``workers`` > 1, in that many processes (forked: the pool's stems are shared, not copied)."""
+    ``workers`` > 1, in that many processes (forked: the pool's stems and the transform are shared,
+    not copied)."""
     if workers <= 1:
         return _prefetch(batch_at(pool, batch_size, seed, i, transform) for i in itertools.count(start))
-    return _ProcessDraws(pool, batch_size, seed, start, workers)
+    return _ProcessDraws(pool, batch_size, seed, transform, start, workers)
 
 
 _WORKER: dict = {}
@@ -161,21 +162,17 @@ _WORKER: dict = {}
 
 def _draw(index: int) -> tuple[np.ndarray, np.ndarray]:
     w = _WORKER
-    if "transform" not in w:
-        from ..transforms import nsgt
-
-        w["transform"] = nsgt()
     return batch_at(w["pool"], w["batch_size"], w["seed"], index, w["transform"], threads=1)
 
 
 class _ProcessDraws:
     """Batches drawn ahead, in order, by ``workers`` forked processes; :meth:`close` ends them."""
 
-    def __init__(self, pool: StemPool, batch_size: int, seed: int, start: int, workers: int) -> None:
+    def __init__(self, pool: StemPool, batch_size: int, seed: int, transform, start: int, workers: int) -> None:
         import multiprocessing
 
         _WORKER.clear()
-        _WORKER.update(pool=pool, batch_size=batch_size, seed=seed)
+        _WORKER.update(pool=pool, batch_size=batch_size, seed=seed, transform=transform)
         self.processes = multiprocessing.get_context("fork").Pool(workers)
         self.index = start + 2 * workers
         self.ahead = deque(self.processes.apply_async(_draw, (i,)) for i in range(start, self.index))
@@ -308,12 +305,13 @@ def train_joint(
             raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
         learns = [s not in settings.freeze for s in CDAE_SOURCES]
         optimizer = keras.optimizers.Adam(settings.learning_rate)
-        optimizer.build([v for m, on in zip(models, learns) if on for v in m.trainable_variables])
+        variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
+        optimizer.build(variables)
         if settings.resume:
             _restore(checkpoint, models, optimizer)
             optimizer.learning_rate.assign(settings.learning_rate)
         power = float(settings.mask_power)
-        train_step = _step_function(models, learns, optimizer, power)
+        train_step = _step_function(models, learns, variables, optimizer, power)
 
         best = max((h["mean"] for h in history["validation"]), default=-np.inf)
         bar = progress_bar(progress, total=settings.steps, initial=start, unit="step", desc="training")
@@ -376,13 +374,13 @@ def joint_loss(est, mags, power: float):
     return masked + SCALE_WEIGHT * scale
 
 
-def _step_function(models: list, learns: list[bool], optimizer, power: float):
+def _step_function(models: list, learns: list[bool], variables: list, optimizer, power: float):
     """One compiled training step ``step(x, mags) -> loss`` on Keras's backend; ``step.sync()``
-    writes the weights it holds back into the models (a no-op where it updates them in place)."""
+    writes the weights it holds back into the models (a no-op where it updates them in place).
+    ``variables``: the learning models' weights (those of ``models`` whose ``learns`` is true)."""
     from ..backend import keras_module
 
     keras = keras_module()
-    variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
