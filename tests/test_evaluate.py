@@ -119,6 +119,28 @@ def test_silent_reference_reported(tmp_path):
     assert np.isfinite(score.metrics["harmonic"]["SDR"])
 
 
+def test_a_folder_without_mixture_is_mixed_from_its_stems(tmp_path):
+    """Stem folders made for training carry no mixture file: their mixture is the stems' sum (as
+    MUSDB18's are), so trainers and reports score them as they are; stems that do not line up are
+    still a reason to skip, named."""
+    tracks = tmp_path / "t"
+    write_musdb_track(tracks / "stems", 2.0, seed=2)
+    mixture, _ = sf.read(str(tracks / "stems" / "mixture.wav"), dtype="float32")
+    (tracks / "stems" / "mixture.wav").unlink()
+    write_musdb_track(tracks / "short", 2.0, seed=3)
+    (tracks / "short" / "mixture.wav").unlink()
+    vocals, rate = sf.read(str(tracks / "short" / "vocals.wav"), dtype="float32")
+    sf.write(str(tracks / "short" / "vocals.wav"), vocals[:-1], rate, subtype="FLOAT")
+    short, track = load_tracks(tracks)
+    assert track.skipped is None and track.rate == 44100 and track.mix.shape == (88200, 2)
+    np.testing.assert_allclose(track.mix, mixture, atol=1e-6)
+    assert set(track.references) == {"harmonic", "percussive", "vocal"}
+    assert short.skipped.endswith("vocals.wav: shape (88199, 2) differs from the first stem's (88200, 2)")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "empty").mkdir()
+    assert load_tracks(tmp_path / "empty")[0].skipped.startswith("no mixture file")
+
+
 def test_a_vocal_accompaniment_model_is_scored_on_both(tmp_path):
     """The DRNN's report: vocal and accompaniment (the other stems summed) for every system, so
     the vocal's SIR is defined and the baselines split the mix the same two ways; tracks without a

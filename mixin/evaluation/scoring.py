@@ -57,29 +57,34 @@ class EvalTrack:
 
 
 def _folder_track(folder: Path) -> EvalTrack:
+    """A folder's mixture and stems; without a mixture file (stem folders made for training) the
+    mixture is the stems' sum, as MUSDB18's mixtures are."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     mix_files = [p for p in files if "mix" in p.stem.lower()]
     track = EvalTrack(folder.name, 0, np.zeros((0, 1), np.float32), {})
-    if not mix_files:
-        track.skipped = "no mixture file (mixture.wav or mix.wav)"
-        return track
     try:
-        track.mix, track.rate = read_audio(mix_files[0])
+        if mix_files:
+            track.mix, track.rate = read_audio(mix_files[0])
         for p in files:
             source = source_of(p.stem)
             if source is None:
                 continue
             audio, rate = read_audio(p)
+            if not mix_files and not track.references:  # the first stem sets rate and shape
+                track.rate, track.mix = rate, np.zeros_like(audio)
+            what = "mixture's" if mix_files else "first stem's"
             if rate != track.rate:
-                raise MixinError(p, f"sample rate {rate} Hz differs from the mixture's {track.rate} Hz")
+                raise MixinError(p, f"sample rate {rate} Hz differs from the {what} {track.rate} Hz")
             if audio.shape != track.mix.shape:
-                raise MixinError(p, f"shape {audio.shape} differs from the mixture's {track.mix.shape}")
+                raise MixinError(p, f"shape {audio.shape} differs from the {what} {track.mix.shape}")
             track.references[source] = track.references.get(source, 0) + audio
+            if not mix_files:
+                track.mix = track.mix + audio
     except MixinError as exc:
         track.skipped = str(exc)
         return track
     if not track.references:
-        track.skipped = "no reference stems"
+        track.skipped = "no reference stems" if mix_files else "no mixture file (mixture.wav or mix.wav) and no stems"
     return track
 
 
