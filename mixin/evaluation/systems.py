@@ -3,6 +3,7 @@ another separator's estimates on disk, over every track."""
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -90,7 +91,9 @@ def score_tracks(
             else:
                 jobs.append((track, system, est))
     if cores > 1:
-        with ProcessPoolExecutor(cores) as pool:
+        # Fresh interpreters, not forks: the separator has run thread pools (ONNX Runtime, the
+        # stages' executors) and a fork taken while one of their locks was held hung for good.
+        with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:
             scored = pool.map(_score, jobs)
             scores += list(progress_bar(progress, scored, total=len(jobs), unit="score", desc="scoring"))
     else:
