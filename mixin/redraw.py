@@ -8,10 +8,11 @@ blended with median filtering's split of the same signal (:mod:`mixin.hpss`, ``h
 cross-faded once. (Handing the filter median filtering's masked spectrogram instead of its audio
 would save an inverse STFT, but cost 0.1-0.2 dB on real and rendered mixes: kept in audio.)
 
-With ``vocal_yield`` the vocal first gives its share back to the pair in stretches where the
-whole mix is more decisive for median filtering than any sung music measured here: there the
-vocal model mostly takes sustained instruments (strings, winds), and what it takes caps the
-harmonic stem below median filtering's (:func:`yield_share`).
+With ``vocal_remask`` the vocal is first redrawn as a mask of the mix on an STFT finer in
+frequency than the models' 96 bands (:func:`remask_vocal`); with ``vocal_yield`` it then gives its
+share back to the pair in stretches where the whole mix is more decisive for median filtering than
+any sung music measured here: there the vocal model mostly takes sustained instruments (strings,
+winds), and what it takes caps the harmonic stem below median filtering's (:func:`yield_share`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,26 @@ def yield_vocal(
     return pair + given, harmonic + given, vocal - given, None
 
 
+def remask_vocal(
+    pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray, sample_rate: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pair``, ``harmonic`` and ``vocal`` (..., channels, samples) after the vocal was redrawn as
+    a mask of the mix on median filtering's STFT: each bin holds at most what the mix holds there,
+    with the mix's phase. The vocal comes from masks on the models' 96 Bark bands, coarse at high
+    frequencies, and from the 16-kHz DRNN's; their sum overshoots the mix in some bins. What the
+    vocal sheds joins the pair, half of it counted harmonic (median filtering and the Wiener
+    filter share it out next). Measured: ``pretrained-models/README.md``."""
+    n_fft = hpss.n_fft_for(sample_rate)
+    hop = n_fft // spatial.OVERLAPS
+    mix = stft(pair + vocal, n_fft, hop)
+    ours = np.abs(stft(vocal, n_fft, hop))
+    level = np.abs(mix)
+    mask = np.minimum(np.divide(ours, level, out=np.zeros_like(level), where=level > 0), 1.0)
+    redrawn = istft(mask * mix, n_fft, hop, vocal.shape[-1])
+    shed = vocal - redrawn
+    return pair + shed, harmonic + 0.5 * shed, redrawn
+
+
 def stream_redraw(
     stems: Iterable[np.ndarray],
     sources: tuple[str, ...],
@@ -123,18 +144,22 @@ def stream_redraw(
     hpss_adaptive: bool = False,
     mwf_iterations: int = 0,
     vocal_yield: bool = False,
+    vocal_remask: bool = False,
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the harmonic/percussive pair
     redrawn by :func:`redraw_pair` per 6-s chunk (the share of median filtering glides over the
-    1-s cross-fades rather than stepping), after ``vocal_yield``'s :func:`yield_vocal`. Other
-    stems pass unchanged; the stems still add up to the mix."""
+    1-s cross-fades rather than stepping), after ``vocal_remask``'s :func:`remask_vocal` and
+    ``vocal_yield``'s :func:`yield_vocal`. Other stems pass unchanged; the stems still add up to
+    the mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
     state = {"gave": False}  # whether the last chunk's vocal gave way (chunks come in order, one at a time)
 
     def redraw(pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         split = None
-        if vocal is not None:
+        if vocal is not None and vocal_remask:
+            pair, harmonic, vocal = remask_vocal(pair, harmonic, vocal, sample_rate)
+        if vocal is not None and vocal_yield:
             # Where the last chunk gave way this one likely does too: the mix's split first (reused
             # when all is given); else the pair's, needed anyway, says whether the mix's is worth it.
             if not state["gave"] and blend:
@@ -147,5 +172,5 @@ def stream_redraw(
         return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
 
     chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)
-    with_vocal = vocal_yield and "vocal" in sources
+    with_vocal = (vocal_yield or vocal_remask) and "vocal" in sources
     yield from stream_pair_rework(stems, sources, redraw, chunk, overlap, "mixin-redraw", with_vocal)

@@ -81,6 +81,7 @@ class ModelConfig:
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
+    vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
     notes: str = ""
 
@@ -125,8 +126,9 @@ class ModelConfig:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
-        if not isinstance(config.vocal_yield, bool):
-            raise MixinError(path, f"vocal_yield must be true or false, not {config.vocal_yield!r}")
+        for name in ("vocal_yield", "vocal_remask"):
+            if not isinstance(getattr(config, name), bool):
+                raise MixinError(path, f"{name} must be true or false, not {getattr(config, name)!r}")
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
@@ -158,7 +160,8 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
-    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``, ``vocal_yield``, ``overlap`` and ``batch_size``
+    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``,
+    ``vocal_yield``, ``vocal_remask``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
     exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
     """

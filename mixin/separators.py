@@ -48,8 +48,9 @@ class Separator(ChunkedSeparator):
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
     ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
     the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`); the
-    blend and the filter run last, in one stage (:mod:`mixin.redraw`); ``vocal_yield`` first gives
-    the vocal's share back to the pair where the whole mix is decisive for median filtering.
+    blend and the filter run last, in one stage (:mod:`mixin.redraw`); before them ``vocal_remask``
+    redraws the vocal as a mask of the mix on a finer STFT, and ``vocal_yield`` gives the vocal's
+    share back to the pair where the whole mix is decisive for median filtering.
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
     """
@@ -70,6 +71,7 @@ class Separator(ChunkedSeparator):
         hpss_adaptive: bool = False,
         mwf_iterations: int = 0,
         vocal_yield: bool = False,
+        vocal_remask: bool = False,
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
@@ -107,6 +109,7 @@ class Separator(ChunkedSeparator):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
+        self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -139,12 +142,13 @@ class Separator(ChunkedSeparator):
         voice_weight: float | None = None,
         mwf_iterations: int | None = None,
         vocal_yield: bool | None = None,
+        vocal_remask: bool | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations`` and ``vocal_yield`` default to the ones in its ``config.json``. (:meth:`from_pretrained`
+        ``mwf_iterations``, ``vocal_yield`` and ``vocal_remask`` default to the ones in its ``config.json``. (:meth:`from_pretrained`
         reads the config; the shipped models by default.) ``backend``: "auto" runs each model's ONNX export when present and
         current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
@@ -191,6 +195,7 @@ class Separator(ChunkedSeparator):
             hpss_adaptive=config.hpss_adaptive,
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
             vocal_yield=config.vocal_yield if vocal_yield is None else vocal_yield,
+            vocal_remask=config.vocal_remask if vocal_remask is None else vocal_remask,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -214,12 +219,12 @@ class Separator(ChunkedSeparator):
             stems = stream_voice_blend(
                 stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
             )
-        if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations or self.vocal_yield:
+        if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations or self.vocal_yield or self.vocal_remask:
             from .redraw import stream_redraw
 
             stems = stream_redraw(
                 stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations,
-                self.vocal_yield,
+                self.vocal_yield, self.vocal_remask,
             )
         yield from stems
 
@@ -278,7 +283,20 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = ("instrumental", "single_model", "mask_power", "hpss_weight", "voice_weight", "mwf_iterations", "vocal_yield")
+CDAE_ONLY_OPTIONS = {
+    "instrumental": "--instrumental", "single_model": "--single-model", "mask_power": "--mask-power",
+    "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "mwf_iterations": "--mwf-iterations",
+    "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask",
+}
+"""The CDAE separator's options and their flags: given to another architecture, an error."""
+SWITCHES = ("instrumental", "single_model")
+"""Options whose flags take no value: False is "not given" (``--vocal-yield off`` is given)."""
+
+
+def cdae_flags_given(options: Mapping[str, Any]) -> list[str]:
+    """The flags of :data:`CDAE_ONLY_OPTIONS` among ``options`` (None: not given)."""
+    return [flag for name, flag in CDAE_ONLY_OPTIONS.items()
+            if options.get(name) is not None and not (name in SWITCHES and options[name] is False)]
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -315,11 +333,10 @@ class DRNNSeparator(ChunkedSeparator):
         ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed
         (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model and mask
         options are an error."""
-        # None: not given; False also for the on/off flags --instrumental and --single-model (not --vocal-yield off)
-        if any(options.get(n) is not None and not (n in ("instrumental", "single_model") and options[n] is False)
-               for n in CDAE_ONLY_OPTIONS):
+        given = cdae_flags_given(options)
+        if given:
             raise MixinError(
-                directory, "--instrumental, --single-model, --hpss-weight, --mask-power, --voice-weight, --mwf-iterations and --vocal-yield apply to the cdae architecture only"
+                directory, f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to the cdae architecture only, not to a drnn"
             )
         from .backend import load_onnx, model_exists, require_tensorflow
 

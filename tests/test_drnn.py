@@ -82,14 +82,14 @@ def test_train_save_load_and_separate(tmp_path, capsys):
     for s in ("vocal", "accompaniment"):
         info = sf.info(str(tmp_path / f"song_{s}.wav"))
         assert (info.samplerate, info.channels, info.frames) == (22050, 2, len(mix))
-    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--instrumental", "--quiet"]) == 1
-    assert "apply to the cdae architecture only" in capsys.readouterr().err
-    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--mask-power", "2", "--quiet"]) == 1
-    assert "--mask-power, --voice-weight, --mwf-iterations and --vocal-yield apply to the cdae architecture only" in capsys.readouterr().err
-    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--mwf-iterations", "1", "--quiet"]) == 1
-    assert "apply to the cdae architecture only" in capsys.readouterr().err
-    assert xtract([str(song), "--pretrained-model-dir", str(tmp_path / "model"), "--vocal-yield", "off", "--quiet"]) == 1
-    assert "apply to the cdae architecture only" in capsys.readouterr().err
+    model = str(tmp_path / "model")
+    assert xtract([str(song), "--pretrained-model-dir", model, "--instrumental", "--quiet"]) == 1
+    assert "--instrumental applies to the cdae architecture only, not to a drnn" in capsys.readouterr().err
+    assert xtract([str(song), "--pretrained-model-dir", model, "--mask-power", "2", "--mwf-iterations", "1", "--quiet"]) == 1
+    assert "--mask-power, --mwf-iterations apply to the cdae architecture only" in capsys.readouterr().err
+    for flag in ("--vocal-yield", "--vocal-remask"):  # "off" is given too
+        assert xtract([str(song), "--pretrained-model-dir", model, flag, "off", "--quiet"]) == 1
+        assert f"{flag} applies to the cdae architecture only" in capsys.readouterr().err
 
 
 def test_no_clips(tmp_path):

@@ -60,8 +60,8 @@ def whole_number(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight``, ``--mwf-iterations`` and ``--vocal-yield``: which separator runs (shared
-    by separating and evaluating)."""
+    ``--hpss-weight``, ``--voice-weight``, ``--mwf-iterations``, ``--vocal-yield`` and ``--vocal-remask``: which
+    separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -107,6 +107,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "gives its share back to the harmonic/percussive pair (default: the model directory's config.json, on "
         "for the shipped models)",
     )
+    p.add_argument(
+        "--vocal-remask",
+        choices=("on", "off"),
+        help="on: the vocal is redrawn as a mask of the mix on a 4096-point STFT (no frequency bin holds more "
+        "than the mix's; the mix's phase), what it sheds going to the harmonic/percussive pair (default: the "
+        "model directory's config.json, on for the shipped models)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -122,6 +129,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         voice_weight=args.voice_weight,
         mwf_iterations=args.mwf_iterations,
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
+        vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
         **options,
     )
 
