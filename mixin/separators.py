@@ -148,9 +148,10 @@ class Separator(ChunkedSeparator):
         backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations``, ``vocal_yield`` and ``vocal_remask`` default to the ones in its ``config.json``. (:meth:`from_pretrained`
-        reads the config; the shipped models by default.) ``backend``: "auto" runs each model's ONNX export when present and
-        current, else its ``.h5`` with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
+        ``mwf_iterations``, ``vocal_yield`` and ``vocal_remask`` default to the ones in its
+        ``config.json``. (:meth:`from_pretrained` reads the config; the shipped models by default.)
+        ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
+        with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
         (a model directory relative to this one) loads only when the weight is above 0 and the vocal
         is separated with soft masks."""

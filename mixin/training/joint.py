@@ -205,7 +205,7 @@ def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
 
 CHAIN_FIELDS = ("hpss_weight", "hpss_adaptive", "mwf_iterations", "vocal_yield", "vocal_remask", "voice_helper")
 """config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
-filter, vocal yield, helper DRNN."""
+filter, vocal yield, vocal remask, helper DRNN."""
 
 
 def separation_chain(directory: Path) -> dict:
