@@ -62,6 +62,7 @@ def _folder_track(folder: Path) -> EvalTrack:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     mix_files = [p for p in files if "mix" in p.stem.lower()]
     track = EvalTrack(folder.name, 0, np.zeros((0, 1), np.float32), {})
+    what = "mixture's" if mix_files else "first stem's"  # what the stems must match
     try:
         if mix_files:
             track.mix, track.rate = read_audio(mix_files[0])
@@ -72,7 +73,6 @@ def _folder_track(folder: Path) -> EvalTrack:
             audio, rate = read_audio(p)
             if not mix_files and not track.references:  # the first stem sets rate and shape
                 track.rate, track.mix = rate, np.zeros_like(audio)
-            what = "mixture's" if mix_files else "first stem's"
             if rate != track.rate:
                 raise MixinError(p, f"sample rate {rate} Hz differs from the {what} {track.rate} Hz")
             if audio.shape != track.mix.shape:
