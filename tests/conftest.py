@@ -50,3 +50,9 @@ def tones(seconds: float, sample_rate: int = 44100, channels: int = 2) -> np.nda
     freqs = [110.0, 440.0, 1234.0, 0.3 * sample_rate]
     x = sum(0.1 * np.sin(2 * np.pi * f * t + i) for i, f in enumerate(freqs))
     return np.stack([x * (1 - 0.3 * c) for c in range(channels)], axis=1).astype(np.float32)
+
+
+def stem_blocks(stems: np.ndarray, size: int):
+    """(sources, n, channels) stems as a stream of blocks of ``size`` samples, as a separator yields them."""
+    for i in range(0, stems.shape[1], size):
+        yield stems[:, i : i + size]

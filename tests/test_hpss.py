@@ -3,16 +3,12 @@
 import numpy as np
 import pytest
 
+from conftest import stem_blocks
 from mixin.hpss import DECISIVE_FROM, DECISIVE_TO, adaptive_weight, hpss_split, n_fft_for
 from mixin.redraw import stream_redraw
 from mixin.data.synth import synth_stems
 
 SOURCES = ("harmonic", "percussive", "vocal")
-
-
-def _blocks(stems: np.ndarray, size: int):
-    for i in range(0, stems.shape[1], size):
-        yield stems[:, i : i + size]
 
 
 def test_n_fft_keeps_the_duration_of_4096_points_at_44k():
@@ -56,7 +52,7 @@ def test_streamed_blend_keeps_vocal_and_sums(weight):
     rate = 44100
     parts = synth_stems(30.0, rate, 2, seed=3)
     stems = np.stack([parts[s] for s in SOURCES]).astype(np.float32)  # (3, n, 2)
-    out = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, weight)), axis=1)
+    out = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, weight)), axis=1)
     assert out.shape == stems.shape
     np.testing.assert_array_equal(out[2], stems[2])
     np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)
@@ -103,8 +99,8 @@ def test_adaptive_blend_follows_median_filtering_where_it_is_decisive():
         pair = np.stack((signal, signal), axis=1).astype(np.float32)
         ours = 0.5 * pair  # the CDAEs' harmonic: half of everything
         stems = np.stack((ours, pair - ours, 0.1 * pair)).astype(np.float32)
-        fixed = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
-        adaptive = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, rate, 0.5, hpss_adaptive=True)), axis=1)
+        fixed = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
+        adaptive = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, 0.5, hpss_adaptive=True)), axis=1)
         np.testing.assert_allclose(adaptive.sum(axis=0), stems.sum(axis=0), atol=1e-5)
         np.testing.assert_array_equal(adaptive[2], stems[2])
         median = hpss_split(pair.T, rate, shared_mask=True).T

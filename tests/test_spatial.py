@@ -4,6 +4,7 @@ median filtering's blend before it, in one stage)."""
 import numpy as np
 import pytest
 
+from conftest import stem_blocks
 from mixin.filtering import multichannel_wiener
 from mixin.hpss import hpss_split
 from mixin.redraw import redraw_pair, stream_redraw
@@ -90,8 +91,7 @@ def test_streamed_filter_keeps_vocal_sums_and_ignores_block_size():
     stems = np.stack((first.T, (source_a + source_b - first).T, vocal.T)).astype(np.float32)  # (3, n, 2)
 
     def run(size: int) -> np.ndarray:
-        blocks = (stems[:, i : i + size] for i in range(0, stems.shape[1], size))
-        return np.concatenate(list(stream_redraw(blocks, SOURCES, rate, mwf_iterations=1)), axis=1)
+        return np.concatenate(list(stream_redraw(stem_blocks(stems, size), SOURCES, rate, mwf_iterations=1)), axis=1)
 
     out = run(30000)
     assert out.shape == stems.shape

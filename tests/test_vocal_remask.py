@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import stem_blocks
 from mixin.redraw import remask_vocal, stream_redraw
 
 SOURCES = ("harmonic", "percussive", "vocal")
@@ -53,24 +54,19 @@ def test_a_vocal_within_the_mix_is_left_as_it_is():
     assert np.sqrt(np.mean((kept - part)[:, 4096:-4096] ** 2)) < 0.01  # away from the edges' frames
 
 
-def _blocks(stems: np.ndarray, size: int):
-    for i in range(0, stems.shape[1], size):
-        yield stems[:, i : i + size]
-
-
 @pytest.mark.slow
 def test_streamed_remask_keeps_the_sum_and_off_passes_the_vocal():
     """Through the streamed redraw (6-s chunks, cross-faded): the tone the mix lacks leaves the
     vocal everywhere, the stems still sum to the mix; off, the vocal passes unchanged."""
     voice, guitar, stray = _sine(1000, 14, 1).T, 0.5 * _sine(440, 14, 1).T, 0.3 * _sine(3000, 14, 1).T
     stems = np.stack((0.5 * (guitar - stray), 0.5 * (guitar - stray), voice + stray)).astype(np.float32)
-    out = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, RATE, vocal_remask=True)), axis=1)
+    out = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, RATE, vocal_remask=True)), axis=1)
     assert out.shape == stems.shape
     np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)
     for second in range(0, 14, 3):
         window = out[2, second * RATE : (second + 1) * RATE].T
         assert _level(window, 3000) < 2e-3 and _level(window, 1000) == pytest.approx(1.0, rel=2e-2), second
-    off = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, RATE, mwf_iterations=1)), axis=1)
+    off = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, RATE, mwf_iterations=1)), axis=1)
     np.testing.assert_array_equal(off[2], stems[2])
 
 

@@ -3,16 +3,12 @@
 import numpy as np
 import pytest
 
+from conftest import stem_blocks
 from mixin.hpss import decisiveness, hpss_split
 from mixin.redraw import KEEP_FROM_DB, KEEP_TO_DB, YIELD_FROM, YIELD_TO, stream_redraw, yield_share, yield_vocal
 
 SOURCES = ("harmonic", "percussive", "vocal")
 RATE = 44100
-
-
-def _blocks(stems: np.ndarray, size: int):
-    for i in range(0, stems.shape[1], size):
-        yield stems[:, i : i + size]
 
 
 def _sines_and_clicks(seconds: float) -> np.ndarray:
@@ -65,12 +61,12 @@ def test_streamed_yield_empties_the_vocal_of_decisive_music_and_keeps_the_sum():
     mix = np.repeat(np.concatenate((signal, noise))[:, None], 2, axis=1)
     vocal = 0.2 * mix
     stems = np.stack((0.4 * mix, 0.4 * mix, vocal)).astype(np.float32)
-    out = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, RATE, vocal_yield=True)), axis=1)
+    out = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, RATE, vocal_yield=True)), axis=1)
     assert out.shape == stems.shape
     np.testing.assert_allclose(out.sum(axis=0), mix, atol=1e-5)
     assert not np.any(out[2, : 5 * RATE])  # the first chunk: all given back
     np.testing.assert_allclose(out[2, 13 * RATE :], vocal[13 * RATE :], atol=1e-6)  # noise: kept
-    off = np.concatenate(list(stream_redraw(_blocks(stems, 30000), SOURCES, RATE, hpss_weight=0.5)), axis=1)
+    off = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, RATE, hpss_weight=0.5)), axis=1)
     np.testing.assert_array_equal(off[2], vocal)
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import stem_blocks
 from mixin.errors import MixinError
 from mixin.voice_blend import RAMP_S, WINDOW_S, stream_voice_blend
 
@@ -36,8 +37,7 @@ def stems_for(seconds_with_voice: list[bool]) -> np.ndarray:
 
 
 def blend(stems: np.ndarray, helper_vocal: np.ndarray, block: int, weight: float = 0.3) -> np.ndarray:
-    blocks = [stems[:, i : i + block] for i in range(0, stems.shape[1], block)]
-    out = stream_voice_blend(iter(blocks), SOURCES, RATE, 2, FakeHelper(helper_vocal), weight, -15.0)
+    out = stream_voice_blend(stem_blocks(stems, block), SOURCES, RATE, 2, FakeHelper(helper_vocal), weight, -15.0)
     return np.concatenate(list(out), axis=1)
 
 
