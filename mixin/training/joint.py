@@ -187,7 +187,14 @@ class _ProcessDraws:
         return item
 
     def close(self) -> None:
-        self.processes.terminate()
+        """Let the batches in flight arrive, then end the processes as they wait for work. Killing
+        them (``Pool.terminate``) hung for good now and then: a process killed while sending its
+        batch leaves the results queue's lock held."""
+        for pending in self.ahead:
+            pending.wait()
+        self.ahead.clear()
+        self.processes.close()
+        self.processes.join()
 
 
 def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
