@@ -57,3 +57,7 @@ MODEL_INPUTS = ("magnitude", "normalised")
 """What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or |NSGT| scaled per
 chunk to a mean of ``input_level`` (:func:`mixin.filtering.model_input`), so loudness does not
 change the masks."""
+
+HELPER_HEARS = ("mix", "harmonic+vocal")
+"""What the helper DRNN may be given (config.json's ``voice_helper`` ``hears``): the mix, or the mix
+less the CDAEs' percussive stem (:mod:`mixin.voice_blend`)."""

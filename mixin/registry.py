@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
+from .constants import CDAE_SOURCES, CHUNK_SIZE, HELPER_HEARS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
 from .drnn import BINS as DRNN_BINS
 from .drnn import PIECE as DRNN_PIECE
 from .drnn import RATE as DRNN_RATE
@@ -82,7 +82,7 @@ class ModelConfig:
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
-    voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db"} (mixin.voice_blend)
+    voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db", "hears"} (mixin.voice_blend)
     notes: str = ""
 
     @classmethod
@@ -132,13 +132,15 @@ class ModelConfig:
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
-        if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db"}:
-            raise MixinError(path, f"voice_helper must hold model_dir, weight and gate_db, not {helper!r}")
+        if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db", "hears"}:
+            raise MixinError(path, f"voice_helper must hold model_dir, weight, gate_db and optionally hears, not {helper!r}")
         weight = helper.get("weight", 0.0)
         if not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
             raise MixinError(path, f"voice_helper weight must be a number in [0, 1], not {weight!r}")
         if not isinstance(helper.get("gate_db", 0.0), (int, float)):
             raise MixinError(path, f"voice_helper gate_db must be a number, not {helper['gate_db']!r}")
+        if helper.get("hears", "mix") not in HELPER_HEARS:
+            raise MixinError(path, f"voice_helper hears must be one of {', '.join(HELPER_HEARS)}, not {helper['hears']!r}")
         if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
             raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
         if config.input not in MODEL_INPUTS:

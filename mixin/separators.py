@@ -14,7 +14,9 @@ import numpy as np
 
 from . import drnn
 from .apply import ChunkedSeparator
-from .constants import BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE
+from .constants import (
+    BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, HELPER_HEARS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE,
+)
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
 from .registry import ModelConfig, is_whole_number
@@ -52,7 +54,8 @@ class Separator(ChunkedSeparator):
     redraws the vocal as a mask of the mix on a finer STFT, and ``vocal_yield`` gives the vocal's
     share back to the pair where the whole mix is decisive for median filtering.
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
-    share of the way to the DRNN's where the CDAEs hear a voice (:mod:`mixin.voice_blend`).
+    share of the way to the DRNN's where the CDAEs hear a voice; ``voice_hears`` says what the DRNN
+    is given, the mix or the mix less the CDAEs' percussive stem (:mod:`mixin.voice_blend`).
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Separator(ChunkedSeparator):
         voice_helper: Any = None,
         voice_weight: float = 0.0,
         voice_gate_db: float = VOICE_GATE_DB,
+        voice_hears: str = "mix",
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -116,6 +120,9 @@ class Separator(ChunkedSeparator):
         self.voice_helper = voice_helper if usable else None
         self.voice_weight = float(voice_weight) if self.voice_helper is not None else 0.0
         self.voice_gate_db = float(voice_gate_db)
+        if voice_hears not in HELPER_HEARS:
+            raise ValueError(f"voice_hears must be one of {', '.join(HELPER_HEARS)}, not {voice_hears!r}")
+        self.voice_hears = voice_hears
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
@@ -201,6 +208,7 @@ class Separator(ChunkedSeparator):
             voice_helper=voice_helper,
             voice_weight=weight,
             voice_gate_db=float(helper.get("gate_db", VOICE_GATE_DB)),
+            voice_hears=helper.get("hears", "mix"),
         )
         if all(isinstance(m, OnnxModel) for m in models.values()):
             separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
@@ -218,7 +226,8 @@ class Separator(ChunkedSeparator):
             from .voice_blend import stream_voice_blend
 
             stems = stream_voice_blend(
-                stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db
+                stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db,
+                self.voice_hears,
             )
         if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations or self.vocal_yield or self.vocal_remask:
             from .redraw import stream_redraw

@@ -1,11 +1,14 @@
 """The DRNN's vocal as a second opinion on the CDAEs' vocal, streamed.
 
 Where the CDAEs hear a voice (their vocal stem within ``gate_db`` of the mix over a second), the
-vocal stem moves a share ``weight`` of the way towards the DRNN's vocal estimate of the same
-mix; what it gains or loses is taken half from the harmonic and half from the percussive stem, so
-the stems still sum to the mix. Seconds the CDAEs call instrumental are left alone: the DRNN,
-trained on karaoke clips, takes some instrumental sound for voice. The gate changes over a short
-ramp at the start of a second, never as a step. (Measured choice: ``pretrained-models/README.md``.)
+vocal stem moves a share ``weight`` of the way towards the DRNN's vocal estimate; what it gains or
+loses is taken from the other stems, so the stems still sum to the mix. The DRNN hears either the
+whole mix (``hears`` "mix"; the change is then taken half from the harmonic and half from the
+percussive stem) or the mix less the CDAEs' percussive stem ("harmonic+vocal": loud drums are
+what it hears worst; the change is then taken from the harmonic stem alone). Seconds the CDAEs
+call instrumental are left alone: the DRNN, trained on karaoke clips, takes some instrumental sound
+for voice. The gate changes over a short ramp at the start of a second, never as a step.
+(Measured choices: ``pretrained-models/README.md``.)
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .apply import SampleQueue
+from .constants import HELPER_HEARS
 
 WINDOW_S = 1.0
 """Seconds over which the gate compares the CDAEs' vocal with the mix."""
@@ -43,10 +47,14 @@ def stream_voice_blend(
     helper: Any,
     weight: float,
     gate_db: float,
+    hears: str = "mix",
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the vocal blended towards ``helper``'s
-    (a :class:`~mixin.separators.DRNNSeparator`) where the gate is open. Memory: a second and the
-    helper's own piece."""
+    (a :class:`~mixin.separators.DRNNSeparator`) where the gate is open; ``hears``: one of
+    :data:`~mixin.constants.HELPER_HEARS`. Memory: a second and the helper's own piece."""
+    if hears not in HELPER_HEARS:
+        raise ValueError(f"hears must be one of {', '.join(HELPER_HEARS)}, not {hears!r}")
+    without_percussive = hears == "harmonic+vocal"
     v, h, p = sources.index("vocal"), sources.index("harmonic"), sources.index("percussive")
     pending = SampleQueue(axis=1)  # our stems, waiting for the helper's vocal of the same samples
     ready = SampleQueue(axis=1)  # our stems, waiting for whole seconds
@@ -58,7 +66,7 @@ def stream_voice_blend(
     def mixes() -> Iterator[np.ndarray]:
         for block in stems:
             pending.push(block)
-            yield block.sum(axis=0)
+            yield block.sum(axis=0) - block[p] if without_percussive else block.sum(axis=0)
 
     def blend(out: np.ndarray, theirs: np.ndarray) -> np.ndarray:
         start, end = state["gain"], weight if gate_open(out, v, gate_db) else 0.0
@@ -70,9 +78,12 @@ def stream_voice_blend(
         gain[:n] = start + (end - start) * ramp[:n]
         delta = gain * (theirs - out[v])
         out[v] += delta
-        delta *= 0.5
-        out[h] -= delta
-        out[p] -= delta
+        if without_percussive:  # the DRNN's vocal is part of vocal + harmonic: the percussive stem stays
+            out[h] -= delta
+        else:
+            delta *= 0.5
+            out[h] -= delta
+            out[p] -= delta
         return out
 
     # Its own thread: on the models' shared one the DRNN would wait behind the CDAEs' batches.

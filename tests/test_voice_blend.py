@@ -14,13 +14,15 @@ SOURCES = ("harmonic", "percussive", "vocal")
 
 
 class FakeHelper:
-    """A DRNN stand-in: its vocal is a fixed signal (the same length as the mix), in blocks of 700."""
+    """A DRNN stand-in: its vocal is a fixed signal (the same length as the mix), in blocks of 700;
+    it keeps what it was given in ``heard``."""
 
     def __init__(self, vocal: np.ndarray) -> None:
         self.vocal = vocal
+        self.heard: np.ndarray | None = None
 
     def stream(self, blocks, sample_rate, channels, executor=None):
-        mix = np.concatenate(list(blocks), axis=0)
+        mix = self.heard = np.concatenate(list(blocks), axis=0)
         for start in range(0, len(mix), 700):
             v = self.vocal[start : start + 700]
             yield np.stack((v, mix[start : start + 700] - v))
@@ -36,8 +38,11 @@ def stems_for(seconds_with_voice: list[bool]) -> np.ndarray:
     return stems
 
 
-def blend(stems: np.ndarray, helper_vocal: np.ndarray, block: int, weight: float = 0.3) -> np.ndarray:
-    out = stream_voice_blend(stem_blocks(stems, block), SOURCES, RATE, 2, FakeHelper(helper_vocal), weight, -15.0)
+def blend(
+    stems: np.ndarray, helper_vocal: np.ndarray, block: int, weight: float = 0.3, hears: str = "mix", helper=None
+) -> np.ndarray:
+    helper = helper or FakeHelper(helper_vocal)
+    out = stream_voice_blend(stem_blocks(stems, block), SOURCES, RATE, 2, helper, weight, -15.0, hears)
     return np.concatenate(list(out), axis=1)
 
 
@@ -68,6 +73,21 @@ def test_block_sizes_do_not_change_the_result():
     np.testing.assert_allclose(blend(stems, theirs, block=257), whole, atol=1e-6)
 
 
+def test_a_helper_that_hears_harmonic_and_vocal_leaves_the_percussive_stem():
+    stems = stems_for([True, True, False])
+    theirs = np.random.default_rng(3).standard_normal(stems.shape[1:]).astype(np.float32)
+    helper = FakeHelper(theirs)
+    out = blend(stems, theirs, block=333, hears="harmonic+vocal", helper=helper)
+    np.testing.assert_allclose(helper.heard, stems[0] + stems[2], atol=1e-6)  # the mix less the percussive stem
+    np.testing.assert_array_equal(out[1], stems[1])
+    np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)
+    voiced = slice(int(RAMP_S * RATE), 2 * RATE)
+    np.testing.assert_allclose(out[2, voiced], stems[2, voiced] + 0.3 * (theirs[voiced] - stems[2, voiced]), atol=1e-5)
+    np.testing.assert_allclose(out[0] - stems[0], -(out[2] - stems[2]), atol=1e-5)  # all from harmonic
+    with pytest.raises(ValueError, match="hears must be one of mix, harmonic\\+vocal, not 'drums'"):
+        blend(stems, theirs, block=333, hears="drums")
+
+
 def test_config_voice_helper_is_checked(tmp_path: Path):
     from mixin.registry import ModelConfig
 
@@ -75,7 +95,10 @@ def test_config_voice_helper_is_checked(tmp_path: Path):
     with pytest.raises(MixinError, match=r"voice_helper weight must be a number in \[0, 1\], not 2"):
         ModelConfig.load(tmp_path)
     (tmp_path / "config.json").write_text('{"voice_helper": {"dir": "drnn"}}')
-    with pytest.raises(MixinError, match="voice_helper must hold model_dir, weight and gate_db"):
+    with pytest.raises(MixinError, match="voice_helper must hold model_dir, weight, gate_db and optionally hears"):
+        ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"voice_helper": {"model_dir": "drnn", "weight": 0.5, "hears": "drums"}}')
+    with pytest.raises(MixinError, match=r"voice_helper hears must be one of mix, harmonic\+vocal, not 'drums'"):
         ModelConfig.load(tmp_path)
 
 
@@ -97,7 +120,8 @@ def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     config = json.loads((root / "pretrained-models" / "config.json").read_text())
     assert config["voice_helper"]["model_dir"] == "drnn-songs"  # the DRNN that also heard real bands
     assert helped.voice_helper.mono and helped.voice_helper.chunk_size == 102400
-    assert helped.voice_gate_db == -20.0
+    assert helped.voice_gate_db == -20.0 and helped.voice_hears == "harmonic+vocal"
+    assert plain.voice_hears == "harmonic+vocal"  # read from config.json even where no helper runs
     helped.voice_gate_db = -100.0  # open everywhere: the example's vocal is quiet
     assert plain.vocal_yield and helped.vocal_yield  # shipped default; but the example is decisive enough
     plain.vocal_yield = helped.vocal_yield = False  # that both vocals would be given back: compare them before that
