@@ -162,7 +162,7 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
-    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``mwf_iterations``,
+    ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``voice_hears``, ``mwf_iterations``,
     ``vocal_yield``, ``vocal_remask``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
     exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).

@@ -147,6 +147,7 @@ class Separator(ChunkedSeparator):
         mask_power: float | None = None,
         hpss_weight: float | None = None,
         voice_weight: float | None = None,
+        voice_hears: str | None = None,
         mwf_iterations: int | None = None,
         vocal_yield: bool | None = None,
         vocal_remask: bool | None = None,
@@ -159,7 +160,8 @@ class Separator(ChunkedSeparator):
         ``config.json``. (:meth:`from_pretrained` reads the config; the shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
         with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
-        ``voice_weight`` defaults to ``config.json``'s ``voice_helper`` weight; the DRNN it names
+        ``voice_weight`` and ``voice_hears`` default to ``config.json``'s ``voice_helper`` weight and
+        hears (``"mix"`` where it names none); the DRNN it names
         (a model directory relative to this one) loads only when the weight is above 0 and the vocal
         is separated with soft masks."""
         from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
@@ -208,7 +210,7 @@ class Separator(ChunkedSeparator):
             voice_helper=voice_helper,
             voice_weight=weight,
             voice_gate_db=float(helper.get("gate_db", VOICE_GATE_DB)),
-            voice_hears=helper.get("hears", "mix"),
+            voice_hears=helper.get("hears", "mix") if voice_hears is None else voice_hears,
         )
         if all(isinstance(m, OnnxModel) for m in models.values()):
             separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
@@ -295,7 +297,8 @@ DRNN_OVERLAP = 8000
 
 CDAE_ONLY_OPTIONS = {
     "instrumental": "--instrumental", "single_model": "--single-model", "mask_power": "--mask-power",
-    "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "mwf_iterations": "--mwf-iterations",
+    "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "voice_hears": "--voice-hears",
+    "mwf_iterations": "--mwf-iterations",
     "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask",
 }
 """The CDAE separator's options and their flags: given to another architecture, an error."""

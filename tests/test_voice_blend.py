@@ -88,6 +88,21 @@ def test_a_helper_that_hears_harmonic_and_vocal_leaves_the_percussive_stem():
         blend(stems, theirs, block=333, hears="drums")
 
 
+def test_voice_hears_flag_overrides_the_config():
+    import argparse
+
+    from mixin.cli.common import add_model_options, load_separator_from
+
+    root = Path(__file__).resolve().parents[1]
+    p = argparse.ArgumentParser()
+    add_model_options(p, "models")
+    shipped = ["--pretrained-model-dir", str(root / "pretrained-models"), "--voice-weight", "0"]
+    assert load_separator_from(p.parse_args(shipped)).voice_hears == "harmonic+vocal"
+    assert load_separator_from(p.parse_args(shipped + ["--voice-hears", "mix"])).voice_hears == "mix"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--voice-hears", "drums"])
+
+
 def test_config_voice_helper_is_checked(tmp_path: Path):
     from mixin.registry import ModelConfig
 
@@ -122,6 +137,7 @@ def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     assert helped.voice_helper.mono and helped.voice_helper.chunk_size == 102400
     assert helped.voice_gate_db == -20.0 and helped.voice_hears == "harmonic+vocal"
     assert plain.voice_hears == "harmonic+vocal"  # read from config.json even where no helper runs
+    assert load_separator(root / "pretrained-models", voice_weight=0, voice_hears="mix").voice_hears == "mix"
     helped.voice_gate_db = -100.0  # open everywhere: the example's vocal is quiet
     assert plain.vocal_yield and helped.vocal_yield  # shipped default; but the example is decisive enough
     plain.vocal_yield = helped.vocal_yield = False  # that both vocals would be given back: compare them before that

@@ -2,7 +2,7 @@
 and the one rule for failures: a :class:`MixinError` is one line on stderr and exit status 1
 (a traceback too with ``-v``), Ctrl-C is 130, a usage error 2.
 
-Only argparse and the standard library load here, so ``--help`` answers at once.
+Only argparse, the standard library and :mod:`mixin.constants` load here, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import traceback
 import warnings
 from pathlib import Path
 from typing import Any, Callable
+
+from ..constants import HELPER_HEARS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -60,7 +62,7 @@ def whole_number(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight``, ``--mwf-iterations``, ``--vocal-yield`` and ``--vocal-remask``: which
+    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield`` and ``--vocal-remask``: which
     separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
@@ -91,6 +93,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         help="share of the helper DRNN's vocal (config.json's voice_helper; pretrained-models/drnn-songs for the "
         "shipped models) blended into the CDAEs' vocal in the seconds where they hear a voice: 0 CDAEs only "
         "(default: the model directory's config.json)",
+    )
+    p.add_argument(
+        "--voice-hears",
+        choices=HELPER_HEARS,
+        help="what the helper DRNN hears: the whole mix (its change to the vocal taken half from the harmonic and "
+        "half from the percussive stem) or the mix less the CDAEs' percussive stem (the change taken from the "
+        "harmonic stem) (default: the model directory's config.json, harmonic+vocal for the shipped models)",
     )
     p.add_argument(
         "--mwf-iterations",
@@ -127,6 +136,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         mask_power=args.mask_power,
         hpss_weight=args.hpss_weight,
         voice_weight=args.voice_weight,
+        voice_hears=args.voice_hears,
         mwf_iterations=args.mwf_iterations,
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
