@@ -41,6 +41,13 @@ give its share back to the pair, and at which it gives all of it. Sung music mea
 under real percussion where median filtering reaches 15-21 dB, 0.90-0.97 (``pretrained-models/README.md``)."""
 
 
+def filter_stft(sample_rate: int) -> tuple[int, int]:
+    """STFT size and hop of the Wiener filter, which the vocal's remask shares: median filtering's
+    size, half its frames (:data:`mixin.spatial.OVERLAPS`)."""
+    n_fft = hpss.n_fft_for(sample_rate)
+    return n_fft, n_fft // spatial.OVERLAPS
+
+
 def redraw_pair(
     pair: np.ndarray,
     harmonic: np.ndarray,
@@ -64,8 +71,7 @@ def redraw_pair(
         harmonic = harmonic + share * (median - harmonic)
     if not mwf_iterations:
         return harmonic
-    n_fft = hpss.n_fft_for(sample_rate)
-    hop = n_fft // spatial.OVERLAPS
+    n_fft, hop = filter_stft(sample_rate)
     out = np.empty_like(pair)
     for index in np.ndindex(pair.shape[:-2]):
         mix, ours = stft(pair[index], n_fft, hop), stft(harmonic[index], n_fft, hop)
@@ -125,8 +131,7 @@ def remask_vocal(
     frequencies, and from the 16-kHz DRNN's; their sum overshoots the mix in some bins. What the
     vocal sheds joins the pair, half of it counted harmonic (median filtering and the Wiener
     filter share it out next). Measured: ``pretrained-models/README.md``."""
-    n_fft = hpss.n_fft_for(sample_rate)
-    hop = n_fft // spatial.OVERLAPS
+    n_fft, hop = filter_stft(sample_rate)
     mix = stft(pair + vocal, n_fft, hop)
     ours = np.abs(stft(vocal, n_fft, hop))
     level = np.abs(mix)
