@@ -56,3 +56,16 @@ def stem_blocks(stems: np.ndarray, size: int):
     """(sources, n, channels) stems as a stream of blocks of ``size`` samples, as a separator yields them."""
     for i in range(0, stems.shape[1], size):
         yield stems[:, i : i + size]
+
+
+def cli_separator(*flags: str):
+    """The separator the CLI's model flags build from the shipped models, the helper DRNN off (for
+    speed) and ``flags`` on top; a bad flag value is argparse's usage error (SystemExit)."""
+    import argparse
+
+    from mixin.cli.common import add_model_options, load_separator_from
+
+    p = argparse.ArgumentParser()
+    add_model_options(p, "models")
+    shipped = ["--pretrained-model-dir", str(Path(__file__).resolve().parents[1] / "pretrained-models"), "--voice-weight", "0"]
+    return load_separator_from(p.parse_args([*shipped, *flags]))

@@ -100,8 +100,7 @@ def test_batches_are_the_same_however_drawn(stems_dir):
 def test_drawing_processes_end_cleanly(stems_dir):
     """Closing the drawing processes with batches in flight ends them all, every time: killing
     them (as before) hung for good within 15 closes in three tries of 150, and this test failed
-two runs of three. The bound is a hang's,
-    not a speed figure: a close takes about 0.1 s."""
+    two runs of three. The bound is a hang's, not a speed figure: a close takes about 0.1 s."""
     import multiprocessing
     import threading
 

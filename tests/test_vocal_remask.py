@@ -73,10 +73,7 @@ def test_streamed_remask_keeps_the_sum_and_off_passes_the_vocal():
 def test_config_and_flag_reach_the_separator(tmp_path):
     """``vocal_remask`` in config.json must be a boolean; the separator applies it only where there
     is a vocal and a pair to give to; ``--vocal-remask`` overrides the shipped config's on."""
-    import argparse
-    from pathlib import Path
-
-    from mixin.cli.common import add_model_options, load_separator_from
+    from conftest import cli_separator
     from mixin.errors import MixinError
     from mixin.registry import ModelConfig
     from mixin.separators import Separator
@@ -88,11 +85,7 @@ def test_config_and_flag_reach_the_separator(tmp_path):
     assert Separator(models, vocal_remask=True).vocal_remask is True
     assert Separator({"harmonic": None, "percussive": None}, vocal_remask=True).vocal_remask is False
     assert Separator(models, mode="single", vocal_remask=True).vocal_remask is False
-    root = Path(__file__).resolve().parents[1]
-    p = argparse.ArgumentParser()
-    add_model_options(p, "models")
-    shipped = ["--pretrained-model-dir", str(root / "pretrained-models"), "--voice-weight", "0"]
-    assert load_separator_from(p.parse_args(shipped)).vocal_remask is True
-    assert load_separator_from(p.parse_args(shipped + ["--vocal-remask", "off"])).vocal_remask is False
+    assert cli_separator().vocal_remask is True
+    assert cli_separator("--vocal-remask", "off").vocal_remask is False
     with pytest.raises(SystemExit):
-        p.parse_args(["--vocal-remask", "maybe"])
+        cli_separator("--vocal-remask", "maybe")

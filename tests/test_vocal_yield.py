@@ -89,26 +89,21 @@ def test_config_vocal_yield_is_checked_and_reaches_the_separator(tmp_path):
 def test_vocal_yield_flag_overrides_the_config():
     """``--vocal-yield off`` keeps the shipped CDAEs' vocal where the config would give it back (the
     synthetic example is decisive throughout); a value other than on/off is refused."""
-    import argparse
     from pathlib import Path
 
     import soundfile as sf
 
-    from mixin.cli.common import add_model_options, load_separator_from
+    from conftest import cli_separator
 
     root = Path(__file__).resolve().parents[1]
     audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
     audio = audio[: 8 * rate]
-    p = argparse.ArgumentParser()
-    add_model_options(p, "models")
-    shipped = ["--pretrained-model-dir", str(root / "pretrained-models"), "--voice-weight", "0"]
-    default = load_separator_from(p.parse_args(shipped))
-    off = load_separator_from(p.parse_args(shipped + ["--vocal-yield", "off"]))
+    default, off = cli_separator(), cli_separator("--vocal-yield", "off")
     assert default.vocal_yield and not off.vocal_yield
-    assert load_separator_from(p.parse_args(shipped + ["--vocal-yield", "on"])).vocal_yield
+    assert cli_separator("--vocal-yield", "on").vocal_yield
     given, kept = default.separate(audio, rate), off.separate(audio, rate)
     np.testing.assert_allclose(sum(kept.values()), audio, atol=1e-4)
     energy = {name: float(np.sum(stems["vocal"] ** 2)) for name, stems in (("given", given), ("kept", kept))}
     assert energy["kept"] > 1e-3 * float(np.sum(audio**2)) and energy["given"] < 0.1 * energy["kept"], energy
     with pytest.raises(SystemExit):
-        p.parse_args(["--vocal-yield", "maybe"])
+        cli_separator("--vocal-yield", "maybe")

@@ -89,18 +89,12 @@ def test_a_helper_that_hears_harmonic_and_vocal_leaves_the_percussive_stem():
 
 
 def test_voice_hears_flag_overrides_the_config():
-    import argparse
+    from conftest import cli_separator
 
-    from mixin.cli.common import add_model_options, load_separator_from
-
-    root = Path(__file__).resolve().parents[1]
-    p = argparse.ArgumentParser()
-    add_model_options(p, "models")
-    shipped = ["--pretrained-model-dir", str(root / "pretrained-models"), "--voice-weight", "0"]
-    assert load_separator_from(p.parse_args(shipped)).voice_hears == "harmonic+vocal"
-    assert load_separator_from(p.parse_args(shipped + ["--voice-hears", "mix"])).voice_hears == "mix"
+    assert cli_separator().voice_hears == "harmonic+vocal"
+    assert cli_separator("--voice-hears", "mix").voice_hears == "mix"
     with pytest.raises(SystemExit):
-        p.parse_args(["--voice-hears", "drums"])
+        cli_separator("--voice-hears", "drums")
 
 
 def test_config_voice_helper_is_checked(tmp_path: Path):
