@@ -9,7 +9,8 @@ cross-faded once. (Handing the filter median filtering's masked spectrogram inst
 would save an inverse STFT, but cost 0.1-0.2 dB on real and rendered mixes: kept in audio.)
 
 With ``vocal_remask`` the vocal is first redrawn as a mask of the mix on an STFT finer in
-frequency than the models' 96 bands (:func:`remask_vocal`); with ``vocal_yield`` it then gives its
+frequency than the models' 96 bands (:func:`remask_vocal`), with ``vocal_two_stage`` as far as
+median filtering's two-stage vocal also holds it so; with ``vocal_yield`` it then gives its
 share back to the pair in stretches where the whole mix is more decisive for median filtering than
 any sung music measured here: there the vocal model mostly takes sustained instruments (strings,
 winds), and what it takes caps the harmonic stem below median filtering's (:func:`yield_share`).
@@ -122,20 +123,32 @@ def yield_vocal(
     return pair + given, harmonic + given, vocal - given, None
 
 
+def mask_of(part: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """``part`` / ``level`` of STFT magnitudes, at most 1 (0 where the mix is silent)."""
+    return np.minimum(np.divide(part, level, out=np.zeros_like(level), where=level > 0), 1.0)
+
+
 def remask_vocal(
-    pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray, sample_rate: int
+    pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray, sample_rate: int, two_stage: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``pair``, ``harmonic`` and ``vocal`` (..., channels, samples) after the vocal was redrawn as
     a mask of the mix on median filtering's STFT: each bin holds at most what the mix holds there,
     with the mix's phase. The vocal comes from masks on the models' 96 Bark bands, coarse at high
-    frequencies, and from the 16-kHz DRNN's; their sum overshoots the mix in some bins. What the
-    vocal sheds joins the pair, half of it counted harmonic (median filtering and the Wiener
-    filter share it out next). Measured: ``pretrained-models/README.md``."""
+    frequencies, and from the 16-kHz DRNN's; their sum overshoots the mix in some bins. With
+    ``two_stage`` > 0 the mask is a weighted geometric mean, ``M ** (1 - two_stage) * T ** two_stage``,
+    of that mask M and the mask T of :func:`mixin.hpss.two_stage_vocal`'s estimate: a bin stays
+    vocal as far as both opinions hold it so. What the vocal sheds joins the pair, half of it counted
+    harmonic (median filtering and the Wiener filter share it out next). Measured:
+    ``pretrained-models/README.md``."""
+    if not 0 <= two_stage <= 1:
+        raise ValueError(f"two_stage must be in [0, 1], not {two_stage!r}")
     n_fft, hop = filter_stft(sample_rate)
     mix = stft(pair + vocal, n_fft, hop)
-    ours = np.abs(stft(vocal, n_fft, hop))
     level = np.abs(mix)
-    mask = np.minimum(np.divide(ours, level, out=np.zeros_like(level), where=level > 0), 1.0)
+    mask = mask_of(np.abs(stft(vocal, n_fft, hop)), level)
+    if two_stage > 0:
+        theirs = mask_of(np.abs(stft(hpss.two_stage_vocal(pair + vocal, sample_rate), n_fft, hop)), level)
+        mask = mask ** (1.0 - two_stage) * theirs**two_stage
     redrawn = istft(mask * mix, n_fft, hop, vocal.shape[-1])
     shed = vocal - redrawn
     return pair + shed, harmonic + 0.5 * shed, redrawn
@@ -150,11 +163,12 @@ def stream_redraw(
     mwf_iterations: int = 0,
     vocal_yield: bool = False,
     vocal_remask: bool = False,
+    vocal_two_stage: float = 0.0,
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the harmonic/percussive pair
     redrawn by :func:`redraw_pair` per 6-s chunk (the share of median filtering glides over the
     1-s cross-fades rather than stepping), after ``vocal_remask``'s :func:`remask_vocal` and
-    ``vocal_yield``'s :func:`yield_vocal`. Other stems pass unchanged; the stems still add up to
+    ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``). Other stems pass unchanged; the stems still add up to
     the mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
@@ -163,7 +177,7 @@ def stream_redraw(
     def redraw(pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         split = None
         if vocal is not None and vocal_remask:
-            pair, harmonic, vocal = remask_vocal(pair, harmonic, vocal, sample_rate)
+            pair, harmonic, vocal = remask_vocal(pair, harmonic, vocal, sample_rate, vocal_two_stage)
         if vocal is not None and vocal_yield:
             # Where the last chunk gave way this one likely does too: the mix's split first (reused
             # when all is given); else the pair's, needed anyway, says whether the mix's is worth it.

@@ -51,7 +51,8 @@ class Separator(ChunkedSeparator):
     ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
     the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`); the
     blend and the filter run last, in one stage (:mod:`mixin.redraw`); before them ``vocal_remask``
-    redraws the vocal as a mask of the mix on a finer STFT, and ``vocal_yield`` gives the vocal's
+    redraws the vocal as a mask of the mix on a finer STFT (``vocal_two_stage``: that far also by
+    median filtering's two-stage vocal, :func:`mixin.hpss.two_stage_vocal`), and ``vocal_yield`` gives the vocal's
     share back to the pair where the whole mix is decisive for median filtering.
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice; ``voice_hears`` says what the DRNN
@@ -75,6 +76,7 @@ class Separator(ChunkedSeparator):
         mwf_iterations: int = 0,
         vocal_yield: bool = False,
         vocal_remask: bool = False,
+        vocal_two_stage: float = 0.0,
         workers: int = 1,
         voice_helper: Any = None,
         voice_weight: float = 0.0,
@@ -114,6 +116,9 @@ class Separator(ChunkedSeparator):
         self.mwf_iterations = mwf_iterations if split else 0
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
+        if not 0 <= vocal_two_stage <= 1:
+            raise ValueError(f"vocal_two_stage must be in [0, 1], not {vocal_two_stage!r}")
+        self.vocal_two_stage = float(vocal_two_stage) if self.vocal_remask else 0.0  # a share of the remask's mask
         if not 0 <= voice_weight <= 1:
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
@@ -151,13 +156,15 @@ class Separator(ChunkedSeparator):
         mwf_iterations: int | None = None,
         vocal_yield: bool | None = None,
         vocal_remask: bool | None = None,
+        vocal_two_stage: float | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations``, ``vocal_yield`` and ``vocal_remask`` default to the ones in its
-        ``config.json``. (:meth:`from_pretrained` reads the config; the shipped models by default.)
+        ``mwf_iterations``, ``vocal_yield``, ``vocal_remask`` and ``vocal_two_stage`` default to the
+        ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with ``vocal_remask`` False
+        is an error: it is a share of the remask). (:meth:`from_pretrained` reads the config; the shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
         with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` and ``voice_hears`` default to ``config.json``'s ``voice_helper`` weight and
@@ -165,6 +172,9 @@ class Separator(ChunkedSeparator):
         (a model directory relative to this one) loads only when the weight is above 0 and the vocal
         is separated with soft masks."""
         from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
+
+        if vocal_two_stage and vocal_remask is False:
+            raise MixinError(None, "--vocal-two-stage is a share of the vocal remask: not with --vocal-remask off")
 
         if single_model and config.input != "magnitude":
             raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
@@ -206,6 +216,7 @@ class Separator(ChunkedSeparator):
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
             vocal_yield=config.vocal_yield if vocal_yield is None else vocal_yield,
             vocal_remask=config.vocal_remask if vocal_remask is None else vocal_remask,
+            vocal_two_stage=config.vocal_two_stage if vocal_two_stage is None else vocal_two_stage,
             workers=lean_workers(models.values()),
             voice_helper=voice_helper,
             voice_weight=weight,
@@ -236,7 +247,7 @@ class Separator(ChunkedSeparator):
 
             stems = stream_redraw(
                 stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations,
-                self.vocal_yield, self.vocal_remask,
+                self.vocal_yield, self.vocal_remask, self.vocal_two_stage,
             )
         yield from stems
 
@@ -299,7 +310,7 @@ CDAE_ONLY_OPTIONS = {
     "instrumental": "--instrumental", "single_model": "--single-model", "mask_power": "--mask-power",
     "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "voice_hears": "--voice-hears",
     "mwf_iterations": "--mwf-iterations",
-    "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask",
+    "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask", "vocal_two_stage": "--vocal-two-stage",
 }
 """The CDAE separator's options and their flags: given to another architecture, an error."""
 SWITCHES = ("instrumental", "single_model")

@@ -87,7 +87,9 @@ def test_train_save_load_and_separate(tmp_path, capsys):
     assert "--instrumental applies to the cdae architecture only, not to a drnn" in capsys.readouterr().err
     assert xtract([str(song), "--pretrained-model-dir", model, "--mask-power", "2", "--mwf-iterations", "1", "--quiet"]) == 1
     assert "--mask-power, --mwf-iterations apply to the cdae architecture only" in capsys.readouterr().err
-    for flag, value in (("--vocal-yield", "off"), ("--vocal-remask", "off"), ("--voice-hears", "mix")):  # "off" is given too
+    for flag, value in (
+        ("--vocal-yield", "off"), ("--vocal-remask", "off"), ("--voice-hears", "mix"), ("--vocal-two-stage", "0"),
+    ):  # "off" and 0 are given too
         assert xtract([str(song), "--pretrained-model-dir", model, flag, value, "--quiet"]) == 1
         assert f"{flag} applies to the cdae architecture only" in capsys.readouterr().err
 

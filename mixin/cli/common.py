@@ -62,7 +62,7 @@ def whole_number(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield`` and ``--vocal-remask``: which
+    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``, ``--vocal-remask`` and ``--vocal-two-stage``: which
     separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
@@ -123,6 +123,14 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "than the mix's; the mix's phase), what it sheds going to the harmonic/percussive pair (default: the "
         "model directory's config.json, on for the shipped models)",
     )
+    p.add_argument(
+        "--vocal-two-stage",
+        type=fraction,
+        metavar="S",
+        help="share of median filtering's two-stage vocal (a long-window then a short-window median filtering) "
+        "in the remask's vocal mask, a weighted geometric mean: 0 the models' opinion only; needs the remask "
+        "(default: the model directory's config.json, 0.5 for the shipped models)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -140,6 +148,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         mwf_iterations=args.mwf_iterations,
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
+        vocal_two_stage=args.vocal_two_stage,
         **options,
     )
 
