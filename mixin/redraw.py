@@ -143,11 +143,12 @@ def remask_vocal(
     if not 0 <= two_stage <= 1:
         raise ValueError(f"two_stage must be in [0, 1], not {two_stage!r}")
     n_fft, hop = filter_stft(sample_rate)
-    mix = stft(pair + vocal, n_fft, hop)
+    audio = pair + vocal
+    mix = stft(audio, n_fft, hop)
     level = np.abs(mix)
     mask = mask_of(np.abs(stft(vocal, n_fft, hop)), level)
     if two_stage > 0:
-        theirs = mask_of(np.abs(stft(hpss.two_stage_vocal(pair + vocal, sample_rate), n_fft, hop)), level)
+        theirs = mask_of(np.abs(stft(hpss.two_stage_vocal(audio, sample_rate), n_fft, hop)), level)
         mask = mask ** (1.0 - two_stage) * theirs**two_stage
     redrawn = istft(mask * mix, n_fft, hop, vocal.shape[-1])
     shed = vocal - redrawn
