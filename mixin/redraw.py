@@ -169,8 +169,8 @@ def stream_redraw(
     """(sources, n, channels) stem blocks in, the same with the harmonic/percussive pair
     redrawn by :func:`redraw_pair` per 6-s chunk (the share of median filtering glides over the
     1-s cross-fades rather than stepping), after ``vocal_remask``'s :func:`remask_vocal` and
-    ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``). Other stems pass unchanged; the stems still add up to
-    the mix."""
+    ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``). Other
+    stems pass unchanged; the stems still add up to the mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
     state = {"gave": False}  # whether the last chunk's vocal gave way (chunks come in order, one at a time)
