@@ -136,10 +136,10 @@ def remask_vocal(
     with the mix's phase. The vocal comes from masks on the models' 96 Bark bands, coarse at high
     frequencies, and from the 16-kHz DRNN's; their sum overshoots the mix in some bins. With
     ``two_stage`` > 0 the mask is a weighted geometric mean, ``M ** (1 - two_stage) * T ** two_stage``,
-    of that mask M and the mask T of :func:`mixin.hpss.two_stage_vocal`'s estimate: a bin stays
-    vocal as far as both opinions hold it so. What the vocal sheds joins the pair, half of it counted
-    harmonic (median filtering and the Wiener filter share it out next). Measured:
-    ``pretrained-models/README.md``."""
+    of that mask M and the mask T of :func:`mixin.hpss.two_stage_vocal`'s estimate from the mix
+    less the models' percussive stem: a bin stays vocal as far as both opinions hold it so. What
+    the vocal sheds joins the pair, half of it counted harmonic (median filtering and the Wiener
+    filter share it out next). Measured: ``pretrained-models/README.md``."""
     if not 0 <= two_stage <= 1:
         raise ValueError(f"two_stage must be in [0, 1], not {two_stage!r}")
     n_fft, hop = filter_stft(sample_rate)
@@ -148,7 +148,8 @@ def remask_vocal(
     level = np.abs(mix)
     mask = mask_of(np.abs(stft(vocal, n_fft, hop)), level)
     if two_stage > 0:
-        theirs = mask_of(np.abs(stft(hpss.two_stage_vocal(audio, sample_rate), n_fft, hop)), level)
+        # It hears the mix less the models' percussive stem: fewer drum hits to mistake for a voice.
+        theirs = mask_of(np.abs(stft(hpss.two_stage_vocal(harmonic + vocal, sample_rate), n_fft, hop)), level)
         mask = mask ** (1.0 - two_stage) * theirs**two_stage
     redrawn = istft(mask * mix, n_fft, hop, vocal.shape[-1])
     shed = vocal - redrawn
