@@ -127,9 +127,9 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "--vocal-two-stage",
         type=fraction,
         metavar="S",
-        help="share of median filtering's two-stage vocal (a long-window then a short-window median filtering) "
-        "in the remask's vocal mask, a weighted geometric mean: 0 the models' opinion only; needs the remask "
-        "(default: the model directory's config.json, 0.5 for the shipped models)",
+        help="share of median filtering's two-stage vocal (a long-window then a short-window median filtering of "
+        "the mix less the percussive stem) in the remask's vocal mask, a weighted geometric mean: 0 the models' "
+        "opinion only; needs the remask (default: the model directory's config.json, 0.5 for the shipped models)",
     )
 
 
