@@ -67,5 +67,6 @@ def cli_separator(*flags: str):
 
     p = argparse.ArgumentParser()
     add_model_options(p, "models")
-    shipped = ["--pretrained-model-dir", str(Path(__file__).resolve().parents[1] / "pretrained-models"), "--voice-weight", "0"]
+    models = Path(__file__).resolve().parents[1] / "pretrained-models"
+    shipped = ["--pretrained-model-dir", str(models), "--voice-weight", "0"]
     return load_separator_from(p.parse_args([*shipped, *flags]))

@@ -62,8 +62,9 @@ def whole_number(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``, ``--vocal-remask`` and ``--vocal-two-stage``: which
-    separator runs (shared by separating and evaluating)."""
+    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``,
+    ``--vocal-remask`` and ``--vocal-two-stage``: which separator runs (shared by separating and
+    evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
