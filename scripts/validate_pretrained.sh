@@ -6,7 +6,8 @@
 # trained on: see build_pretrained.sh); (2) real instrument + percussion mixes built from those 4
 # (each song's pitched stems under another's drums or a sonic-pi-samples drum loop); (3) the same 4
 # songs with their drums at -3 dB of the rest, as pop/rock records have them (real-dev's studio drums
-# sit at 0 to -21 dB); (4) MIR-1K clips of the held-out songs (voice GNSDR; training singers: an
+# sit at 0 to -21 dB), and again spread in stereo with reverb (real-dev's multitracks are mono or nearly so; records
+# are not: --spread); (4) MIR-1K clips of the held-out songs (voice GNSDR; training singers: an
 # optimistic figure); (5) 12 acoustic mixes: chorales rendered with sampled strings, winds and brass
 # under real percussion (scripts/make_acoustic_mixes.py; rendered instruments, where median
 # filtering is near its best, as on the held-out acoustic set). DRNN (trained on all of MIR-1K's
@@ -26,7 +27,9 @@ rm -rf "$W/percussion-val"
     --loops /usr/share/sonic-pi/samples/loop_{amen_full,breakbeat,compus,tabla}.flac
 rm -rf "$W/real-val-loud"
 "$PY" eval_mixin.py "$W/real-val" --make-loud-drums "$W/real-val-loud"
-for set in real-val percussion-val real-val-loud; do
+rm -rf "$W/real-val-spread"
+"$PY" eval_mixin.py "$W/real-val" --make-loud-drums "$W/real-val-spread" --spread
+for set in real-val percussion-val real-val-loud real-val-spread; do
     "$PY" eval_mixin.py "$W/$set" --pretrained-model-dir "$MODELS" \
         --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/$set" --cores 2 --quiet
 done

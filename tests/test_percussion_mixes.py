@@ -120,3 +120,34 @@ def test_loud_drum_songs_move_named_stems_first_and_refuse_unknown_ones(tmp_path
     with pytest.raises(MixinError, match="a drum stem"):
         make_loud_drum_songs(tmp_path / "songs", tmp_path / "y", stem_db={"drums": 3.0})
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_loud_drum_songs_spread_in_stereo(tmp_path, capsys):
+    from mixin.cli.evaluate import main
+    from mixin.data.percussion_mixes import SPREAD_PAN
+
+    write_musdb_track(tmp_path / "songs" / "song0", 1.5, seed=4)
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--spread"]) == 0
+    assert "(drums at -3 dB of the rest, spread in stereo)" in capsys.readouterr().out
+    audio = {n: sf.read(str(tmp_path / "out" / "song0" / f"{n}.wav"), dtype="float64")[0]
+             for n in ("bass", "drums", "mixture", "other", "vocals")}
+    stems = audio["bass"] + audio["drums"] + audio["other"] + audio["vocals"]
+    np.testing.assert_allclose(stems, audio["mixture"], atol=1e-6)
+    rest = audio["mixture"] - audio["drums"]
+    assert 10 * np.log10(np.sum(audio["drums"] ** 2) / np.sum(rest**2)) == pytest.approx(-3.0, abs=0.01)
+    # The bass stays dry in the middle; the other pitched stem sits left (constant-power pan), with reverb.
+    np.testing.assert_allclose(audio["bass"][:, 0], audio["bass"][:, 1], atol=1e-7)
+    angle = (1 - SPREAD_PAN) * np.pi / 4
+    left, right = np.sum(audio["other"][:, 0] ** 2), np.sum(audio["other"][:, 1] ** 2)
+    assert 10 * np.log10(left / right) == pytest.approx(20 * np.log10(np.cos(angle) / np.sin(angle)), abs=1.5)
+    # The reverb decorrelates the channels of the voice and the drums, which sit in the middle.
+    for name in ("vocals", "drums"):
+        l, r = audio[name][:, 0], audio[name][:, 1]
+        assert 0.5 < np.dot(l, r) / np.sqrt(np.dot(l, l) * np.dot(r, r)) < 0.999
+        assert 10 * np.log10(np.sum(l**2) / np.sum(r**2)) == pytest.approx(0.0, abs=1.0)
+    # The same stems, the same result.
+    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--spread", "--force"]) == 0
+    again, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
+    np.testing.assert_array_equal(again, audio["mixture"])
+    assert main([str(tmp_path / "songs"), "--spread"]) == 2
+    assert "--spread: for --make-loud-drums only" in capsys.readouterr().err

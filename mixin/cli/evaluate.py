@@ -46,6 +46,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                    help="with --make-loud-drums: first move stem NAME (its file name without suffix, e.g. vocals, bass, "
                    "other) by DB dB, for other balances of voice and instruments (the drums are then set "
                    "against the result); repeatable")
+    p.add_argument("--spread", action="store_true",
+                   help="with --make-loud-drums: place the stems as on a stereo record (bass, voice and drums in "
+                   "the middle, other pitched stems left and right, each with a stereo reverb of its own)")
     p.add_argument("--force", action="store_true",
                    help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR")
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(f"--stem-db: {error}")
     if args.stem_db and not args.make_loud_drums:
         return usage_error("--stem-db: for --make-loud-drums only")
+    if args.spread and not args.make_loud_drums:
+        return usage_error("--spread: for --make-loud-drums only")
     if args.make_loud_drums:
         return run(make_loud_drums, args)
     return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
@@ -84,9 +89,12 @@ def make_loud_drums(args: argparse.Namespace) -> int:
     """--make-loud-drums: TRACKS_DIR's songs with their drums re-balanced, written, not scored."""
     from ..data.percussion_mixes import make_loud_drum_songs
 
-    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db, force=args.force)
+    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db,
+                                spread=args.spread, force=args.force)
     moved = "".join(f", {name} {db:+g} dB" for name, db in args.stem_db.items())
-    print(f"wrote {len(made)} songs into {args.make_loud_drums}/ (drums at {args.drums_db:g} dB of the rest{moved})")
+    spread = ", spread in stereo" if args.spread else ""
+    balance = f"drums at {args.drums_db:g} dB of the rest{moved}{spread}"
+    print(f"wrote {len(made)} songs into {args.make_loud_drums}/ ({balance})")
     return EXIT_OK
 
 

@@ -8,7 +8,9 @@ Written as track folders ``mixture.wav``, ``harmonic.wav``, ``drums.wav`` that
 
 :func:`make_loud_drum_songs` keeps each song whole and only sets its drums' level against the rest,
 as pop and rock records have them: studio multitracks such as real-dev's often carry quiet drums,
-which make every percussive figure low and favour settings that neglect the drums.
+which make every percussive figure low and favour settings that neglect the drums. With ``spread``
+it also places the stems as a stereo record would (:func:`place`): real-dev's multitracks are mono or nearly so,
+the held-out pop and rock songs most likely not.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ LEVEL_DB = (-6.0, 3.0)
 """Percussion level relative to the pitched stems' RMS, drawn uniformly (dB)."""
 PEAK = 0.9
 """Peak of every mixture written (the stems scaled alike)."""
+SPREAD_PAN = 0.45
+"""With ``spread``: pitched stems other than the bass sit this far left and right, in turn (-1 .. 1)."""
+SPREAD_WET = {"vocal": 0.18, "percussive": 0.12, "harmonic": 0.2, "bass": 0.0}
+"""With ``spread``: wet level of each stem's own stereo reverb (by source; the bass stays dry)."""
 
 
 def _read_stems(folder: Path, sources: Collection[str] | None = None) -> tuple[dict[str, tuple[str, np.ndarray]], int]:
@@ -62,6 +68,31 @@ def _stems(folder: Path) -> tuple[np.ndarray | None, np.ndarray | None, int]:
 def stereo(audio: np.ndarray) -> np.ndarray:
     """(samples, 2): mono repeated, channels beyond two dropped."""
     return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio[:, :2]
+
+
+def place(parts: Mapping[str, np.ndarray], sources: Mapping[str, str], rate: int) -> dict[str, np.ndarray]:
+    """(samples, 2) stems, each as its mono sum placed as on a stereo record: the bass, the voice
+    and the drums in the middle, other pitched stems :data:`SPREAD_PAN` to the left and right in
+    turn, each with a stereo reverb of its own (pedalboard; :data:`SPREAD_WET`), cut to its length.
+    The same stems give the same result. ``sources``: name -> source (:func:`~mixin.data.stems.source_of`)."""
+    import pedalboard as pb
+
+    from .render import pan
+
+    placed: dict[str, np.ndarray] = {}
+    side = -1.0
+    for name, audio in parts.items():
+        source = sources[name]
+        position = 0.0
+        if source == "harmonic" and name != "bass":
+            position, side = side * SPREAD_PAN, -side
+        out = pan(audio.mean(axis=1), position)  # (2, n)
+        wet = SPREAD_WET["bass" if name == "bass" else source]
+        if wet > 0:
+            board = pb.Pedalboard([pb.Reverb(room_size=0.5, damping=0.5, wet_level=wet, dry_level=1.0, width=1.0)])
+            out = board(np.ascontiguousarray(out), float(rate))[:, : len(audio)]
+        placed[name] = np.ascontiguousarray(out.T, dtype=np.float32)
+    return placed
 
 
 def tile_to(audio: np.ndarray, length: int) -> np.ndarray:
@@ -120,6 +151,7 @@ def make_loud_drum_songs(
     drums_db: float = LOUD_DRUMS_DB,
     *,
     stem_db: Mapping[str, float] | None = None,
+    spread: bool = False,
     force: bool = False,
 ) -> list[Path]:
     """Each song of ``tracks_dir`` (MUSDB18-HQ layout) with drums, its drums scaled to ``drums_db``
@@ -128,7 +160,8 @@ def make_loud_drum_songs(
     ``stem_db`` first moves named stems (file names without suffix, e.g. ``{"vocals": 1.5}``) by so
     many dB, for balances other than the multitracks' own (records' voices and guitars differ too);
     the drums then sit at ``drums_db`` of what that leaves. A name no song has is refused, and so is
-    a drum stem (its level is ``drums_db``'s)."""
+    a drum stem (its level is ``drums_db``'s). ``spread``: the stems placed by :func:`place` first
+    (written as heard, so they still sum to the mixture)."""
     stem_db = dict(stem_db or {})
     songs: list[tuple[Path, dict[str, np.ndarray], int]] = []
     seen: set[str] = set()
@@ -145,6 +178,8 @@ def make_loud_drum_songs(
             if name in parts:
                 parts[name] = parts[name] * np.float32(10 ** (db / 20))
                 seen.add(name)
+        if spread:
+            parts = place(parts, {name: source for name, (source, _) in stems.items()}, rate)
         rest = sum(audio for name, audio in parts.items() if name not in drums)
         beat = sum(parts[name] for name in drums)
         gain = level_gain(beat, rest, drums_db)
