@@ -3,7 +3,7 @@
 
 import sys
 
-from mixin.cli.evaluate import main
+from mixin.launch import load_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(load_main("mixin.cli.evaluate", __file__)())

@@ -154,4 +154,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from mixin.launch import ensure
+
+    ensure(__file__)  # the .venv's Python, where this one lacks the dependencies
     sys.exit(main())

@@ -1,0 +1,64 @@
+"""The checkout's scripts (``./xtract_mixin.py`` and friends) run with the project's ``.venv``.
+
+Their ``#!/usr/bin/env python3`` finds the system Python, which after ``bash scripts/run.sh``
+lacks the dependencies (they live in ``.venv`` beside the scripts): without this, the README's
+``./xtract_mixin.py song.wav`` ended in a ModuleNotFoundError traceback. Standard library only:
+it runs before anything that needs the dependencies is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Iterable
+
+RELAUNCHED = "MIXIN_RELAUNCHED"
+"""Set in the environment of the relaunched script, so that it never relaunches again."""
+
+DEPENDENCIES = ("numpy", "scipy", "soundfile", "soxr")
+"""Modules of ``requirements.txt`` that every script needs sooner or later (found, not imported:
+``--help`` stays instant)."""
+
+
+def venv_python(script: str | Path) -> Path:
+    """The Python of the ``.venv`` beside ``script`` (which may not exist)."""
+    return Path(script).resolve().parent / ".venv" / "bin" / "python"
+
+
+def missing(modules: Iterable[str]) -> str | None:
+    """The first of ``modules`` that this Python cannot find, or None."""
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except ModuleNotFoundError:  # its parent package is missing
+            return module
+    return None
+
+
+def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES) -> None:
+    """Where this Python lacks one of ``modules``, run ``script`` again (same arguments) under the
+    ``.venv`` beside it, replacing this process; with no such ``.venv``, or already relaunched,
+    exit with status 2 and a one-line error saying how to set up."""
+    name = missing(modules)
+    if name is None:
+        return
+    python = venv_python(script)
+    if python.is_file() and os.access(python, os.X_OK) and not os.environ.get(RELAUNCHED):
+        os.environ[RELAUNCHED] = "1"
+        os.execv(str(python), [str(python), str(script), *sys.argv[1:]])
+    print(
+        f"{Path(script).name}: error: {sys.executable} lacks the Python package {name!r}; set up with "
+        "'bash scripts/run.sh setup' (then .venv/bin/python runs it) or 'pip install -r requirements.txt'",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
+
+
+def load_main(module: str, script: str | Path) -> Callable[[], int]:
+    """``module``'s ``main``, once :func:`ensure` found the dependencies."""
+    ensure(script)
+    return importlib.import_module(module).main

@@ -1,0 +1,74 @@
+"""The checkout's scripts run under the .venv beside them when the Python that started them lacks
+the dependencies (the shebang finds the system Python), else fail with a one-line error."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mixin import launch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_missing_finds_without_importing():
+    assert launch.missing(["os", "json"]) is None
+    assert launch.missing(["os", "mixin_no_such_package", "json"]) == "mixin_no_such_package"
+    assert launch.missing(["mixin_no_such_package.sub"]) == "mixin_no_such_package.sub"
+    assert launch.missing(launch.DEPENDENCIES) is None  # the tests' own Python has them
+
+
+class Relaunched(Exception):
+    pass
+
+
+@pytest.fixture
+def script(tmp_path, monkeypatch):
+    path = tmp_path / "tool.py"
+    path.write_text("")
+    monkeypatch.setattr(sys, "argv", [str(path), "song.wav", "--force"])
+    monkeypatch.delenv(launch.RELAUNCHED, raising=False)
+
+    def execv(program, args):
+        raise Relaunched(program, args)
+
+    monkeypatch.setattr(os, "execv", execv)
+    return path
+
+
+def test_relaunches_under_the_venv_beside_the_script(script):
+    python = script.parent / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    python.chmod(0o755)
+    launch.ensure(script, ["os"])  # nothing missing: nothing happens
+    with pytest.raises(Relaunched) as caught:
+        launch.ensure(script, ["mixin_no_such_package"])
+    assert caught.value.args == (str(python), [str(python), str(script), "song.wav", "--force"])
+    assert os.environ[launch.RELAUNCHED] == "1"
+    with pytest.raises(SystemExit) as exited:  # relaunched and still missing: no loop
+        launch.ensure(script, ["mixin_no_such_package"])
+    assert exited.value.code == 2
+
+
+def test_without_a_venv_one_line_error(script, capsys):
+    with pytest.raises(SystemExit) as exited:
+        launch.ensure(script, ["os", "mixin_no_such_package"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("tool.py: error: ") and "lacks the Python package 'mixin_no_such_package'" in err
+    assert "bash scripts/run.sh setup" in err
+
+
+def test_a_script_started_without_site_packages(tmp_path):
+    """``python -S``: no site-packages, as the system Python without the dependencies."""
+    env = {k: v for k, v in os.environ.items() if k != launch.RELAUNCHED}
+    run = subprocess.run([sys.executable, "-S", str(ROOT / "xtract_mixin.py"), "--help"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path)
+    if launch.venv_python(ROOT / "xtract_mixin.py").is_file():  # as after scripts/run.sh: relaunched
+        assert run.returncode == 0 and run.stdout.startswith("usage: xtract_mixin.py")
+    else:  # a pip-installed environment without .venv: the one-line error
+        assert run.returncode == 2 and "lacks the Python package 'numpy'" in run.stderr
