@@ -54,9 +54,10 @@ INPUT_LEVEL = 0.037
 chunk of the rendered training mixes (real records measure 0.07 to 0.14, louder than renders)."""
 
 MODEL_INPUTS = ("magnitude", "normalised")
-"""What a CDAE is fed (config.json's ``input``): raw |NSGT| (MiXiN's), or |NSGT| scaled per
-chunk to a mean of ``input_level`` (:func:`mixin.filtering.model_input`), so loudness does not
-change the masks."""
+"""What a model is fed (config.json's ``input``): the mix as it comes (MiXiN's), or scaled so that
+loudness does not change the masks: a CDAE's |NSGT| per chunk to a mean of ``input_level``
+(:func:`mixin.filtering.model_input`), a DRNN's 16-kHz piece to an RMS of ``input_level``
+(:func:`mixin.drnn.input_gain`)."""
 
 HELPER_HEARS = ("mix", "harmonic+vocal")
 """What the helper DRNN may be given (config.json's ``voice_helper`` ``hears``): the mix, or the mix

@@ -36,6 +36,19 @@ a ReLU recurrence run far longer than it was trained on can grow without bound).
 SCALE = 100.0
 """STFT values are multiplied by this: magnitudes near 1 rather than 1e-3 keep the squared
 errors and gradients well above Adam's epsilon."""
+INPUT_FLOOR = 1e-3
+"""A piece's RMS is taken as at least this (-60 dBFS) when its input gain is worked out:
+near-silence is not raised to the level of a song."""
+
+
+def input_gain(pieces: np.ndarray, level: float | None) -> np.ndarray:
+    """(m, samples) pieces -> (m, 1, 1): the gain that brings each piece's RMS to ``level`` (1 for
+    None). The masks depend on the level the network hears (ReLU layers with biases); so scaled, a
+    piece sounds alike however loud the record is."""
+    if level is None:
+        return np.ones((len(pieces), 1, 1), np.float32)
+    rms = np.sqrt(np.mean(np.square(pieces, dtype=np.float32), axis=-1))
+    return (np.float32(level) / np.maximum(rms, np.float32(INPUT_FLOOR)))[:, None, None]
 
 
 def stft(x: np.ndarray) -> np.ndarray:

@@ -75,8 +75,8 @@ class ModelConfig:
     trained: bool = True
     mask_power: float = MASK_POWER  # the soft-mask exponent these models were validated with (cdae)
     gains: dict[str, float] = field(default_factory=dict)  # per-source output calibration (mixin.training.calibrate)
-    input: str = "magnitude"  # what the CDAEs are fed: one of constants.MODEL_INPUTS
-    input_level: float = INPUT_LEVEL  # mean |NSGT| of a chunk fed to the models, for input "normalised"
+    input: str = "magnitude"  # what the models are fed: one of constants.MODEL_INPUTS
+    input_level: float = INPUT_LEVEL  # for input "normalised": a chunk's mean |NSGT| (cdae), a piece's RMS (drnn)
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)

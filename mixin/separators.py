@@ -328,10 +328,18 @@ class DRNNSeparator(ChunkedSeparator):
     """Vocal and accompaniment stems; audio is resampled to 16 kHz for the model and the
     stems come back at the input's rate. Long inputs go through in 30-s pieces (``piece``
     samples at 16 kHz; the recurrent state restarts every 100 frames in any case), cross-faded
-    over 0.5 s; the two stems sum to the mix."""
+    over 0.5 s; the two stems sum to the mix. With ``input_level`` (config.json's ``input``
+    "normalised") each piece is heard at that RMS, its mask applied to the piece as it is."""
 
     def __init__(
-        self, model, *, trained: bool = True, batch_size: int = 1, piece: int = drnn.PIECE, mono: bool = False
+        self,
+        model,
+        *,
+        trained: bool = True,
+        batch_size: int = 1,
+        piece: int = drnn.PIECE,
+        mono: bool = False,
+        input_level: float | None = None,
     ) -> None:
         if piece <= 2 * DRNN_OVERLAP:
             raise ValueError(f"piece must be longer than two cross-fades ({2 * DRNN_OVERLAP} samples), not {piece}")
@@ -342,6 +350,7 @@ class DRNNSeparator(ChunkedSeparator):
         self.overlap = DRNN_OVERLAP
         self.batch_size = batch_size
         self.trained = trained
+        self.input_level = input_level  # None: the model hears each piece at the level it comes
 
     @classmethod
     def from_config(
@@ -376,7 +385,8 @@ class DRNNSeparator(ChunkedSeparator):
         if model is None:
             require_tensorflow(path, backend)
             model = load_keras_drnn(path)
-        return cls(model, trained=config.trained, piece=piece, mono=mono)
+        level = config.input_level if config.input == "normalised" else None
+        return cls(model, trained=config.trained, piece=piece, mono=mono, input_level=level)
 
     def separate_chunks(self, chunks: np.ndarray) -> np.ndarray:
         n, channels, length = chunks.shape
@@ -386,14 +396,16 @@ class DRNNSeparator(ChunkedSeparator):
             # one model run on the channels' mean (the STFT is linear: the mean of theirs); its
             # vocal mask then applies to each channel
             mix = np.abs(z.reshape(n, channels, *z.shape[1:]).mean(axis=1))  # (n, frames, 513)
-            out = drnn.run_sequences(self.model, drnn.with_context(mix))[..., : drnn.BINS]
+            gain = drnn.input_gain(chunks.mean(axis=1), self.input_level)  # (n, 1, 1)
+            out = drnn.run_sequences(self.model, drnn.with_context(mix * gain))[..., : drnn.BINS] / gain
             mask = np.divide(out, mix, out=np.zeros_like(out), where=mix > 0)
             vocal_coefs = np.repeat(mask, channels, axis=0) * z
         else:
             mag = np.abs(z)
-            out = drnn.run_sequences(self.model, drnn.with_context(mag))
+            gain = drnn.input_gain(flat, self.input_level)
+            out = drnn.run_sequences(self.model, drnn.with_context(mag * gain))[..., : drnn.BINS] / gain
             phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
-            vocal_coefs = out[..., : drnn.BINS] * phase
+            vocal_coefs = out * phase
         vocal = drnn.istft(vocal_coefs, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment
 
