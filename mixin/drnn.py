@@ -36,6 +36,7 @@ a ReLU recurrence run far longer than it was trained on can grow without bound).
 SCALE = 100.0
 """STFT values are multiplied by this: magnitudes near 1 rather than 1e-3 keep the squared
 errors and gradients well above Adam's epsilon."""
+
 INPUT_FLOOR = 1e-3
 """A piece's RMS is taken as at least this (-60 dBFS) when its input gain is worked out:
 near-silence is not raised to the level of a song."""

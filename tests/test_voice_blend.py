@@ -180,8 +180,8 @@ def test_mono_drnn_mask_applies_to_each_channel():
 
 def test_shipped_separator_is_deaf_to_the_records_level():
     """The helper DRNN hears each piece at its config's ``input_level``: a record 26 dB quieter or
-    12 dB louder gives the same stems, scaled (the helper alone, without it, changed the vocal by
-    -3 dB of its energy at 1/20 of the level)."""
+    12 dB louder gives the same stems, scaled (without it, the chain's vocal at 1/20 of the level
+    differed by -3 dB of its energy)."""
     import soundfile as sf
 
     from mixin.registry import load_separator
