@@ -8,7 +8,6 @@ it runs before anything that needs the dependencies is imported.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys

@@ -396,18 +396,22 @@ class DRNNSeparator(ChunkedSeparator):
             # one model run on the channels' mean (the STFT is linear: the mean of theirs); its
             # vocal mask then applies to each channel
             mix = np.abs(z.reshape(n, channels, *z.shape[1:]).mean(axis=1))  # (n, frames, 513)
-            gain = drnn.input_gain(chunks.mean(axis=1), self.input_level)  # (n, 1, 1)
-            out = drnn.run_sequences(self.model, drnn.with_context(mix * gain))[..., : drnn.BINS] / gain
+            out = self._vocal_magnitudes(mix, chunks.mean(axis=1))
             mask = np.divide(out, mix, out=np.zeros_like(out), where=mix > 0)
             vocal_coefs = np.repeat(mask, channels, axis=0) * z
         else:
             mag = np.abs(z)
-            gain = drnn.input_gain(flat, self.input_level)
-            out = drnn.run_sequences(self.model, drnn.with_context(mag * gain))[..., : drnn.BINS] / gain
+            out = self._vocal_magnitudes(mag, flat)
             phase = np.divide(z, mag, out=np.ones_like(z), where=mag > 0)
             vocal_coefs = out * phase
         vocal = drnn.istft(vocal_coefs, length).reshape(n, channels, length)
         return np.stack([vocal, chunks - vocal])  # the masks sum to one: the rest is accompaniment
+
+    def _vocal_magnitudes(self, mag: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+        """The network's vocal magnitudes for (m, frames, 513) ``mag``, the STFT of the (m, samples)
+        ``pieces``, each heard at ``input_level`` and scaled back."""
+        gain = drnn.input_gain(pieces, self.input_level)  # (m, 1, 1)
+        return drnn.run_sequences(self.model, drnn.with_context(mag * gain))[..., : drnn.BINS] / gain
 
 
 def load_keras_drnn(path: str | Path) -> Any:
