@@ -45,10 +45,14 @@ near-silence is not raised to the level of a song."""
 def input_gain(pieces: np.ndarray, level: float | None) -> np.ndarray:
     """(m, samples) pieces -> (m, 1, 1): the gain that brings each piece's RMS to ``level`` (1 for
     None). The masks depend on the level the network hears (ReLU layers with biases); so scaled, a
-    piece sounds alike however loud the record is."""
+    piece sounds alike however loud the record is. The RMS is taken up to a piece's last non-zero
+    sample: the zeros that pad a track's last piece do not make it sound quieter than it is."""
     if level is None:
         return np.ones((len(pieces), 1, 1), np.float32)
-    rms = np.sqrt(np.mean(np.square(pieces, dtype=np.float32), axis=-1))
+    pieces = np.asarray(pieces, dtype=np.float32)
+    nonzero = pieces != 0
+    length = np.where(nonzero.any(axis=-1), pieces.shape[-1] - np.argmax(nonzero[..., ::-1], axis=-1), 1)
+    rms = np.sqrt(np.sum(np.square(pieces), axis=-1) / length)
     return (np.float32(level) / np.maximum(rms, np.float32(INPUT_FLOOR)))[:, None, None]
 
 

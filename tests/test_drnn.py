@@ -157,6 +157,17 @@ def test_input_gain_brings_each_piece_to_the_level():
     np.testing.assert_array_equal(drnn.input_gain(pieces, None), np.ones((3, 1, 1), np.float32))
 
 
+def test_input_gain_ignores_the_zeros_that_pad_a_last_piece():
+    """A track's last piece is zero-padded to the piece's length; its gain is the one of the audio
+    it holds (a piece a quarter full would otherwise be heard 6 dB too loud)."""
+    rng = np.random.default_rng(6)
+    audio = (rng.standard_normal(4000) * 0.05).astype(np.float32)
+    padded = np.zeros((1, 16000), np.float32)
+    padded[0, :4000] = audio
+    np.testing.assert_allclose(drnn.input_gain(padded, 0.1), drnn.input_gain(audio[None], 0.1), rtol=1e-5)
+    assert drnn.input_gain(padded, 0.1)[0, 0, 0] == pytest.approx(0.1 / 0.05, rel=0.05)
+
+
 def level_dependent_model(x, training=False):
     """A stand-in DRNN whose vocal mask depends on the level it hears, as a ReLU network with
     biases does: loud bins count as voice."""
