@@ -83,6 +83,7 @@ class ModelConfig:
     vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     vocal_two_stage: float = 0.0  # that mask's share from median filtering's two-stage vocal (mixin.hpss)
+    vocal_hears: str = "mix"  # "harmonic+vocal": the vocal model run again on the mix less the percussive share
     voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db", "hears"} (mixin.voice_blend)
     notes: str = ""
 
@@ -133,6 +134,8 @@ class ModelConfig:
         two_stage = config.vocal_two_stage
         if isinstance(two_stage, bool) or not isinstance(two_stage, (int, float)) or not 0 <= two_stage <= 1:
             raise MixinError(path, f"vocal_two_stage must be a number in [0, 1], not {two_stage!r}")
+        if config.vocal_hears not in HELPER_HEARS:
+            raise MixinError(path, f"vocal_hears must be one of {', '.join(HELPER_HEARS)}, not {config.vocal_hears!r}")
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
@@ -167,7 +170,7 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
     ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``voice_hears``, ``mwf_iterations``,
-    ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``overlap`` and ``batch_size``
+    ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
     exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
     """

@@ -15,7 +15,8 @@ import numpy as np
 from . import drnn
 from .apply import ChunkedSeparator
 from .constants import (
-    BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, HELPER_HEARS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, SAMPLE_RATE,
+    BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, HELPER_HEARS, INPUT_EPS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS,
+    SAMPLE_RATE,
 )
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
@@ -54,6 +55,8 @@ class Separator(ChunkedSeparator):
     redraws the vocal as a mask of the mix on a finer STFT (``vocal_two_stage``: that far also by
     median filtering's two-stage vocal, :func:`mixin.hpss.two_stage_vocal`), and ``vocal_yield`` gives the vocal's
     share back to the pair where the whole mix is decisive for median filtering.
+    ``vocal_hears`` "harmonic+vocal" runs the vocal model a second time on the mix's magnitudes less
+    the percussive model's share, its estimate replacing the first (loud drums are what it hears worst).
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
     share of the way to the DRNN's where the CDAEs hear a voice; ``voice_hears`` says what the DRNN
     is given, the mix or the mix less the CDAEs' percussive stem (:mod:`mixin.voice_blend`).
@@ -82,6 +85,7 @@ class Separator(ChunkedSeparator):
         voice_weight: float = 0.0,
         voice_gate_db: float = VOICE_GATE_DB,
         voice_hears: str = "mix",
+        vocal_hears: str = "mix",
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
@@ -128,6 +132,10 @@ class Separator(ChunkedSeparator):
         if voice_hears not in HELPER_HEARS:
             raise ValueError(f"voice_hears must be one of {', '.join(HELPER_HEARS)}, not {voice_hears!r}")
         self.voice_hears = voice_hears
+        if vocal_hears not in HELPER_HEARS:
+            raise ValueError(f"vocal_hears must be one of {', '.join(HELPER_HEARS)}, not {vocal_hears!r}")
+        second_run = mode == "wiener" and {"vocal", "percussive"} <= set(self.sources)
+        self.vocal_hears = vocal_hears if second_run else "mix"
         self.model_rate = SAMPLE_RATE
         self.chunk_size = CHUNK_SIZE
         self.transform = nsgt()
@@ -157,13 +165,14 @@ class Separator(ChunkedSeparator):
         vocal_yield: bool | None = None,
         vocal_remask: bool | None = None,
         vocal_two_stage: float | None = None,
+        vocal_hears: str | None = None,
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations``, ``vocal_yield``, ``vocal_remask`` and ``vocal_two_stage`` default to the
-        ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with ``vocal_remask`` False
+        ``mwf_iterations``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and ``vocal_hears``
+        default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with ``vocal_remask`` False
         is an error: it is a share of the remask). (:meth:`from_pretrained` reads the config; the
         shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
@@ -223,6 +232,7 @@ class Separator(ChunkedSeparator):
             voice_weight=weight,
             voice_gate_db=float(helper.get("gate_db", VOICE_GATE_DB)),
             voice_hears=helper.get("hears", "mix") if voice_hears is None else voice_hears,
+            vocal_hears=config.vocal_hears if vocal_hears is None else vocal_hears,
         )
         if all(isinstance(m, OnnxModel) for m in models.values()):
             separator.fft_threads = 1  # the workers are the parallelism ($MIXIN_THREADS=1: one thread in all)
@@ -269,12 +279,29 @@ class Separator(ChunkedSeparator):
             from .backend import predictor
 
             self._predict = [predictor(model) for model in self.models.values()]
-        x = (model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes)[..., None]
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
-        for i, predict in enumerate(self._predict):
-            out[i] = np.asarray(predict(x))[..., 0]
-            if self.gains[i] != 1:
-                out[i] *= self.gains[i]
+        for i in range(len(self._predict)):
+            out[i] = self._run(i, magnitudes)
+        if self.vocal_hears == "harmonic+vocal":
+            out[self.sources.index("vocal")] = self._vocal_without_percussion(magnitudes, out)
+        return out
+
+    def _run(self, i: int, magnitudes: np.ndarray) -> np.ndarray:
+        """Model ``i``'s calibrated output for (n, bands, frames) magnitudes."""
+        x = model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes
+        out = np.asarray(self._predict[i](x[..., None]))[..., 0]
+        return out * self.gains[i] if self.gains[i] != 1 else out
+
+    def _vocal_without_percussion(self, magnitudes: np.ndarray, estimates: np.ndarray) -> np.ndarray:
+        """The vocal model's output for the mix's magnitudes less the percussive model's soft-mask
+        share, in the units of ``estimates`` (normalised input scales each plane to one mean)."""
+        heard = magnitudes * (1.0 - wiener_masks(estimates, self.mask_power)[self.sources.index("percussive")])
+        out = self._run(self.sources.index("vocal"), heard)
+        if self.model_input == "normalised":
+            eps = np.float32(INPUT_EPS)
+            out = out * (heard.mean(axis=(-2, -1), keepdims=True) + eps) / (
+                magnitudes.mean(axis=(-2, -1), keepdims=True) + eps
+            )
         return out
 
     def warm_up(self) -> None:
@@ -312,6 +339,7 @@ CDAE_ONLY_OPTIONS = {
     "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "voice_hears": "--voice-hears",
     "mwf_iterations": "--mwf-iterations",
     "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask", "vocal_two_stage": "--vocal-two-stage",
+    "vocal_hears": "--vocal-hears",
 }
 """The CDAE separator's options and their flags: given to another architecture, an error."""
 SWITCHES = ("instrumental", "single_model")

@@ -160,3 +160,65 @@ def test_public_api_is_lazy():
     code = "import sys, mixin, mixin.cli.separate; mixin.cli.separate.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
+
+
+def stub_separator(vocal_hears: str, model_input: str = "normalised") -> Separator:
+    """A Separator whose three "models" are plain functions of what they hear: the harmonic one
+    answers 1 everywhere, the percussive one claims the upper half of the bands as loudly as it
+    hears them, the vocal one repeats what it hears (and the calls to it are counted)."""
+    sep = Separator({"harmonic": None, "percussive": None, "vocal": None}, model_input=model_input,
+                    mask_power=2.0, vocal_hears=vocal_hears)
+    heard = []
+
+    def percussive(x):
+        out = np.zeros_like(x)
+        out[:, 48:] = x[:, 48:]
+        return out
+
+    def vocal(x):
+        heard.append(x[..., 0].copy())
+        return x
+
+    sep._predict = [lambda x: np.ones_like(x), percussive, vocal]
+    sep.vocal_calls = heard
+    return sep
+
+
+@pytest.mark.parametrize("model_input", ["normalised", "magnitude"])
+def test_vocal_model_can_hear_the_mix_less_the_percussive_share(model_input):
+    x = np.random.default_rng(7).random((2, 96, 50)).astype(np.float32) + 0.5
+    once, twice = stub_separator("mix", model_input), stub_separator("harmonic+vocal", model_input)
+    a, b = once.estimate(x), twice.estimate(x)
+    assert len(once.vocal_calls) == 1 and len(twice.vocal_calls) == 2
+    np.testing.assert_array_equal(a[:2], b[:2])  # harmonic and percussive: one run, as they were
+    # Where the percussive model claims nothing, the vocal's second run hears the mix and says the same
+    # (in the first run's units); where it claims a share, the vocal hears (and says) that much less.
+    np.testing.assert_allclose(b[2, :, :48], a[2, :, :48], rtol=1e-5)
+    share = a[1, :, 48:] ** 2 / (a[0, :, 48:] ** 2 + a[1, :, 48:] ** 2 + a[2, :, 48:] ** 2)
+    np.testing.assert_allclose(b[2, :, 48:], a[2, :, 48:] * (1 - share), rtol=1e-4)
+    assert np.all(b[2, :, 48:] < a[2, :, 48:])
+
+
+def test_vocal_hears_from_config_flag_and_refusals(model_dir, tmp_path):
+    for s in ("harmonic", "percussive", "vocal"):
+        (tmp_path / f"model_{s}.h5").symlink_to(model_dir / f"model_{s}.h5")
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "vocal_hears": "harmonic+vocal"}')
+    assert Separator.from_pretrained(tmp_path).vocal_hears == "harmonic+vocal"
+    assert Separator.from_pretrained(tmp_path, vocal_hears="mix").vocal_hears == "mix"
+    assert Separator.from_pretrained(tmp_path, instrumental=True).vocal_hears == "mix"  # no vocal model to run
+    x = np.random.default_rng(8).standard_normal((1, 2, 44032)).astype(np.float32) * 0.1
+    np.testing.assert_allclose(Separator.from_pretrained(tmp_path).separate_chunks(x).sum(axis=0), x, atol=1e-5)
+    (tmp_path / "config.json").write_text('{"arch": "cdae", "vocal_hears": "drums"}')
+    with pytest.raises(MixinError, match="vocal_hears must be one of mix, harmonic\\+vocal, not 'drums'"):
+        Separator.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="vocal_hears must be one of"):
+        Separator({"vocal": None}, vocal_hears="drums")
+
+
+def test_vocal_hears_flag_overrides_the_shipped_config():
+    from conftest import cli_separator
+
+    assert cli_separator().vocal_hears == "harmonic+vocal"
+    assert cli_separator("--vocal-hears", "mix").vocal_hears == "mix"
+    with pytest.raises(SystemExit):
+        cli_separator("--vocal-hears", "drums")

@@ -63,8 +63,8 @@ def whole_number(text: str) -> int:
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
     ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``,
-    ``--vocal-remask`` and ``--vocal-two-stage``: which separator runs (shared by separating and
-    evaluating)."""
+    ``--vocal-remask``, ``--vocal-two-stage`` and ``--vocal-hears``: which separator runs (shared by
+    separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -132,6 +132,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "the mix less the percussive stem) in the remask's vocal mask, a weighted geometric mean: 0 the models' "
         "opinion only; needs the remask (default: the model directory's config.json, 0.5 for the shipped models)",
     )
+    p.add_argument(
+        "--vocal-hears",
+        choices=HELPER_HEARS,
+        help="what the vocal model hears: the mix, or also the mix less the percussive model's share (it runs a "
+        "second time on that, and that estimate is the one kept: loud drums are what it hears worst) (default: "
+        "the model directory's config.json, harmonic+vocal for the shipped models)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -150,6 +157,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
         vocal_two_stage=args.vocal_two_stage,
+        vocal_hears=args.vocal_hears,
         **options,
     )
 
