@@ -172,8 +172,8 @@ class Separator(ChunkedSeparator):
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
         ``mwf_iterations``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and ``vocal_hears``
-        default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with ``vocal_remask`` False
-        is an error: it is a share of the remask). (:meth:`from_pretrained` reads the config; the
+        default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with
+        ``vocal_remask`` False is an error: it is a share of the remask). (:meth:`from_pretrained` reads the config; the
         shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
         with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
@@ -279,16 +279,20 @@ class Separator(ChunkedSeparator):
             from .backend import predictor
 
             self._predict = [predictor(model) for model in self.models.values()]
+        x = self._model_input(magnitudes)
         out = np.empty((len(self._predict), *magnitudes.shape), dtype=np.float32)
         for i in range(len(self._predict)):
-            out[i] = self._run(i, magnitudes)
+            out[i] = self._run(i, x)
         if self.vocal_hears == "harmonic+vocal":
             out[self.sources.index("vocal")] = self._vocal_without_percussion(magnitudes, out)
         return out
 
-    def _run(self, i: int, magnitudes: np.ndarray) -> np.ndarray:
-        """Model ``i``'s calibrated output for (n, bands, frames) magnitudes."""
-        x = model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes
+    def _model_input(self, magnitudes: np.ndarray) -> np.ndarray:
+        """What the models are fed for (n, bands, frames) magnitudes (``model_input``)."""
+        return model_input(magnitudes, self.input_level) if self.model_input == "normalised" else magnitudes
+
+    def _run(self, i: int, x: np.ndarray) -> np.ndarray:
+        """Model ``i``'s calibrated output for the (n, bands, frames) input ``x``."""
         out = np.asarray(self._predict[i](x[..., None]))[..., 0]
         return out * self.gains[i] if self.gains[i] != 1 else out
 
@@ -296,7 +300,7 @@ class Separator(ChunkedSeparator):
         """The vocal model's output for the mix's magnitudes less the percussive model's soft-mask
         share, in the units of ``estimates`` (normalised input scales each plane to one mean)."""
         heard = magnitudes * (1.0 - wiener_masks(estimates, self.mask_power)[self.sources.index("percussive")])
-        out = self._run(self.sources.index("vocal"), heard)
+        out = self._run(self.sources.index("vocal"), self._model_input(heard))
         if self.model_input == "normalised":
             eps = np.float32(INPUT_EPS)
             out = out * (heard.mean(axis=(-2, -1), keepdims=True) + eps) / (
