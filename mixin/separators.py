@@ -173,8 +173,8 @@ class Separator(ChunkedSeparator):
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
         ``mwf_iterations``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and ``vocal_hears``
         default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with
-        ``vocal_remask`` False is an error: it is a share of the remask). (:meth:`from_pretrained` reads the config; the
-        shipped models by default.)
+        ``vocal_remask`` False is an error: it is a share of the remask). (:meth:`from_pretrained`
+        reads the config; the shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
         with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
         ``voice_weight`` and ``voice_hears`` default to ``config.json``'s ``voice_helper`` weight and
