@@ -97,9 +97,9 @@ echo "copy $W/drnn/model/{model_drnn.keras,config.json} to pretrained-models/drn
 #    chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md). About 30 s an epoch
 #    on the 2-core CPU; the shipped run was made on a lent GPU (KERAS_BACKEND=jax, about 4 s an epoch).
 "$PY" train_util.py --make-song-clips "$W/song-clips" --songs "$W/real-train" --voices "$MIR1K" --paired 100
+#    --input-level 0.1: the helper hears each 6.4-s piece at -20 dBFS RMS, whatever the record's level
+#    (written into its config.json; chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md).
 "$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" "$W/song-clips" --all-clips --epochs 40 --batch-size 16 \
-    --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --model-dir "$W/drnn-songs/model" \
+    --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --input-level 0.1 --model-dir "$W/drnn-songs/model" \
     --log-dir "$W/drnn-songs/logdir"
-echo "copy $W/drnn-songs/model/{model_drnn.keras,config.json} to pretrained-models/drnn-songs/ and export ONNX there;"
-echo "set that config.json's input to \"normalised\" and input_level to 0.1 (each 6.4-s piece heard at -20 dBFS RMS,"
-echo "whatever the record's level; chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md)"
+echo "copy $W/drnn-songs/model/{model_drnn.keras,config.json} to pretrained-models/drnn-songs/ and export ONNX there"

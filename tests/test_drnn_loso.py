@@ -117,6 +117,14 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
     drnn_train.train_drnn([clips], tmp_path / "w", tmp_path / "lw", epochs=1, batch_size=2, frames=4, hidden=8,
                           validate=False, weight_decay=1e-3, verbose=0)
     assert "AdamW (decay 0.001)" in ModelConfig.load(tmp_path / "w").notes
+    assert ModelConfig.load(tmp_path / "w").input == "magnitude"  # heard at its own level unless asked
+    drnn_train.train_drnn([clips], tmp_path / "n", tmp_path / "ln", epochs=1, batch_size=2, frames=4, hidden=8,
+                          validate=False, input_level=0.1, verbose=0)
+    config = ModelConfig.load(tmp_path / "n")
+    assert (config.input, config.input_level) == ("normalised", 0.1) and "scaled to RMS 0.1" in config.notes
+    from mixin.registry import load_separator
+
+    assert load_separator(tmp_path / "n").input_level == 0.1
     with pytest.raises(MixinError, match="exclude each other"):
         drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0)
 
@@ -135,10 +143,11 @@ def test_cli_passes_the_drnn_options(monkeypatch, capsys):
     monkeypatch.setattr(train_cli, "export_onnx", lambda args: None)  # no model written to export
     argv = ["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--gamma", "0.1",
             "--pitch-shift", "2.5", "--gain-db", "4", "--remix", "0.5", "--weight-decay", "1e-4", "--dropout", "0.1",
-            "--compress", "0.5", "--no-shift", "--resume", "--quiet"]
+            "--compress", "0.5", "--no-shift", "--resume", "--input-level", "0.1", "--quiet"]
     assert main(argv) == 0
     assert seen["val_singer"] == "amy" and seen["validate"] and seen["gamma"] == 0.1 and seen["resume"]
     assert seen["weight_decay"] == 1e-4 and seen["dropout"] == 0.1 and seen["compress"] == 0.5
+    assert seen["input_level"] == 0.1
     assert seen["augment"] == drnn_train.Augment(shift=False, pitch=2.5, gain_db=4.0, remix=0.5)
     assert "best 2" in capsys.readouterr().out
     with pytest.raises(SystemExit):
@@ -146,6 +155,12 @@ def test_cli_passes_the_drnn_options(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main(["--train", "--data-dir", "x", "--remix", "0.5"])  # the CDAEs' training has no such option
     assert "--remix: for --arch drnn only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--train", "--data-dir", "x", "--input-level", "0.1"])
+    assert "--input-level: for --arch drnn only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--train", "--arch", "drnn", "--stem-dirs", "x", "--input-level", "0"])
+    assert "--input-level: must be positive, got 0" in capsys.readouterr().err
 
 
 def test_voice_metrics_bss_eval_sources():

@@ -13,12 +13,12 @@ from typing import Sequence
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
 from ..training.settings import SETTINGS, Augment, freezable
-from .common import EXIT_OK, add_output_flags, fraction, progress_enabled, run
+from .common import EXIT_OK, add_output_flags, fraction, positive_float, progress_enabled, run
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
 DRNN_ONLY = ("val_singer", "all_clips", "gamma", "pitch_shift", "gain_db", "remix", "weight_decay", "dropout",
-             "compress", "no_shift")
+             "compress", "no_shift", "input_level")
 """Options of one architecture's training, refused with the other's (``--resume`` serves both)."""
 SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
 
@@ -196,6 +196,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     dr.add_argument("--weight-decay", type=float, metavar="W",
                     help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})")
     dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
+    dr.add_argument("--input-level", type=positive_float, metavar="RMS",
+                    help="write into the model's config.json that it separates each piece scaled to this RMS "
+                    "(input normalised; e.g. 0.1: -20 dBFS, as the shipped helper), whatever the record's level; "
+                    "training is unchanged (default: pieces heard at their own level)")
 
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="segments and HDF5 files (default: ./data)")
     p.add_argument("--model-dir", type=Path, default=Path("model"), help="trained models (default: ./model)")
@@ -306,7 +310,7 @@ def settings(args: argparse.Namespace, progress: bool):
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
         values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
     else:
-        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay", "dropout", "compress")
+        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay", "dropout", "compress", "input_level")
                        if getattr(args, k) is not None})
         values.update(val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume)
         augment = {"pitch": args.pitch_shift, "gain_db": args.gain_db, "remix": args.remix}

@@ -179,6 +179,8 @@ def train_drnn(
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.for_arch("drnn")
+    if s.input_level is not None:
+        config.input, config.input_level = "normalised", float(s.input_level)
     best_path = config.model_path(model_dir)
     history: list[dict] = []
     if s.resume:
@@ -216,6 +218,7 @@ def train_drnn(
     config.notes = (
         f"DRNN-2{extras} + discriminative training (gamma {s.gamma:g}), {optimizer_name} {learning_rate:g}; "
         f"{len(history)} epochs on {len(train_clips)} clips ({how}); augmentation: {augmentation}"
+        + (f"; separates each piece scaled to RMS {s.input_level:g}" if s.input_level is not None else "")
     )
     config.save(model_dir)
     results: dict = {"epochs": len(history), "train_clips": len(train_clips)}

@@ -69,6 +69,9 @@ class DRNNSettings(CommonSettings):
     dropout: float = 0.0  # after each hidden layer, in training
     compress: float = 1.0  # the hidden layers see magnitudes ** compress (mixin.drnn.build_drnn)
     resume: bool = False  # continue from the weights, optimizer state and history in the log directory
+    # The RMS each piece is scaled to when the trained model separates (config.json's input
+    # "normalised", input_level); None: pieces heard at their own level. Training is not changed.
+    input_level: float | None = None
 
 
 @dataclass
