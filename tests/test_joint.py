@@ -257,3 +257,27 @@ def test_initial_models_fold_calibrated_gains(model_dir, tmp_path):
     for source, model, gain in zip(("harmonic", "percussive", "vocal"), _initial_models(tmp_path / "m"), (2.5, 1.0, 0.5)):
         plain = np.asarray(load_cdae(model_dir / f"model_{source}.h5")(x))
         np.testing.assert_allclose(np.asarray(model(x)), gain * plain, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("vocal_hears", ["mix", "harmonic+vocal"])
+def test_training_estimates_are_the_separators(model_dir, tmp_path, vocal_hears):
+    """The loss sees the estimates the separator masks with, the vocal model's second run included."""
+    from mixin.registry import ModelConfig
+    from mixin.separators import Separator
+    from mixin.training.joint import _initial_models, chain_estimates
+    from mixin.transforms import nsgt
+
+    for s in ("harmonic", "percussive", "vocal"):
+        (tmp_path / f"model_{s}.h5").symlink_to(model_dir / f"model_{s}.h5")
+    ModelConfig(trained=False, input="normalised", vocal_hears=vocal_hears).save(tmp_path)
+    sep = Separator.from_pretrained(tmp_path, backend="tensorflow")
+    audio = np.random.default_rng(4).standard_normal((2, CHUNK_SIZE)).astype(np.float32) * 0.1
+    mix = np.abs(nsgt().forward(audio))  # (2, bands, frames)
+    expected = sep.estimate(mix)  # (sources, 2, bands, frames)
+    mags = np.concatenate((mix[:, None], np.zeros((2, 3, *mix.shape[1:]), np.float32)), axis=1)
+    got = np.asarray(chain_estimates(_initial_models(tmp_path), [False] * 3, model_input(mix)[..., None], mags, 1.0,
+                                     vocal_hears))
+    # the loss's outputs carry +1e-6 (no mask divides by zero)
+    np.testing.assert_allclose(np.moveaxis(got, 1, 0) - 1e-6, expected, rtol=1e-3, atol=1e-3 * expected.max())
+    first_run = np.asarray(chain_estimates(_initial_models(tmp_path), [False] * 3, model_input(mix)[..., None], mags, 1.0))
+    assert (np.abs(first_run[:, 2] - got[:, 2]).max() > 1e-3 * expected.max()) == (vocal_hears != "mix")

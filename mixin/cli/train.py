@@ -155,8 +155,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     tr.add_argument("--val-chain", type=Path, metavar="DIR",
                     help="--objective masks: score each checkpoint through the separation chain of this model "
                     "directory's config.json (median-filtering blend, helper DRNN, vocal yield, Wiener filter; e.g. "
-                    "pretrained-models), as a user hears the CDAEs, and write that chain into the chosen models' "
-                    "config.json (default: the CDAEs alone)")
+                    "pretrained-models), as a user hears the CDAEs, write that chain into the chosen models' "
+                    "config.json, and train the vocal model as the chain runs it (its vocal_hears; default: the "
+                    "CDAEs alone, the vocal model hearing the mix)")
     tr.add_argument("--workers", type=int, metavar="N",
                     help="--objective masks: processes drawing training batches (mixing stems, NSGT) while the "
                     f"models learn; 1: one background thread ({_default('workers')})")

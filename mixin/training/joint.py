@@ -2,7 +2,9 @@
 
 The loss sees what the user hears: each source's masked mixture ``M_s |X|`` (``M_s`` the soft
 mask of the three models' outputs, as the separator builds it) against the true ``|S_s|``, L1,
-divided by the chunk's mean ``|X|`` so loud and quiet chunks count alike. A small second term
+divided by the chunk's mean ``|X|`` so loud and quiet chunks count alike; where the chain the
+models are validated in (``val_chain``) runs the vocal model a second time on the mix less the
+percussive share (``vocal_hears``), the loss sees that run's vocal. A small second term
 keeps the sum of the outputs near ``|X|`` in the input's units, so the outputs keep one scale.
 The models see magnitudes scaled per chunk to one mean level (:func:`mixin.filtering.model_input`),
 so a song's loudness does not change its masks. Training may start from trained CDAEs (``init_dir``, e.g.
@@ -35,7 +37,7 @@ from ..audio import level_gain, read_audio, temporary_beside
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
 from ..data.stems import discover
 from ..errors import MixinError
-from ..filtering import model_input
+from ..filtering import EPS, model_input
 from ..progress import progress_bar
 from ..registry import ModelConfig
 from .common import save_atomically
@@ -321,7 +323,9 @@ def train_joint(
             _restore(checkpoint, models, optimizer)
             optimizer.learning_rate.assign(settings.learning_rate)
         power = float(settings.mask_power)
-        train_step = _step_function(models, learns, variables, optimizer, power)
+        # The vocal model is trained as the chain it is validated in runs it (its second run or not).
+        vocal_hears = chain["vocal_hears"] if chain is not None else "mix"
+        train_step = _step_function(models, learns, variables, optimizer, power, vocal_hears)
 
         best = max((h["mean"] for h in history["validation"]), default=-np.inf)
         bar = progress_bar(progress, total=settings.steps, initial=start, unit="step", desc="training")
@@ -362,6 +366,28 @@ CHECKPOINT = "checkpoint.npz"
 """In the log directory: the step, every CDAE's weights and the optimizer's state (any Keras backend)."""
 
 
+def chain_estimates(models: list, learns: list[bool], x, mags, power: float, vocal_hears: str = "mix"):
+    """The models' outputs (b, S, bands, frames) for the input ``x`` as the separator uses them
+    (:meth:`mixin.separators.Separator.estimate`), on Keras's backend: with ``vocal_hears``
+    "harmonic+vocal" the vocal model's estimate is its second run, on the mix's magnitudes less the
+    percussive model's soft-mask share, brought back to the first run's units. ``mags[:, 0]``: |X|."""
+    from ..backend import keras_module
+
+    ops = keras_module().ops
+    est = ops.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1)
+    if vocal_hears == "mix":
+        return est + 1e-6
+    v, p = CDAE_SOURCES.index("vocal"), CDAE_SOURCES.index("percussive")
+    weight = ops.power(est + 1e-6, power) if power != 1 else est  # a finite gradient where an output is 0
+    mix = mags[:, 0]
+    heard = mix * (1.0 - weight[:, p] / (ops.sum(weight, axis=1) + EPS))  # mixin.filtering.wiener_masks
+    mean_heard = ops.mean(heard, axis=(1, 2), keepdims=True) + INPUT_EPS
+    mean_mix = ops.mean(mix, axis=(1, 2), keepdims=True) + INPUT_EPS
+    second = models[v]((heard * (INPUT_LEVEL / mean_heard))[..., None], training=learns[v])[..., 0]
+    second = second * (mean_heard / mean_mix)
+    return ops.concatenate((est[:, :v], second[:, None], est[:, v + 1 :]), axis=1) + 1e-6
+
+
 def joint_loss(est, mags, power: float):
     """The objective on Keras's backend: L1 of each masked mixture ``M_s |X|`` against ``|S_s|``
     over the chunk's mean ``|X|``, plus :data:`SCALE_WEIGHT` times the log distance of the outputs'
@@ -384,10 +410,13 @@ def joint_loss(est, mags, power: float):
     return masked + SCALE_WEIGHT * scale
 
 
-def _step_function(models: list, learns: list[bool], variables: list, optimizer, power: float):
+def _step_function(
+    models: list, learns: list[bool], variables: list, optimizer, power: float, vocal_hears: str = "mix"
+):
     """One compiled training step ``step(x, mags) -> loss`` on Keras's backend; ``step.sync()``
     writes the weights it holds back into the models (a no-op where it updates them in place).
-    ``variables``: the learning models' weights (those of ``models`` whose ``learns`` is true)."""
+    ``variables``: the learning models' weights (those of ``models`` whose ``learns`` is true);
+    ``vocal_hears``: as in :func:`chain_estimates`."""
     from ..backend import keras_module
 
     keras = keras_module()
@@ -398,8 +427,7 @@ def _step_function(models: list, learns: list[bool], variables: list, optimizer,
         @tf.function(reduce_retracing=True)
         def tf_step(x, mags):
             with tf.GradientTape() as tape:
-                est = tf.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6
-                loss = joint_loss(est, mags, power)
+                loss = joint_loss(chain_estimates(models, learns, x, mags, power, vocal_hears), mags, power)
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss
 
@@ -413,7 +441,7 @@ def _step_function(models: list, learns: list[bool], variables: list, optimizer,
 
         def loss_of(values, x, mags):
             with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                est = keras.ops.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1) + 1e-6
+                est = chain_estimates(models, learns, x, mags, power, vocal_hears)
             return joint_loss(est, mags, power)
 
         @jax.jit

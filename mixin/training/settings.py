@@ -93,7 +93,8 @@ class JointSettings:
     # Sources whose CDAE keeps its weights (run in inference mode) while the others learn.
     freeze: tuple[str, ...] = ()
     # Validate (and save) the CDAEs inside this model directory's chain (HPSS blend, helper DRNN,
-    # vocal yield, Wiener filter: its config.json) rather than alone: checkpoints chosen as heard.
+    # vocal yield, Wiener filter: its config.json) rather than alone: checkpoints chosen as heard; the
+    # vocal model is also trained as that chain runs it (its vocal_hears).
     val_chain: Path | None = None
     # Processes drawing batches (stems mixed, NSGT); 1: one background thread.
     workers: int = 1
