@@ -424,7 +424,9 @@ def _step_function(
     if backend == "tensorflow":
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True)
+        # No Python control flow on tensors in the step: AutoGraph would only warn that it cannot
+        # convert keras_module's os.environ lookup.
+        @tf.function(reduce_retracing=True, autograph=False)
         def tf_step(x, mags):
             with tf.GradientTape() as tape:
                 loss = joint_loss(chain_estimates(models, learns, x, mags, power, vocal_hears), mags, power)
