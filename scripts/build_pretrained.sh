@@ -85,9 +85,11 @@ echo "mwf_iterations to 1, vocal_yield and vocal_remask to true, vocal_two_stage
 #    pretrained-models/drnn/README.md): circular shifts, voice pitch +-3 semitones and gain +-6 dB,
 #    half the voices over another clip's accompaniment each epoch, gamma 0.05, Adam 3e-4, 34 epochs
 #    (about 45 minutes on the 2-core CPU; the shipped run was made on a lent GPU with
-#    KERAS_BACKEND=jax, about 6 s an epoch).
+#    KERAS_BACKEND=jax, about 6 s an epoch). --input-level 0.07: it hears each 30-s piece at its
+#    training mixtures' RMS (since session 29; pretrained-models/drnn/README.md, "Input level").
 "$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" --all-clips --epochs 34 --batch-size 16 \
-    --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --model-dir "$W/drnn/model" --log-dir "$W/drnn/logdir"
+    --learning-rate 3e-4 --pitch-shift 3 --gain-db 6 --remix 0.5 --input-level 0.07 \
+    --model-dir "$W/drnn/model" --log-dir "$W/drnn/logdir"
 echo "copy $W/drnn/model/{model_drnn.keras,config.json} to pretrained-models/drnn/ and export ONNX there"
 
 # 6. The DRNN that helps the CDAEs with the vocal (config.json's voice_helper), step 5's recipe on

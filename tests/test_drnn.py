@@ -192,3 +192,21 @@ def test_normalised_input_makes_the_drnn_deaf_to_the_records_level(mono):
     plain = DRNNSeparator(level_dependent_model, mono=mono)
     loud, quiet = plain.separate(audio, 16000), plain.separate(0.05 * audio, 16000)
     assert np.abs(quiet["vocal"] / 0.05 - loud["vocal"]).max() > 0.1 * np.abs(loud["vocal"]).max()
+
+
+def test_shipped_drnn_hears_every_record_at_its_training_level():
+    """pretrained-models/drnn hears each piece at its training mixtures' RMS: a record 26 dB quieter
+    or 12 dB louder gives the same stems, scaled."""
+    from mixin.registry import load_separator
+
+    root = Path(__file__).resolve().parents[1]
+    audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
+    audio = audio[: 4 * rate]
+    sep = load_separator(root / "pretrained-models" / "drnn")
+    assert sep.input_level == 0.07
+    reference = sep.separate(audio, rate)
+    for gain in (0.05, 4.0):
+        out = sep.separate(gain * audio, rate)
+        for name, stem in reference.items():
+            error = np.sum(np.square(out[name] / gain - stem)) / np.sum(np.square(stem))
+            assert error < 1e-4, (gain, name, error)
