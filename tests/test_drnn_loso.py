@@ -105,7 +105,7 @@ def test_resume_continues_the_same_run(tmp_path):
 
 
 def test_all_clips_trains_on_everything_without_validation(tmp_path):
-    from mixin.registry import ModelConfig
+    from mixin.registry import ModelConfig, load_separator
 
     clips = write_singers(tmp_path / "clips", {"a": 1, "b": 2})
     r = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, batch_size=2, frames=4, hidden=8,
@@ -122,8 +122,6 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
                           validate=False, input_level=0.1, verbose=0)
     config = ModelConfig.load(tmp_path / "n")
     assert (config.input, config.input_level) == ("normalised", 0.1) and "scaled to RMS 0.1" in config.notes
-    from mixin.registry import load_separator
-
     assert load_separator(tmp_path / "n").input_level == 0.1
     with pytest.raises(MixinError, match="exclude each other"):
         drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0)
