@@ -58,6 +58,23 @@ def stem_blocks(stems: np.ndarray, size: int):
         yield stems[:, i : i + size]
 
 
+def example_audio(seconds: float) -> tuple[np.ndarray, int]:
+    """The first ``seconds`` of examples/example.flac and its rate."""
+    audio, rate = sf.read(str(Path(__file__).resolve().parents[1] / "examples" / "example.flac"), dtype="float32")
+    return audio[: int(seconds * rate)], rate
+
+
+def assert_deaf_to_level(sep, audio: np.ndarray, rate: int, bound: float) -> None:
+    """``sep`` gives ``audio`` 26 dB quieter and 12 dB louder the same stems, scaled: each stem's
+    error is under ``bound`` of its energy."""
+    reference = sep.separate(audio, rate)
+    for gain in (0.05, 4.0):
+        out = sep.separate(gain * audio, rate)
+        for name, stem in reference.items():
+            error = np.sum(np.square(out[name] / gain - stem)) / np.sum(np.square(stem))
+            assert error < bound, (gain, name, error)
+
+
 def cli_separator(*flags: str):
     """The separator the CLI's model flags build from the shipped models, the helper DRNN off (for
     speed) and ``flags`` on top; a bad flag value is argparse's usage error (SystemExit)."""

@@ -197,16 +197,10 @@ def test_normalised_input_makes_the_drnn_deaf_to_the_records_level(mono):
 def test_shipped_drnn_hears_every_record_at_its_training_level():
     """pretrained-models/drnn hears each piece at its training mixtures' RMS: a record 26 dB quieter
     or 12 dB louder gives the same stems, scaled."""
+    from conftest import assert_deaf_to_level, example_audio
     from mixin.registry import load_separator
 
-    root = Path(__file__).resolve().parents[1]
-    audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
-    audio = audio[: 4 * rate]
-    sep = load_separator(root / "pretrained-models" / "drnn")
+    audio, rate = example_audio(4)
+    sep = load_separator(Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn")
     assert sep.input_level == 0.07
-    reference = sep.separate(audio, rate)
-    for gain in (0.05, 4.0):
-        out = sep.separate(gain * audio, rate)
-        for name, stem in reference.items():
-            error = np.sum(np.square(out[name] / gain - stem)) / np.sum(np.square(stem))
-            assert error < 1e-4, (gain, name, error)
+    assert_deaf_to_level(sep, audio, rate, 1e-4)
