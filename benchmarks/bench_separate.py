@@ -67,7 +67,8 @@ def child(args: argparse.Namespace) -> None:
     from mixin.files import separate_file
     from mixin.registry import load_separator
 
-    sep = load_separator(args.model_dir, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend)
+    sep = load_separator(args.model_dir, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend,
+                         shifts=args.shifts)
     load = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as out:
         t1, cpu1 = time.perf_counter(), time.process_time()
@@ -99,6 +100,7 @@ def main() -> None:
     p.add_argument("--model-dir", type=Path, default=None, help="default: the shipped models")
     p.add_argument("--crossfade", type=int, default=None, help="default: the CLI's default")
     p.add_argument("--batch-size", type=int, default=None, help="default: the CLI's default")
+    p.add_argument("--shifts", type=int, default=1, help="runs averaged over shifted chunk boundaries (default: 1)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--backend", default="onnx", help=argparse.SUPPRESS)
@@ -121,7 +123,7 @@ def main() -> None:
             for _ in range(args.runs):  # interleaved, so a change in the machine's load hits both alike
                 for backend in args.backends:
                     cmd = [sys.executable, __file__, "--child", "--input", str(src), "--crossfade", str(args.crossfade),
-                           "--batch-size", str(args.batch_size), "--backend", backend]
+                           "--batch-size", str(args.batch_size), "--backend", backend, "--shifts", str(args.shifts)]
                     if args.model_dir:
                         cmd += ["--model-dir", str(args.model_dir)]
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

@@ -8,6 +8,7 @@ sample, so the streamed stems still sum to the mix.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ import numpy as np
 from .audio import Resampler
 from .constants import BATCH_CHUNKS
 from .errors import MixinError
+from .registry import is_whole_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import Executor
@@ -24,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = [
-    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "ChunkedSeparator",
+    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "stream_shifted",
+    "ChunkedSeparator",
 ]
 
 
@@ -243,13 +246,54 @@ def stream_pair_rework(
             yield out
 
 
+def stream_shifted(
+    run: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]],
+    blocks: Iterable[np.ndarray],
+    channels: int,
+    shifts: int,
+    period: int,
+) -> Iterator[np.ndarray]:
+    """The mean of ``shifts`` runs of ``run`` ((n, channels) blocks in, (sources, n, channels)
+    out), the k-th on the input delayed by ``k * period // shifts`` samples and realigned: each
+    run meets its chunk boundaries elsewhere, and the mean of the runs averages out what depends
+    on where they fall (the shift trick; Défossez et al., "Music source separation in the
+    waveform domain", 2019). Stems that each sum to the mix still do. The runs go in lockstep,
+    so what is held is their lag, not the track."""
+    if not (is_whole_number(shifts) and shifts >= 1):
+        raise ValueError(f"shifts must be a whole number >= 1, not {shifts!r}")
+    delays = [k * period // shifts for k in range(shifts)]
+
+    def delayed(source: Iterable[np.ndarray], delay: int) -> Iterator[np.ndarray]:
+        if delay:
+            yield np.zeros((delay, channels), np.float32)
+        yield from source
+
+    runs = [iter(run(delayed(copy, d))) for copy, d in zip(itertools.tee(blocks, shifts), delays)]
+    queues = [SampleQueue(axis=1) for _ in runs]
+    skip, live = list(delays), [True] * shifts
+    while any(live):
+        for k, out in enumerate(runs):
+            block = next(out, None) if live[k] else None
+            if block is None:
+                live[k] = False
+                continue
+            drop = min(skip[k], block.shape[1])
+            skip[k] -= drop
+            if block.shape[1] > drop:
+                queues[k].push(block[:, drop:])
+        ready = min(q.size for q in queues)
+        if ready:
+            yield sum(q.take(ready) for q in queues) * np.float32(1 / shifts)
+
+
 class ChunkedSeparator:
     """What every architecture shares: audio at any rate and channel count in, stems out,
     through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
 
     Subclasses set ``sources``, ``model_rate``, ``chunk_size``, ``overlap``, ``batch_size`` and
     ``trained``, and implement ``separate_chunks``: (n, channels, chunk) -> (sources, n,
-    channels, chunk). ``sums_to_mix`` says whether the stems add up to the input.
+    channels, chunk). ``sums_to_mix`` says whether the stems add up to the input. ``shifts``
+    above 1 averages that many runs over shifted chunk boundaries (:func:`stream_shifted`).
     """
 
     sources: tuple[str, ...]
@@ -259,6 +303,18 @@ class ChunkedSeparator:
     batch_size: int
     trained: bool = True
     sums_to_mix: bool = True
+    _shifts: int = 1
+
+    @property
+    def shifts(self) -> int:
+        """Runs averaged over chunk boundaries shifted by ``1/shifts`` of a chunk (1: one run)."""
+        return self._shifts
+
+    @shifts.setter
+    def shifts(self, value: int) -> None:
+        if not (is_whole_number(value) and value >= 1):
+            raise ValueError(f"shifts must be a whole number >= 1, not {value!r}")
+        self._shifts = int(value)
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
@@ -270,7 +326,10 @@ class ChunkedSeparator:
         config = ModelConfig.load(directory)
         if ARCHITECTURES[config.arch].separator != cls.__name__:
             raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
-        return cls.from_config(directory, config, **options)
+        shifts = options.pop("shifts", 1)
+        separator = cls.from_config(directory, config, **options)
+        separator.shifts = shifts
+        return separator
 
     @classmethod
     def from_config(cls, directory: Path, config: Any, **options: Any) -> "ChunkedSeparator":  # pragma: no cover
@@ -284,7 +343,19 @@ class ChunkedSeparator:
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
     ) -> Iterator[np.ndarray]:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
-        ``executor``: where the chunks are separated (default: the models' shared thread).
+        ``executor``: where the chunks are separated (default: the models' shared thread). With ``shifts`` above 1, the mean of that many runs
+        of the whole separation, delayed by fractions of a chunk (:func:`stream_shifted`)."""
+        if self.shifts == 1:
+            return self._stream_once(blocks, sample_rate, channels, executor)
+        period = max(1, round(self.chunk_size * sample_rate / self.model_rate))
+        return stream_shifted(
+            lambda delayed: self._stream_once(delayed, sample_rate, channels, executor), blocks, channels, self.shifts, period
+        )
+
+    def _stream_once(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
+    ) -> Iterator[np.ndarray]:
+        """One run of :meth:`stream`.
 
         Resamples to the models' rate and back. For separators whose stems sum to the mix, the
         last source is the input minus the others, taken at the input's rate, so the stems sum

@@ -172,9 +172,13 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
     ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``voice_hears``, ``mwf_iterations``,
     ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``, ``overlap`` and ``batch_size``
     (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
-    exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``).
+    exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``),
+    and ``shifts``: runs averaged over shifted chunk boundaries (``mixin.apply.stream_shifted``; 1).
     """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()
     config = ModelConfig.load(directory)
     separators = importlib.import_module(".separators", __package__)
-    return getattr(separators, ARCHITECTURES[config.arch].separator).from_config(directory, config, **options)
+    shifts = options.pop("shifts", 1)
+    separator = getattr(separators, ARCHITECTURES[config.arch].separator).from_config(directory, config, **options)
+    separator.shifts = shifts
+    return separator

@@ -1,10 +1,10 @@
 """Chunking: every sample processed (the last chunk too), cross-fades that sum to one,
-streaming independent of block sizes."""
+streaming independent of block sizes, runs averaged over shifted chunk boundaries."""
 
 import numpy as np
 import pytest
 
-from mixin.apply import chunk_count, fades, separate_array, stream_overlap_add
+from mixin.apply import chunk_count, fades, separate_array, stream_overlap_add, stream_shifted
 
 CHUNK = 1000
 
@@ -146,3 +146,59 @@ def test_sample_queue_hands_back_samples_in_order_along_its_axis():
     np.testing.assert_array_equal(queue.take(5), data[:, 9:])  # fewer than asked: what is held
     empty = np.zeros((2, 0, 3), np.float32)
     assert queue.take(4, empty) is empty and queue.size == 0
+
+
+def shifted_reference(x: np.ndarray, shifts: int, period: int) -> np.ndarray:
+    """What stream_shifted should give, on whole arrays: split_fn's chunking of x delayed by
+    k * period // shifts, realigned, averaged."""
+    runs = []
+    for k in range(shifts):
+        d = k * period // shifts
+        delayed = np.concatenate([np.zeros((d, x.shape[1]), np.float32), x])
+        runs.append(separate_array(delayed, split_fn, 2, CHUNK, 100, batch=2)[:, d : d + len(x)])
+    return np.mean(runs, axis=0)
+
+
+@pytest.mark.parametrize("shifts, block", [(2, 333), (3, 1000), (4, 4321)])
+def test_shifted_runs_are_realigned_and_averaged(shifts, block):
+    x = np.random.default_rng(7).standard_normal((4321, 2)).astype(np.float32)
+    blocks = (x[i : i + block] for i in range(0, len(x), block))
+    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 2)  # noqa: E731
+    out = np.concatenate(list(stream_shifted(run, blocks, 2, shifts, CHUNK)), axis=1)[:, : len(x)]
+    expected = shifted_reference(x, shifts, CHUNK)
+    assert out.shape == (2, len(x), 2)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    np.testing.assert_allclose(out.sum(axis=0), x, atol=1e-5)  # still sums to the mix
+    plain = separate_array(x, split_fn, 2, CHUNK, 100, batch=2)
+    assert np.abs(out - plain).max() > 1e-3  # the boundaries moved, so the stems did
+
+
+def test_one_shift_is_the_run_itself():
+    x = np.random.default_rng(8).standard_normal((2500, 1)).astype(np.float32)
+    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 2)  # noqa: E731
+    out = np.concatenate(list(stream_shifted(run, [x], 1, 1, CHUNK)), axis=1)
+    np.testing.assert_array_equal(out, separate_array(x, split_fn, 2, CHUNK, 100, batch=2))
+
+
+def test_shifted_runs_go_in_lockstep():
+    """The input is read only as far ahead of the output as one run's lag and its delay (a
+    chunk), so memory does not grow with the track."""
+    x = np.zeros((60000, 1), dtype=np.float32)
+    read = [0]
+
+    def blocks():
+        for i in range(0, len(x), 500):
+            read[0] += 500
+            yield x[i : i + 500]
+
+    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 1)  # noqa: E731
+    done, ahead = 0, []
+    for out in stream_shifted(run, blocks(), 1, 3, CHUNK):
+        done += out.shape[1]
+        ahead.append(read[0] - done)
+    assert done >= len(x) and max(ahead) <= 3 * CHUNK
+
+
+def test_bad_shift_count_is_refused():
+    with pytest.raises(ValueError, match="shifts must be a whole number >= 1"):
+        list(stream_shifted(lambda b: b, [np.zeros((10, 1))], 1, 0, CHUNK))

@@ -222,3 +222,40 @@ def test_vocal_hears_flag_overrides_the_shipped_config():
     assert cli_separator("--vocal-hears", "mix").vocal_hears == "mix"
     with pytest.raises(SystemExit):
         cli_separator("--vocal-hears", "drums")
+
+
+def test_shifts_average_runs_over_moved_chunk_boundaries():
+    """--shifts 2: the stems still sum to the mix and keep its shape; they differ from one run's
+    only by what depends on where the chunk boundaries fall (a few per cent of each stem)."""
+    from conftest import cli_separator, example_audio
+
+    audio, rate = example_audio(3.0)
+    one = cli_separator().separate(audio, rate)
+    sep = cli_separator("--shifts", "2")
+    assert sep.shifts == 2
+    two = sep.separate(audio, rate)
+    np.testing.assert_allclose(sum(two.values()), audio, atol=1e-5)
+    for name in ("harmonic", "percussive"):
+        assert two[name].shape == audio.shape
+        change = np.sum(np.square(two[name] - one[name])) / np.sum(np.square(one[name]))
+        assert 1e-6 < change < 0.05, (name, change)
+    with pytest.raises(SystemExit):
+        cli_separator("--shifts", "0")
+    with pytest.raises(ValueError, match="shifts must be a whole number >= 1, not 1.5"):
+        sep.shifts = 1.5
+
+
+def test_shifts_apply_to_the_drnn_too():
+    from pathlib import Path
+
+    from conftest import example_audio
+    from mixin.registry import load_separator
+    from mixin.separators import DRNNSeparator
+
+    audio, rate = example_audio(2.0)
+    directory = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
+    sep = DRNNSeparator.from_pretrained(directory, shifts=2)
+    assert sep.shifts == 2 and load_separator(directory, shifts=3).shifts == 3
+    stems = sep.separate(audio, rate)
+    assert stems["vocal"].shape == audio.shape
+    np.testing.assert_allclose(stems["vocal"] + stems["accompaniment"], audio, atol=1e-5)

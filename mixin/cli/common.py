@@ -60,11 +60,19 @@ def whole_number(text: str) -> int:
     return value
 
 
+def shift_count(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
     ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``,
-    ``--vocal-remask``, ``--vocal-two-stage`` and ``--vocal-hears``: which separator runs (shared by
-    separating and evaluating)."""
+    ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and ``--shifts``: which separator runs
+    (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -139,6 +147,15 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         "second time on that, and that estimate is the one kept: loud drums are what it hears worst) (default: "
         "the model directory's config.json, harmonic+vocal for the shipped models)",
     )
+    p.add_argument(
+        "--shifts",
+        type=shift_count,
+        default=1,
+        metavar="N",
+        help="separate N times, the input delayed each time by another 1/N of a chunk (1 s), and average the "
+        "stems, so that no stretch depends on where the chunk boundaries fall (the shift trick of Demucs): "
+        "about N times slower (default: 1)",
+    )
 
 
 def load_separator_from(args: argparse.Namespace, **options: Any):
@@ -158,6 +175,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
         vocal_two_stage=args.vocal_two_stage,
         vocal_hears=args.vocal_hears,
+        shifts=args.shifts,
         **options,
     )
 
