@@ -89,15 +89,9 @@ def test_config_vocal_yield_is_checked_and_reaches_the_separator(tmp_path):
 def test_vocal_yield_flag_overrides_the_config():
     """``--vocal-yield off`` keeps the shipped CDAEs' vocal where the config would give it back (the
     synthetic example is decisive throughout); a value other than on/off is refused."""
-    from pathlib import Path
+    from conftest import cli_separator, example_audio
 
-    import soundfile as sf
-
-    from conftest import cli_separator
-
-    root = Path(__file__).resolve().parents[1]
-    audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
-    audio = audio[: 8 * rate]
+    audio, rate = example_audio(8.0)
     default, off = cli_separator(), cli_separator("--vocal-yield", "off")
     assert default.vocal_yield and not off.vocal_yield
     assert cli_separator("--vocal-yield", "on").vocal_yield

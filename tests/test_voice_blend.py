@@ -114,14 +114,12 @@ def test_config_voice_helper_is_checked(tmp_path: Path):
 def test_shipped_separator_with_the_drnn_vocal(tmp_path):
     import json
 
-    import soundfile as sf
-
+    from conftest import example_audio
     from mixin.registry import load_separator
     from mixin.separators import DRNNSeparator
 
     root = Path(__file__).resolve().parents[1]
-    audio, rate = sf.read(str(root / "examples" / "example.flac"), dtype="float32")
-    audio = audio[: 8 * rate]
+    audio, rate = example_audio(8.0)
     plain = load_separator(root / "pretrained-models", voice_weight=0)
     assert plain.voice_helper is None
     helped = load_separator(root / "pretrained-models")  # shipped default: 0.5, 6.4-s pieces, one run on the mean
