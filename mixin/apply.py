@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = [
-    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "stream_shifted",
-    "ChunkedSeparator",
+    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "shift_count",
+    "stream_shifted", "ChunkedSeparator",
 ]
 
 
@@ -246,6 +246,13 @@ def stream_pair_rework(
             yield out
 
 
+def shift_count(value: Any) -> int:
+    """``value`` as a count of runs to average: a whole number >= 1, else a ValueError."""
+    if not (is_whole_number(value) and value >= 1):
+        raise ValueError(f"shifts must be a whole number >= 1, not {value!r}")
+    return int(value)
+
+
 def stream_shifted(
     run: Callable[[Iterable[np.ndarray]], Iterable[np.ndarray]],
     blocks: Iterable[np.ndarray],
@@ -259,8 +266,7 @@ def stream_shifted(
     on where they fall (the shift trick; Défossez et al., "Music source separation in the
     waveform domain", 2019). Stems that each sum to the mix still do. The runs go in lockstep,
     so what is held is their lag, not the track."""
-    if not (is_whole_number(shifts) and shifts >= 1):
-        raise ValueError(f"shifts must be a whole number >= 1, not {shifts!r}")
+    shifts = shift_count(shifts)
     delays = [k * period // shifts for k in range(shifts)]
 
     def delayed(source: Iterable[np.ndarray], delay: int) -> Iterator[np.ndarray]:
@@ -312,24 +318,19 @@ class ChunkedSeparator:
 
     @shifts.setter
     def shifts(self, value: int) -> None:
-        if not (is_whole_number(value) and value >= 1):
-            raise ValueError(f"shifts must be a whole number >= 1, not {value!r}")
-        self._shifts = int(value)
+        self._shifts = shift_count(value)
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
         """Load a model directory of this class's architecture (default: the shipped CDAEs);
         ``options`` as the class's ``from_config``. Any architecture: :func:`mixin.load_separator`."""
-        from .registry import ARCHITECTURES, ModelConfig, default_model_dir
+        from .registry import ARCHITECTURES, ModelConfig, default_model_dir, load_separator
 
         directory = Path(model_dir) if model_dir is not None else default_model_dir()
         config = ModelConfig.load(directory)
         if ARCHITECTURES[config.arch].separator != cls.__name__:
             raise MixinError(directory, f"holds a {config.arch} model: load it with mixin.registry.load_separator")
-        shifts = options.pop("shifts", 1)
-        separator = cls.from_config(directory, config, **options)
-        separator.shifts = shifts
-        return separator
+        return load_separator(directory, **options)
 
     @classmethod
     def from_config(cls, directory: Path, config: Any, **options: Any) -> "ChunkedSeparator":  # pragma: no cover
@@ -343,8 +344,9 @@ class ChunkedSeparator:
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
     ) -> Iterator[np.ndarray]:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
-        ``executor``: where the chunks are separated (default: the models' shared thread). With ``shifts`` above 1, the mean of that many runs
-        of the whole separation, delayed by fractions of a chunk (:func:`stream_shifted`)."""
+        ``executor``: where the chunks are separated (default: the models' shared thread). With
+        ``shifts`` above 1, the mean of that many runs of the whole separation, delayed by
+        fractions of a chunk (:func:`stream_shifted`)."""
         if self.shifts == 1:
             return self._stream_once(blocks, sample_rate, channels, executor)
         period = max(1, round(self.chunk_size * sample_rate / self.model_rate))

@@ -152,9 +152,9 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         type=shift_count,
         default=1,
         metavar="N",
-        help="separate N times, the input delayed each time by another 1/N of a chunk (1 s), and average the "
-        "stems, so that no stretch depends on where the chunk boundaries fall (the shift trick of Demucs): "
-        "about N times slower (default: 1)",
+        help="separate N times, the input delayed each time by another 1/N of a chunk (1 s for the CDAEs), and "
+        "average the stems, so that no stretch depends on where the chunk boundaries fall (the shift trick of "
+        "Demucs): about N times slower (default: 1)",
     )
 
 
