@@ -148,6 +148,11 @@ def test_sample_queue_hands_back_samples_in_order_along_its_axis():
     assert queue.take(4, empty) is empty and queue.size == 0
 
 
+def split_stream(blocks, batch: int = 2):
+    """split_fn's chunks streamed: one run for stream_shifted."""
+    return stream_overlap_add(blocks, split_fn, 2, CHUNK, 100, batch)
+
+
 def shifted_reference(x: np.ndarray, shifts: int, period: int) -> np.ndarray:
     """What stream_shifted should give, on whole arrays: split_fn's chunking of x delayed by
     k * period // shifts, realigned, averaged."""
@@ -163,8 +168,7 @@ def shifted_reference(x: np.ndarray, shifts: int, period: int) -> np.ndarray:
 def test_shifted_runs_are_realigned_and_averaged(shifts, block):
     x = np.random.default_rng(7).standard_normal((4321, 2)).astype(np.float32)
     blocks = (x[i : i + block] for i in range(0, len(x), block))
-    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 2)  # noqa: E731
-    out = np.concatenate(list(stream_shifted(run, blocks, 2, shifts, CHUNK)), axis=1)[:, : len(x)]
+    out = np.concatenate(list(stream_shifted(split_stream, blocks, 2, shifts, CHUNK)), axis=1)[:, : len(x)]
     expected = shifted_reference(x, shifts, CHUNK)
     assert out.shape == (2, len(x), 2)
     np.testing.assert_allclose(out, expected, atol=1e-5)
@@ -175,8 +179,7 @@ def test_shifted_runs_are_realigned_and_averaged(shifts, block):
 
 def test_one_shift_is_the_run_itself():
     x = np.random.default_rng(8).standard_normal((2500, 1)).astype(np.float32)
-    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 2)  # noqa: E731
-    out = np.concatenate(list(stream_shifted(run, [x], 1, 1, CHUNK)), axis=1)
+    out = np.concatenate(list(stream_shifted(split_stream, [x], 1, 1, CHUNK)), axis=1)
     np.testing.assert_array_equal(out, separate_array(x, split_fn, 2, CHUNK, 100, batch=2))
 
 
@@ -191,9 +194,8 @@ def test_shifted_runs_go_in_lockstep():
             read[0] += 500
             yield x[i : i + 500]
 
-    run = lambda b: stream_overlap_add(b, split_fn, 2, CHUNK, 100, 1)  # noqa: E731
     done, ahead = 0, []
-    for out in stream_shifted(run, blocks(), 1, 3, CHUNK):
+    for out in stream_shifted(lambda b: split_stream(b, batch=1), blocks(), 1, 3, CHUNK):
         done += out.shape[1]
         ahead.append(read[0] - done)
     assert done >= len(x) and max(ahead) <= 3 * CHUNK
