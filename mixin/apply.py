@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = [
-    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "shift_count",
+    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "check_shifts",
     "stream_shifted", "ChunkedSeparator",
 ]
 
@@ -246,7 +246,7 @@ def stream_pair_rework(
             yield out
 
 
-def shift_count(value: Any) -> int:
+def check_shifts(value: Any) -> int:
     """``value`` as a count of runs to average: a whole number >= 1, else a ValueError."""
     if not (is_whole_number(value) and value >= 1):
         raise ValueError(f"shifts must be a whole number >= 1, not {value!r}")
@@ -266,7 +266,7 @@ def stream_shifted(
     on where they fall (the shift trick; Défossez et al., "Music source separation in the
     waveform domain", 2019). Stems that each sum to the mix still do. The runs go in lockstep,
     so what is held is their lag, not the track."""
-    shifts = shift_count(shifts)
+    shifts = check_shifts(shifts)
     delays = [k * period // shifts for k in range(shifts)]
 
     def delayed(source: Iterable[np.ndarray], delay: int) -> Iterator[np.ndarray]:
@@ -318,7 +318,7 @@ class ChunkedSeparator:
 
     @shifts.setter
     def shifts(self, value: int) -> None:
-        self._shifts = shift_count(value)
+        self._shifts = check_shifts(value)
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
