@@ -350,9 +350,11 @@ class ChunkedSeparator:
         if self.shifts == 1:
             return self._stream_once(blocks, sample_rate, channels, executor)
         period = max(1, round(self.chunk_size * sample_rate / self.model_rate))
-        return stream_shifted(
-            lambda delayed: self._stream_once(delayed, sample_rate, channels, executor), blocks, channels, self.shifts, period
-        )
+
+        def once(delayed: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            return self._stream_once(delayed, sample_rate, channels, executor)
+
+        return stream_shifted(once, blocks, channels, self.shifts, period)
 
     def _stream_once(
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None

@@ -242,9 +242,10 @@ class Separator(ChunkedSeparator):
     def _stream_once(
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Any = None
     ) -> Iterator[np.ndarray]:
-        """One run of :meth:`ChunkedSeparator.stream`: the chunks' stems, then the DRNN's second opinion on the vocal, then
-        the harmonic/percussive pair redrawn by median filtering's blend and the multichannel
-        Wiener filter, when asked for (last: they also share out what the vocal blend gave or took)."""
+        """One run of :meth:`ChunkedSeparator.stream`: the chunks' stems, then the DRNN's second
+        opinion on the vocal, then the harmonic/percussive pair redrawn by median filtering's blend
+        and the multichannel Wiener filter, when asked for (last: they also share out what the vocal
+        blend gave or took)."""
         stems = super()._stream_once(blocks, sample_rate, channels, executor)
         if self.voice_helper is not None:
             from .voice_blend import stream_voice_blend

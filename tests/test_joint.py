@@ -275,9 +275,9 @@ def test_training_estimates_are_the_separators(model_dir, tmp_path, vocal_hears)
     mix = np.abs(nsgt().forward(audio))  # (2, bands, frames)
     expected = sep.estimate(mix)  # (sources, 2, bands, frames)
     mags = np.concatenate((mix[:, None], np.zeros((2, 3, *mix.shape[1:]), np.float32)), axis=1)
-    got = np.asarray(chain_estimates(_initial_models(tmp_path), [False] * 3, model_input(mix)[..., None], mags, 1.0,
-                                     vocal_hears))
+    models, x = _initial_models(tmp_path), model_input(mix)[..., None]
+    got = np.asarray(chain_estimates(models, [False] * 3, x, mags, 1.0, vocal_hears))
     # the loss's outputs carry +1e-6 (no mask divides by zero)
     np.testing.assert_allclose(np.moveaxis(got, 1, 0) - 1e-6, expected, rtol=1e-3, atol=1e-3 * expected.max())
-    first_run = np.asarray(chain_estimates(_initial_models(tmp_path), [False] * 3, model_input(mix)[..., None], mags, 1.0))
+    first_run = np.asarray(chain_estimates(models, [False] * 3, x, mags, 1.0))
     assert (np.abs(first_run[:, 2] - got[:, 2]).max() > 1e-3 * expected.max()) == (vocal_hears != "mix")
