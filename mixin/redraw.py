@@ -1,10 +1,11 @@
 """The harmonic/percussive pair redrawn after the models, streamed: median filtering's blend,
 then the multichannel Wiener filter, in one stage.
 
-The vocal model's share is final by then; what the CDAEs split between harmonic and percussive is
-blended with median filtering's split of the same signal (:mod:`mixin.hpss`, ``hpss_weight`` and
-``hpss_adaptive`` in ``config.json``) and shared out again by the multichannel Wiener filter
-(:mod:`mixin.spatial`, ``mwf_iterations``). One stage for both: the pair is queued, chunked and
+What the CDAEs split between harmonic and percussive is blended with median filtering's split of
+the same signal (:mod:`mixin.hpss`, ``hpss_weight`` and ``hpss_adaptive`` in ``config.json``) and
+shared out again by the multichannel Wiener filter (:mod:`mixin.spatial`, ``mwf_iterations``);
+with ``mwf_vocal`` the filter shares out the vocal too, as a third source (else the vocal's share
+is final by then). One stage for both: the pair is queued, chunked and
 cross-faded once. (Handing the filter median filtering's masked spectrogram instead of its audio
 would save an inverse STFT, but cost 0.1-0.2 dB on real and rendered mixes: kept in audio.)
 
@@ -72,11 +73,21 @@ def redraw_pair(
         harmonic = harmonic + share * (median - harmonic)
     if not mwf_iterations:
         return harmonic
+    return filter_stems(pair, harmonic[None], sample_rate, mwf_iterations)[0]
+
+
+def filter_stems(mix: np.ndarray, parts: np.ndarray, sample_rate: int, iterations: int) -> np.ndarray:
+    """``parts`` (k, ..., channels, samples) of ``mix`` (..., channels, samples) redrawn by
+    ``iterations`` of the multichannel Wiener filter on :func:`filter_stft`'s STFT, the mix less
+    their sum being one more source (:func:`mixin.spatial.refine_spectra`)."""
+    mix = np.asarray(mix, dtype=np.float32)
     n_fft, hop = filter_stft(sample_rate)
-    out = np.empty_like(pair)
-    for index in np.ndindex(pair.shape[:-2]):
-        mix, ours = stft(pair[index], n_fft, hop), stft(harmonic[index], n_fft, hop)
-        out[index] = istft(spatial.refine_spectra(mix, ours, mwf_iterations), n_fft, hop, pair.shape[-1])
+    out = np.empty((len(parts), *mix.shape), dtype=np.float32)
+    for index in np.ndindex(mix.shape[:-2]):
+        spectra = np.stack([stft(part[index], n_fft, hop) for part in parts])
+        refined = spatial.refine_spectra(stft(mix[index], n_fft, hop), spectra, iterations)
+        for k, spectrum in enumerate(refined):
+            out[(k, *index)] = istft(spectrum, n_fft, hop, mix.shape[-1])
     return out
 
 
@@ -166,11 +177,13 @@ def stream_redraw(
     vocal_yield: bool = False,
     vocal_remask: bool = False,
     vocal_two_stage: float = 0.0,
+    mwf_vocal: bool = False,
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the harmonic/percussive pair
     redrawn by :func:`redraw_pair` per 6-s chunk (the share of median filtering glides over the
     1-s cross-fades rather than stepping), after ``vocal_remask``'s :func:`remask_vocal` and
-    ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``). Other
+    ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``); with
+    ``mwf_vocal`` the vocal shares in the multichannel Wiener filter as a third source. Other
     stems pass unchanged; the stems still add up to the mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
@@ -190,8 +203,12 @@ def stream_redraw(
                 state["gave"] = given[2] is not vocal
                 if state["gave"]:
                     pair, harmonic, vocal, split = given
-        return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
+        if vocal is None or not (mwf_vocal and mwf_iterations and vocal.any()):
+            return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
+        harmonic = redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, 0, split)
+        harmonic, vocal = filter_stems(pair + vocal, np.stack((harmonic, vocal)), sample_rate, mwf_iterations)
+        return harmonic, vocal
 
     chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)
-    with_vocal = (vocal_yield or vocal_remask) and "vocal" in sources
+    with_vocal = (vocal_yield or vocal_remask or (mwf_vocal and mwf_iterations > 0)) and "vocal" in sources
     yield from stream_pair_rework(stems, sources, redraw, chunk, overlap, "mixin-redraw", with_vocal)

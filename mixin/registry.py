@@ -80,6 +80,7 @@ class ModelConfig:
     hpss_weight: float = 0.0  # median filtering's share of the harmonic/percussive split (mixin.hpss)
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
+    mwf_vocal: bool = False  # the vocal shares in that filter as a third source (mixin.redraw)
     vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     vocal_two_stage: float = 0.0  # that mask's share from median filtering's two-stage vocal (mixin.hpss)
@@ -128,7 +129,7 @@ class ModelConfig:
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
-        for name in ("vocal_yield", "vocal_remask"):
+        for name in ("vocal_yield", "vocal_remask", "mwf_vocal"):
             if not isinstance(getattr(config, name), bool):
                 raise MixinError(path, f"{name} must be true or false, not {getattr(config, name)!r}")
         two_stage = config.vocal_two_stage
@@ -170,9 +171,9 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> "Chun
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
     ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``voice_hears``, ``mwf_iterations``,
-    ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``, ``overlap`` and ``batch_size``
-    (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto" (ONNX
-    exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``),
+    ``mwf_vocal``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``, ``overlap`` and
+    ``batch_size`` (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto"
+    (ONNX exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``),
     and ``shifts``: runs averaged over shifted chunk boundaries (``mixin.apply.stream_shifted``; 1).
     """
     directory = Path(model_dir) if model_dir is not None else default_model_dir()

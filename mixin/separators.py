@@ -50,11 +50,12 @@ class Separator(ChunkedSeparator):
     into the CDAEs' (0: CDAEs only, 1: median filtering only; :mod:`mixin.hpss`);
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
     ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
-    the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`); the
-    blend and the filter run last, in one stage (:mod:`mixin.redraw`); before them ``vocal_remask``
-    redraws the vocal as a mask of the mix on a finer STFT (``vocal_two_stage``: that far also by
-    median filtering's two-stage vocal, :func:`mixin.hpss.two_stage_vocal`), and ``vocal_yield`` gives the vocal's
-    share back to the pair where the whole mix is decisive for median filtering.
+    the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`;
+    ``mwf_vocal``: the vocal shares in it as a third source); the blend and the filter run last,
+    in one stage (:mod:`mixin.redraw`); before them ``vocal_remask`` redraws the vocal as a mask
+    of the mix on a finer STFT (``vocal_two_stage``: that far also by median filtering's two-stage
+    vocal, :func:`mixin.hpss.two_stage_vocal`), and ``vocal_yield`` gives the vocal's share back
+    to the pair where the whole mix is decisive for median filtering.
     ``vocal_hears`` "harmonic+vocal" runs the vocal model a second time on the mix's magnitudes less
     the percussive model's share, its estimate replacing the first (loud drums are what it hears worst).
     ``voice_helper`` (a :class:`DRNNSeparator`) with ``voice_weight`` > 0 first moves the vocal that
@@ -77,6 +78,7 @@ class Separator(ChunkedSeparator):
         hpss_weight: float = 0.0,
         hpss_adaptive: bool = False,
         mwf_iterations: int = 0,
+        mwf_vocal: bool = False,
         vocal_yield: bool = False,
         vocal_remask: bool = False,
         vocal_two_stage: float = 0.0,
@@ -118,6 +120,7 @@ class Separator(ChunkedSeparator):
         if not is_whole_number(mwf_iterations):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
+        self.mwf_vocal = bool(mwf_vocal) and self.mwf_iterations > 0 and "vocal" in self.sources
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
         if not 0 <= vocal_two_stage <= 1:
@@ -162,6 +165,7 @@ class Separator(ChunkedSeparator):
         voice_weight: float | None = None,
         voice_hears: str | None = None,
         mwf_iterations: int | None = None,
+        mwf_vocal: bool | None = None,
         vocal_yield: bool | None = None,
         vocal_remask: bool | None = None,
         vocal_two_stage: float | None = None,
@@ -171,9 +175,10 @@ class Separator(ChunkedSeparator):
         backend: str = "auto",
     ) -> "Separator":
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and ``vocal_hears``
-        default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given with
-        ``vocal_remask`` False is an error: it is a share of the remask). (:meth:`from_pretrained`
+        ``mwf_iterations``, ``mwf_vocal``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and
+        ``vocal_hears`` default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given
+        with ``vocal_remask`` False is an error: it is a share of the remask; so is ``mwf_vocal`` True
+        given with ``mwf_iterations`` 0: it joins the filter). (:meth:`from_pretrained`
         reads the config; the shipped models by default.)
         ``backend``: "auto" runs each model's ONNX export when present and current, else its ``.h5``
         with TensorFlow; "onnx" or "tensorflow" only that (``mixin.backend``).
@@ -185,6 +190,8 @@ class Separator(ChunkedSeparator):
 
         if vocal_two_stage and vocal_remask is False:
             raise MixinError(None, "--vocal-two-stage is a share of the vocal remask: not with --vocal-remask off")
+        if mwf_vocal and mwf_iterations == 0:
+            raise MixinError(None, "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0")
 
         if single_model and config.input != "magnitude":
             raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
@@ -224,6 +231,7 @@ class Separator(ChunkedSeparator):
             hpss_weight=config.hpss_weight if hpss_weight is None else hpss_weight,
             hpss_adaptive=config.hpss_adaptive,
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
+            mwf_vocal=config.mwf_vocal if mwf_vocal is None else mwf_vocal,
             vocal_yield=config.vocal_yield if vocal_yield is None else vocal_yield,
             vocal_remask=config.vocal_remask if vocal_remask is None else vocal_remask,
             vocal_two_stage=config.vocal_two_stage if vocal_two_stage is None else vocal_two_stage,
@@ -259,7 +267,7 @@ class Separator(ChunkedSeparator):
 
             stems = stream_redraw(
                 stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations,
-                self.vocal_yield, self.vocal_remask, self.vocal_two_stage,
+                self.vocal_yield, self.vocal_remask, self.vocal_two_stage, self.mwf_vocal,
             )
         yield from stems
 
@@ -342,7 +350,7 @@ DRNN_OVERLAP = 8000
 CDAE_ONLY_OPTIONS = {
     "instrumental": "--instrumental", "single_model": "--single-model", "mask_power": "--mask-power",
     "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "voice_hears": "--voice-hears",
-    "mwf_iterations": "--mwf-iterations",
+    "mwf_iterations": "--mwf-iterations", "mwf_vocal": "--mwf-vocal",
     "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask", "vocal_two_stage": "--vocal-two-stage",
     "vocal_hears": "--vocal-hears",
 }

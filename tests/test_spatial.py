@@ -7,7 +7,7 @@ import pytest
 from conftest import stem_blocks
 from mixin.filtering import multichannel_wiener
 from mixin.hpss import hpss_split
-from mixin.redraw import redraw_pair, stream_redraw
+from mixin.redraw import filter_stems, redraw_pair, stream_redraw
 from mixin.transforms import istft, stft
 
 SOURCES = ("harmonic", "percussive", "vocal")
@@ -104,6 +104,79 @@ def test_streamed_filter_keeps_vocal_sums_and_ignores_block_size():
     assert _sdr(source_a.T, out[0]) > _sdr(source_a.T, whole) - 1.0
 
 
+def _three_placed_noises(seconds: float, rate: int, seed: int):
+    """Three white noises, the same spectrum, placed apart and each on and off in its own rhythm:
+    A mostly left and B mostly right, taking turns each half second; C in the centre, every third."""
+    source_a, source_b = _panned_noises(seconds, rate, seed)
+    c = np.random.default_rng(seed + 100).normal(size=source_a.shape[-1]).astype(np.float32) * 0.1
+    phase = np.sin(2 * np.pi * np.arange(len(c)) / rate)
+    centre = np.sin(3 * np.pi * np.arange(len(c)) / rate) > 0
+    return source_a * (phase > 0), source_b * (phase <= 0), np.stack((c, c)) * centre
+
+
+def test_three_placed_sources_are_pulled_apart_and_sum_to_the_mix():
+    """``filter_stems`` with two parts: the mix less their sum is a third source; power and
+    placement pull all three apart from estimates that each hold a fifth of the others."""
+    rate = 22050
+    sources = _three_placed_noises(3.0, rate, seed=6)
+    mix = sum(sources)
+    first = [0.6 * s + 0.2 * (mix - s) for s in sources]
+    parts = filter_stems(mix, np.stack((first[0], first[2])), rate, 1)
+    assert parts.shape == (2, *mix.shape) and parts.dtype == np.float32
+    refined = (parts[0], mix - parts.sum(axis=0), parts[1])
+    gains = [_sdr(true, after) - _sdr(true, before) for true, before, after in zip(sources, first, refined)]
+    assert min(gains[:2]) > 3.0 and gains[2] > 1.5, gains  # measured +4.6, +4.5 and +2.0 dB (the centre)
+    # one part: the pair's filter, as redraw_pair runs it
+    pair = sources[0] + sources[1]
+    one = filter_stems(pair, first[0][None], rate, 1)[0]
+    np.testing.assert_allclose(one, redraw_pair(pair[None], first[0][None], rate, mwf_iterations=1)[0], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_streamed_filter_takes_the_vocal_in_with_mwf_vocal():
+    """``mwf_vocal``: the vocal is the third source of the streamed filter, pulled apart from
+    the pair by placement; the stems still sum to the mix; without the filter it does nothing."""
+    rate = 44100
+    source_a, source_b, centre = _three_placed_noises(8.0, rate, seed=7)
+    mix = source_a + source_b + centre
+    vocal = 0.6 * centre + 0.2 * (source_a + source_b)
+    first = 0.6 * source_a + 0.2 * (source_b + centre)
+    stems = np.stack((first.T, (mix - first - vocal).T, vocal.T)).astype(np.float32)  # (3, n, 2)
+
+    def run(**options) -> np.ndarray:
+        return np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, **options)), axis=1)
+
+    out = run(mwf_iterations=1, mwf_vocal=True)
+    np.testing.assert_allclose(out.sum(axis=0), stems.sum(axis=0), atol=1e-5)
+    assert _sdr(centre.T, out[2]) > _sdr(centre.T, stems[2]) + 1.5
+    assert _sdr(source_a.T, out[0]) > _sdr(source_a.T, stems[0]) + 3.0
+    np.testing.assert_allclose(run(mwf_iterations=0, mwf_vocal=True), stems, atol=1e-6)
+
+
+def test_mwf_vocal_in_config_and_flags(tmp_path):
+    """``mwf_vocal`` in config.json must be a boolean; the separator applies it only with the filter
+    and a vocal; ``--mwf-vocal`` overrides the shipped config's on; asking for it without the filter
+    is an error."""
+    from conftest import cli_separator
+    from mixin.errors import MixinError
+    from mixin.registry import ModelConfig
+    from mixin.separators import Separator
+
+    (tmp_path / "config.json").write_text('{"mwf_vocal": 1}')
+    with pytest.raises(MixinError, match="mwf_vocal must be true or false, not 1"):
+        ModelConfig.load(tmp_path)
+    assert ModelConfig().mwf_vocal is False  # a directory without the key: the pair only
+    models = {s: None for s in SOURCES}
+    assert Separator(models, mwf_iterations=1, mwf_vocal=True).mwf_vocal is True
+    assert Separator(models, mwf_iterations=0, mwf_vocal=True).mwf_vocal is False
+    assert Separator({"harmonic": None, "percussive": None}, mwf_iterations=1, mwf_vocal=True).mwf_vocal is False
+    assert cli_separator().mwf_vocal is True
+    assert cli_separator("--mwf-vocal", "off").mwf_vocal is False
+    assert cli_separator("--mwf-iterations", "0").mwf_vocal is False
+    with pytest.raises(MixinError, match="not with --mwf-iterations 0"):
+        cli_separator("--mwf-iterations", "0", "--mwf-vocal", "on")
+
+
 @pytest.mark.parametrize("adaptive", [False, True])
 def test_one_stage_blends_then_filters(adaptive):
     """Median filtering's blend comes first and reaches the result: the filter alone cannot pull
@@ -152,9 +225,10 @@ def test_separator_refuses_what_config_refuses(bad):
         Separator({"harmonic": None, "percussive": None}, mwf_iterations=bad)
 
 
-def test_shipped_separator_redraws_only_the_pair(tmp_path):
-    """The shipped config runs the filter last: against ``mwf_iterations`` 0 the vocal is the
-    same, the pair's sum is the same, the split differs; the flag's bad values are refused."""
+def test_shipped_separator_filters_the_pair_then_the_vocal(tmp_path):
+    """The shipped config runs the filter last, the vocal in it: against ``mwf_iterations`` 0,
+    ``mwf_vocal`` off keeps the vocal and the pair's sum and changes the split; on (shipped) the
+    vocal changes too and the stems still sum to the mix; the flags' bad values are refused."""
     import argparse
     from pathlib import Path
 
@@ -165,17 +239,24 @@ def test_shipped_separator_redraws_only_the_pair(tmp_path):
     models = Path(__file__).resolve().parents[1] / "pretrained-models"
     parts = synth_stems(8.0, 44100, 2, seed=5)
     audio = sum(parts.values()).astype(np.float32)
-    with_filter = load_separator(models)
-    assert with_filter.mwf_iterations == 1
-    without = load_separator(models, mwf_iterations=0)
-    a, b = with_filter.separate(audio, 44100), without.separate(audio, 44100)
+    shipped = load_separator(models)
+    assert (shipped.mwf_iterations, shipped.mwf_vocal) == (1, True)
+    pair_only, without = load_separator(models, mwf_vocal=False), load_separator(models, mwf_iterations=0)
+    assert without.mwf_vocal is False  # nothing to share in
+    a, b, c = (s.separate(audio, 44100) for s in (pair_only, without, shipped))
     np.testing.assert_allclose(a["vocal"], b["vocal"], atol=1e-6)
     np.testing.assert_allclose(a["harmonic"] + a["percussive"], b["harmonic"] + b["percussive"], atol=1e-5)
     assert np.sum((a["harmonic"] - b["harmonic"]) ** 2) > 1e-4 * np.sum(b["harmonic"] ** 2)
-    assert load_separator(models, instrumental=True).mwf_iterations == 1  # the pair is the whole mix there
+    assert np.sum((c["vocal"] - a["vocal"]) ** 2) > 1e-4 * np.sum(a["vocal"] ** 2)
+    np.testing.assert_allclose(sum(c.values()), audio, atol=1e-5)
+    instrumental = load_separator(models, instrumental=True)
+    assert (instrumental.mwf_iterations, instrumental.mwf_vocal) == (1, False)  # the pair is the whole mix there
     p = argparse.ArgumentParser()
     add_model_options(p, "models")
     assert p.parse_args(["--mwf-iterations", "2"]).mwf_iterations == 2
     for bad in ("-1", "x"):
         with pytest.raises(SystemExit):
             p.parse_args(["--mwf-iterations", bad])
+    assert p.parse_args(["--mwf-vocal", "off"]).mwf_vocal == "off"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--mwf-vocal", "1"])

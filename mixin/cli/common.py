@@ -70,9 +70,9 @@ def shift_count(text: str) -> int:
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
-    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--vocal-yield``,
-    ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and ``--shifts``: which separator runs
-    (shared by separating and evaluating)."""
+    ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--mwf-vocal``,
+    ``--vocal-yield``, ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and ``--shifts``: which
+    separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -116,6 +116,13 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         metavar="N",
         help="iterations of the multichannel Wiener filter that redraws the harmonic/percussive split last, "
         "hearing stereo placement: 0 none, faster (default: the model directory's config.json, 1 for the shipped models)",
+    )
+    p.add_argument(
+        "--mwf-vocal",
+        choices=("on", "off"),
+        help="on: the vocal shares in that Wiener filter as a third source (its own power and stereo placement), "
+        "off: the filter redraws the harmonic/percussive pair only; needs --mwf-iterations above 0 (default: the "
+        "model directory's config.json, on for the shipped models)",
     )
     p.add_argument(
         "--vocal-yield",
@@ -171,6 +178,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any):
         voice_weight=args.voice_weight,
         voice_hears=args.voice_hears,
         mwf_iterations=args.mwf_iterations,
+        mwf_vocal=None if args.mwf_vocal is None else args.mwf_vocal == "on",
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
         vocal_two_stage=args.vocal_two_stage,

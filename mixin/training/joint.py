@@ -213,11 +213,12 @@ def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
 
 
 CHAIN_FIELDS = (
-    "hpss_weight", "hpss_adaptive", "mwf_iterations", "vocal_yield", "vocal_remask", "vocal_two_stage", "vocal_hears",
-    "voice_helper",
+    "hpss_weight", "hpss_adaptive", "mwf_iterations", "mwf_vocal", "vocal_yield", "vocal_remask", "vocal_two_stage",
+    "vocal_hears", "voice_helper",
 )
 """config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
-filter, vocal yield, vocal remask (and its two-stage share), the vocal model's second run, helper DRNN."""
+filter (and whether the vocal shares in it), vocal yield, vocal remask (and its two-stage share),
+the vocal model's second run, helper DRNN."""
 
 
 def separation_chain(directory: Path) -> dict:
