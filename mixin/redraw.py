@@ -203,6 +203,7 @@ def stream_redraw(
                 state["gave"] = given[2] is not vocal
                 if state["gave"]:
                     pair, harmonic, vocal, split = given
+        # A vocal given back whole (vocal_yield) leaves the filter to the pair.
         if vocal is None or not (mwf_vocal and mwf_iterations and vocal.any()):
             return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
         harmonic = redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, 0, split)

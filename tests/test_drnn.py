@@ -89,7 +89,7 @@ def test_train_save_load_and_separate(tmp_path, capsys):
     assert "--mask-power, --mwf-iterations apply to the cdae architecture only" in capsys.readouterr().err
     for flag, value in (
         ("--vocal-yield", "off"), ("--vocal-remask", "off"), ("--voice-hears", "mix"), ("--vocal-two-stage", "0"),
-        ("--vocal-hears", "mix"),
+        ("--vocal-hears", "mix"), ("--mwf-vocal", "off"),
     ):  # "off" and 0 are given too
         assert xtract([str(song), "--pretrained-model-dir", model, flag, value, "--quiet"]) == 1
         assert f"{flag} applies to the cdae architecture only" in capsys.readouterr().err
