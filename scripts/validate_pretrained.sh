@@ -8,8 +8,8 @@
 # songs with their drums at -3 dB of the rest, as pop/rock records have them (real-dev's studio drums
 # sit at 0 to -21 dB), and again spread in stereo with reverb (real-dev's multitracks are mono or nearly so; records
 # are not: --spread); (4) MIR-1K clips of the held-out songs (voice GNSDR; training singers: an
-# optimistic figure); (5) 12 acoustic mixes: chorales rendered with sampled strings, winds and brass
-# under real percussion (scripts/make_acoustic_mixes.py; rendered instruments, where median
+# optimistic figure), and clips of (1)'s singers scored the same way (singers never heard); (5) 12
+# acoustic mixes: chorales rendered with sampled strings, winds and brass under real percussion (scripts/make_acoustic_mixes.py; rendered instruments, where median
 # filtering is near its best, as on the held-out acoustic set). DRNN (trained on all of MIR-1K's
 # training clips; settings chosen by scripts/drnn_loso.sh): the singers of real-dev.
 set -euo pipefail
@@ -40,6 +40,16 @@ rm -rf "$W/acoustic-val"
 "$PY" -m mixin link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
 "$PY" eval_mixin.py "$W/mir1k-validation-songs" --pretrained-model-dir "$MODELS" \
     --systems mixin,mixture --out "$MODELS/validation/mir1k" --cores 2 --quiet
+# MIR-1K's protocol (16 kHz mono, voice and accompaniment at 0 dB, voice GNSDR) on singers that
+# nothing in the chain heard: the sung songs of (1) cut into 8-s clips with their own accompaniment,
+# as recorded and with the drums at -3 dB of the rest (real bands, not karaoke backing tracks).
+rm -rf "$W/real-val-clips" "$W/real-val-clips-loud"
+"$PY" train_util.py --make-song-clips "$W/real-val-clips" --songs "$W"/real-val/* --paired 0 >/dev/null
+"$PY" train_util.py --make-song-clips "$W/real-val-clips-loud" --songs "$W"/real-val/* --paired 0 --drum-level -3 -3 >/dev/null
+for set in real-val-clips real-val-clips-loud; do
+    "$PY" eval_mixin.py "$W/$set" --layout mir1k --pretrained-model-dir "$MODELS" \
+        --systems mixin,mixture --out "$MODELS/validation/$set" --cores 2 --quiet
+done
 # The DRNN trained on every MIR-1K clip: its unseen singers here are real-dev's (all 8 songs).
 "$PY" eval_mixin.py "$REAL" --pretrained-model-dir "$MODELS/drnn" \
     --systems mixin,mixture,oracle --out "$MODELS/drnn/validation" --cores 2 --quiet
