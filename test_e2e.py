@@ -63,7 +63,10 @@ def main() -> int:
 
     model = build_cdae()
     check(model.count_params() == CDAE_PARAMETERS, f"CDAE has {model.count_params()} parameters")
-    check(tuple(model.input_shape) == (None, 96, 1948, 1) and tuple(model.output_shape) == (None, 96, 1948, 1), "CDAE shapes")
+    check(
+        tuple(model.input_shape) == (None, 96, 1948, 1) and tuple(model.output_shape) == (None, 96, 1948, 1),
+        "CDAE shapes",
+    )
     say("good!")
 
     existing = [d for d in WORK_DIRS if Path(d).exists()]
@@ -122,7 +125,9 @@ def main() -> int:
         with h5py.File(path, "r") as h5:
             for split in ("train", "validation", "test"):
                 x, y = h5[f"data-x-{split}"], h5[f"data-y-{split}"]
-                check(x.shape == y.shape and x.shape[1:] == (96, 1948, 1) and x.shape[0] > 0, f"{path} {split}: {x.shape}")
+                check(
+                    x.shape == y.shape and x.shape[1:] == (96, 1948, 1) and x.shape[0] > 0, f"{path} {split}: {x.shape}"
+                )
                 check(float(np.abs(x[0]).max()) > 0, f"{path} {split}: first row is all zeros")
             splits = json.loads(h5.attrs["split_tracks"])
             seen = [t for s in splits.values() for t in s]
@@ -145,7 +150,9 @@ def main() -> int:
     mix, rate = sf.read(str(song / "mixture.wav"), dtype="float32")
     sf.write(str(mix_path), mix, rate, subtype="FLOAT")
     run(str(ROOT / "xtract_mixin.py"), "--pretrained-model-dir", "model", "--backend", "onnx", "--quiet", str(mix_path))
-    stems = [sf.read(str(mix_path.with_name(f"mix_{s}.wav")), dtype="float32") for s in ("harmonic", "percussive", "vocal")]
+    stems = [
+        sf.read(str(mix_path.with_name(f"mix_{s}.wav")), dtype="float32") for s in ("harmonic", "percussive", "vocal")
+    ]
     check(all(sr == rate and s.shape == mix.shape for s, sr in stems), "stem shapes or rates differ from the mix")
     check(np.allclose(sum(s for s, _ in stems), mix, atol=1e-4), "stems do not sum to the mix")
     say("finished!")

@@ -67,16 +67,27 @@ def child(args: argparse.Namespace) -> None:
     from mixin.files import separate_file
     from mixin.registry import load_separator
 
-    sep = load_separator(args.model_dir, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend,
-                         shifts=args.shifts)
+    sep = load_separator(
+        args.model_dir, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend, shifts=args.shifts
+    )
     load = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as out:
         t1, cpu1 = time.perf_counter(), time.process_time()
         result = separate_file(sep, args.input, outdir=out, force=True)
         wall, cpu = time.perf_counter() - t1, time.process_time() - cpu1
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    print(json.dumps({"audio_s": result.duration, "wall_s": wall, "cpu_s": cpu, "load_s": load, "peak_rss_mib": rss,
-                      "tensorflow": "tensorflow" in sys.modules}))
+    print(
+        json.dumps(
+            {
+                "audio_s": result.duration,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "load_s": load,
+                "peak_rss_mib": rss,
+                "tensorflow": "tensorflow" in sys.modules,
+            }
+        )
+    )
 
 
 def machine() -> str:
@@ -95,8 +106,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--durations", type=float, nargs="+", default=[60.0, 600.0])
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--backends", nargs="+", choices=("onnx", "tensorflow"), default=["onnx", "tensorflow"],
-                   help="runtimes to measure (default: both)")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        choices=("onnx", "tensorflow"),
+        default=["onnx", "tensorflow"],
+        help="runtimes to measure (default: both)",
+    )
     p.add_argument("--model-dir", type=Path, default=None, help="default: the shipped models")
     p.add_argument("--crossfade", type=int, default=None, help="default: the CLI's default")
     p.add_argument("--batch-size", type=int, default=None, help="default: the CLI's default")
@@ -113,8 +129,10 @@ def main() -> None:
         child(args)
         return
     print(f"machine: {machine()}")
-    print(f"{'audio':>7} {'backend':>10} {'runs':>4} {'x real time':>12} {'sep. wall s':>12} {'sep. CPU s':>11} "
-          f"{'model load s':>13} {'peak RSS MiB':>13} {'TF imported':>12}")
+    print(
+        f"{'audio':>7} {'backend':>10} {'runs':>4} {'x real time':>12} {'sep. wall s':>12} {'sep. CPU s':>11} "
+        f"{'model load s':>13} {'peak RSS MiB':>13} {'TF imported':>12}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in args.durations:
             src = Path(tmp) / f"bench_{int(seconds)}s.wav"
@@ -122,8 +140,21 @@ def main() -> None:
             rows: dict[str, list[dict]] = {b: [] for b in args.backends}
             for _ in range(args.runs):  # interleaved, so a change in the machine's load hits both alike
                 for backend in args.backends:
-                    cmd = [sys.executable, __file__, "--child", "--input", str(src), "--crossfade", str(args.crossfade),
-                           "--batch-size", str(args.batch_size), "--backend", backend, "--shifts", str(args.shifts)]
+                    cmd = [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        "--input",
+                        str(src),
+                        "--crossfade",
+                        str(args.crossfade),
+                        "--batch-size",
+                        str(args.batch_size),
+                        "--backend",
+                        backend,
+                        "--shifts",
+                        str(args.shifts),
+                    ]
                     if args.model_dir:
                         cmd += ["--model-dir", str(args.model_dir)]
                     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -132,8 +163,12 @@ def main() -> None:
                 med = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "load_s", "peak_rss_mib")}
                 speed = statistics.median(r["audio_s"] / r["wall_s"] for r in runs)
                 tf = "yes" if any(r["tensorflow"] for r in runs) else "no"
-                print(f"{seconds:>6.0f}s {backend:>10} {len(runs):>4} {speed:>11.1f}x {med['wall_s']:>12.2f} "
-                      f"{med['cpu_s']:>11.2f} {med['load_s']:>13.2f} {med['peak_rss_mib']:>13.0f} {tf:>12}", flush=True)
+                print(
+                    f"{seconds:>6.0f}s {backend:>10} {len(runs):>4} {speed:>11.1f}x {med['wall_s']:>12.2f} "
+                    f"{med['cpu_s']:>11.2f} {med['load_s']:>13.2f} {med['peak_rss_mib']:>13.0f} {tf:>12}",
+                    flush=True,
+                )
+
 
 if __name__ == "__main__":
     main()

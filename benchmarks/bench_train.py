@@ -30,9 +30,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     args = p.parse_args()
 
-    from mixin.data.hdf5 import create_hdf5
     from mixin.backend import keras_module
     from mixin.cdae import build_cdae
+    from mixin.data.hdf5 import create_hdf5
     from mixin.data.stems import prepare_stems
     from mixin.data.synth import write_musdb_track
     from mixin.training.cdae import split_dataset
@@ -65,8 +65,10 @@ def main() -> None:
 
         model.fit(train, epochs=args.epochs, callbacks=[Timer()], verbose=0, shuffle=False)
         steady = statistics.median(times[1:]) if len(times) > 1 else times[0]
-        print(f"train: {n} chunks per epoch, batch {args.batch_size}; first epoch {times[0]:.1f} s; "
-              f"then median {steady:.1f} s = {n / steady:.1f} chunks/s (one CDAE; three models take three times as long)")
+        print(
+            f"train: {n} chunks per epoch, batch {args.batch_size}; first epoch {times[0]:.1f} s; "
+            f"then median {steady:.1f} s = {n / steady:.1f} chunks/s (one CDAE; three models take three times as long)"
+        )
 
 
 if __name__ == "__main__":

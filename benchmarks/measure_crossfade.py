@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mixin.evaluation.baselines import oracle_wiener  # noqa: E402
 from mixin.constants import CHUNK_SIZE  # noqa: E402
 from mixin.data.synth import synth_stems  # noqa: E402
+from mixin.evaluation.baselines import oracle_wiener  # noqa: E402
 
 
 def edges(length: int, overlap: int) -> np.ndarray:

@@ -144,8 +144,10 @@ def main() -> None:
         stage = key.removesuffix(" (worker)")
         merged_wall[stage] += seconds
         merged_cpu[stage] += CPU.get(key, 0.0)
-    print(f"{args.backend}: {result.duration:.0f} s of audio in {wall:.2f} s ({result.duration / wall:.1f}x real time); "
-          f"model load {load:.2f} s; CPU time {cpu:.2f} s (all threads)")
+    print(
+        f"{args.backend}: {result.duration:.0f} s of audio in {wall:.2f} s ({result.duration / wall:.1f}x real time); "
+        f"model load {load:.2f} s; CPU time {cpu:.2f} s (all threads)"
+    )
     print(f"  {'stage':<35} {'CPU s':>7} {'% CPU':>6} {'wall s, summed over threads':>28}")
     for stage, seconds in sorted(merged_cpu.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:<35} {seconds:7.3f} {100 * seconds / cpu:6.1f} {merged_wall[stage]:28.3f}")

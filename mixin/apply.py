@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,8 +27,15 @@ if TYPE_CHECKING:  # pragma: no cover
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
 __all__ = [
-    "chunk_count", "fades", "stream_overlap_add", "separate_array", "SampleQueue", "stream_pair_rework", "check_shifts",
-    "stream_shifted", "ChunkedSeparator",
+    "chunk_count",
+    "fades",
+    "stream_overlap_add",
+    "separate_array",
+    "SampleQueue",
+    "stream_pair_rework",
+    "check_shifts",
+    "stream_shifted",
+    "ChunkedSeparator",
 ]
 
 
@@ -44,7 +52,7 @@ def fades(overlap: int) -> tuple[np.ndarray, np.ndarray]:
     return fade_in, (1.0 - fade_in).astype(np.float32)
 
 
-def _background() -> "Executor":
+def _background() -> Executor:
     """One thread that separates a batch while the caller reads, cross-fades and writes."""
     global _EXECUTOR
     if _EXECUTOR is None:
@@ -64,7 +72,7 @@ def stream_overlap_add(
     chunk: int,
     overlap: int,
     batch: int = BATCH_CHUNKS,
-    executor: "Executor | None" = None,
+    executor: Executor | None = None,
 ) -> Iterator[np.ndarray]:
     """Separate a stream of (n, channels) blocks; yield finished (sources, n, channels) blocks.
 
@@ -153,7 +161,9 @@ def stream_overlap_add(
     yield emit(total)
 
 
-def separate_array(audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, overlap: int, batch: int = BATCH_CHUNKS) -> np.ndarray:
+def separate_array(
+    audio: np.ndarray, fn: ChunkFn, n_sources: int, chunk: int, overlap: int, batch: int = BATCH_CHUNKS
+) -> np.ndarray:
     """In-memory convenience: (samples, channels) in, (sources, samples, channels) out."""
     step = (chunk - overlap) * batch
     blocks = (audio[i : i + step] for i in range(0, len(audio), step))
@@ -274,7 +284,7 @@ def stream_shifted(
             yield np.zeros((delay, channels), np.float32)
         yield from source
 
-    runs = [iter(run(delayed(copy, d))) for copy, d in zip(itertools.tee(blocks, shifts), delays)]
+    runs = [iter(run(delayed(copy, d))) for copy, d in zip(itertools.tee(blocks, shifts), delays, strict=True)]
     queues = [SampleQueue(axis=1) for _ in runs]
     skip, live = list(delays), [True] * shifts
     while any(live):
@@ -321,7 +331,7 @@ class ChunkedSeparator:
         self._shifts = check_shifts(value)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
+    def from_pretrained(cls, model_dir: str | Path | None = None, **options: Any) -> ChunkedSeparator:
         """Load a model directory of this class's architecture (default: the shipped CDAEs);
         ``options`` as the class's ``from_config``. Any architecture: :func:`mixin.load_separator`."""
         from .registry import ARCHITECTURES, ModelConfig, default_model_dir, load_separator
@@ -333,7 +343,7 @@ class ChunkedSeparator:
         return load_separator(directory, **options)
 
     @classmethod
-    def from_config(cls, directory: Path, config: Any, **options: Any) -> "ChunkedSeparator":  # pragma: no cover
+    def from_config(cls, directory: Path, config: Any, **options: Any) -> ChunkedSeparator:  # pragma: no cover
         """Load the models of ``directory``, whose ``config.json`` says ``config``."""
         raise NotImplementedError
 
@@ -341,7 +351,7 @@ class ChunkedSeparator:
         raise NotImplementedError
 
     def stream(
-        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Executor | None = None
     ) -> Iterator[np.ndarray]:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
         ``executor``: where the chunks are separated (default: the models' shared thread). With
@@ -357,7 +367,7 @@ class ChunkedSeparator:
         return stream_shifted(once, blocks, channels, self.shifts, period)
 
     def _stream_once(
-        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: "Executor | None" = None
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Executor | None = None
     ) -> Iterator[np.ndarray]:
         """One run of :meth:`stream`.
 
@@ -368,7 +378,12 @@ class ChunkedSeparator:
         """
         if self.model_rate == sample_rate:
             yield from stream_overlap_add(
-                blocks, self.separate_chunks, len(self.sources), self.chunk_size, self.overlap, self.batch_size,
+                blocks,
+                self.separate_chunks,
+                len(self.sources),
+                self.chunk_size,
+                self.overlap,
+                self.batch_size,
                 executor=executor,
             )
             return
@@ -420,4 +435,4 @@ class ChunkedSeparator:
         stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
         if stems.shape[1] < len(frames):  # resampler rounding
             stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
-        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems)}
+        return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems, strict=True)}

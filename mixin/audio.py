@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -19,8 +19,17 @@ import soundfile as sf
 from .constants import OUTPUT_SUBTYPES
 from .errors import MixinError
 
-__all__ = ["AudioInfo", "probe", "read_audio", "read_blocks", "resample", "Resampler", "AtomicAudioWriter", "temporary_beside",
-           "check_output_format"]
+__all__ = [
+    "AudioInfo",
+    "probe",
+    "read_audio",
+    "read_blocks",
+    "resample",
+    "Resampler",
+    "AtomicAudioWriter",
+    "temporary_beside",
+    "check_output_format",
+]
 
 
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
@@ -140,9 +149,7 @@ def _decoded(info: AudioInfo, blocksize: int, start: int, count: int) -> Iterato
             yield block
 
 
-def read_blocks(
-    info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None
-) -> Iterator[np.ndarray]:
+def read_blocks(info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:
     """Yield float32 blocks (n, channels) of ``frames`` samples from ``start``; NaN/inf refused."""
     end = info.frames if frames is None else min(info.frames, start + frames)
     pos = start
@@ -264,7 +271,7 @@ class AtomicAudioWriter:
             self._file.close()
         self._tmp.unlink(missing_ok=True)
 
-    def __enter__(self) -> "AtomicAudioWriter":
+    def __enter__(self) -> AtomicAudioWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

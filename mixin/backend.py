@@ -20,7 +20,6 @@ light module imports TensorFlow at import time (``--help`` stays instant) and Te
 start-up chatter is silenced in one place.
 """
 
-
 from __future__ import annotations
 
 import hashlib
@@ -28,9 +27,10 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -191,7 +191,9 @@ class OnnxModel:
         step = self.max_batch or len(x)
         if len(x) <= step:
             return self.session.run([self.output_name], {self.input_name: x})[0]
-        parts = [self.session.run([self.output_name], {self.input_name: x[i : i + step]})[0] for i in range(0, len(x), step)]
+        parts = [
+            self.session.run([self.output_name], {self.input_name: x[i : i + step]})[0] for i in range(0, len(x), step)
+        ]
         return np.concatenate(parts)
 
     @property
@@ -249,7 +251,10 @@ def load_onnx(
     model = OnnxModel(path, threads=cpu_threads() if threads is None else threads, max_batch=max_batch)
     if model.arch not in (None, arch):
         raise MixinError(path, f"holds a {model.arch} model, expected {arch}")
-    for what, got, expected in (("input", model.input_shape, input_shape), ("output", model.output_shape, output_shape)):
+    for what, got, expected in (
+        ("input", model.input_shape, input_shape),
+        ("output", model.output_shape, output_shape),
+    ):
         if got != tuple(expected):
             raise MixinError(path, f"model {what} shape {got}, expected {tuple(expected)}")
     if model_path.exists() and not model.exported_from(model_path):

@@ -20,7 +20,7 @@ CDAE_PARAMETERS = 37005
 """Trainable parameters of one CDAE (a test checks the architecture against it)."""
 
 
-def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae", output: str = "relu") -> "keras.Model":
+def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae", output: str = "relu") -> keras.Model:
     """The CDAE exactly as MiXiN's: 8 conv layers, (3,5)/(1,5) pooling, 37,005 parameters.
 
     ``output`` is the last layer's activation: MiXiN's ReLU, or ``"softplus"`` for models trained
@@ -29,7 +29,7 @@ def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae",
     keras = keras_module()
     layers = keras.layers
 
-    def conv(filters: int, kernel: int = 3) -> "keras.layers.Layer":
+    def conv(filters: int, kernel: int = 3) -> keras.layers.Layer:
         return layers.Conv2D(filters, kernel, activation="relu", padding="same")
 
     return keras.Sequential(
@@ -53,7 +53,7 @@ def build_cdae(bands: int = N_BANDS, frames: int = N_FRAMES, name: str = "cdae",
     )
 
 
-def load_cdae(path: str | Path) -> "keras.Model":
+def load_cdae(path: str | Path) -> keras.Model:
     """Load a CDAE from a Keras HDF5 file without compiling; check its input/output shapes."""
     keras = keras_module()
     model = keras.models.load_model(str(path), compile=False)
@@ -64,7 +64,7 @@ def load_cdae(path: str | Path) -> "keras.Model":
     return model
 
 
-def inference_graph(model: "keras.Model"):
+def inference_graph(model: keras.Model):
     """A traced function computing ``model(x)`` for inference, any batch size.
 
     For MiXiN's CDAE it runs the final 1x1 convolution (and its ReLU) before the last

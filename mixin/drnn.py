@@ -81,7 +81,7 @@ def with_context(mag: np.ndarray) -> np.ndarray:
     return np.concatenate([padded[..., i : i + frames, :] for i in range(2 * CONTEXT + 1)], axis=-1)
 
 
-def build_drnn(hidden: int = HIDDEN, name: str = "drnn", dropout: float = 0.0, compress: float = 1.0) -> "keras.Model":
+def build_drnn(hidden: int = HIDDEN, name: str = "drnn", dropout: float = 0.0, compress: float = 1.0) -> keras.Model:
     """DRNN-2 with the masking layer: (batch, frames, 1539) -> (batch, frames, 2*513) = [y1, y2].
 
     ``compress`` < 1: the hidden layers see the magnitudes raised to that power (the masking layer

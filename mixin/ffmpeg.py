@@ -11,9 +11,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import numpy as np
 
@@ -63,8 +64,27 @@ def _decoding(path: Path) -> Iterator[tuple[IO[bytes], int, int]]:
     exe = binary()
     if exe is None:
         raise FFmpegError(f"ffmpeg is not installed: {INSTALL_HINT}")
-    command = [exe, "-nostdin", "-hide_banner", "-v", "error", "-i", f"file:{path}", "-map", "0:a:0", "-vn", "-sn",
-               "-dn", "-map_metadata", "-1", "-c:a", "pcm_f32le", "-f", "wav", "-"]
+    command = [
+        exe,
+        "-nostdin",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-i",
+        f"file:{path}",
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-sn",
+        "-dn",
+        "-map_metadata",
+        "-1",
+        "-c:a",
+        "pcm_f32le",
+        "-f",
+        "wav",
+        "-",
+    ]
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a flood of decoder errors cannot block ffmpeg
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
 

@@ -92,7 +92,7 @@ def separate_file(
         }
         try:
             for stems in separator.stream(blocks, info.sample_rate, info.channels):
-                for s, stem in zip(separator.sources, stems):
+                for s, stem in zip(separator.sources, stems, strict=True):
                     writers[s].write(stem)
                 bar.update(min(stems.shape[1], frames - bar.n))
         except (OSError, sf.SoundFileRuntimeError) as exc:
@@ -103,4 +103,3 @@ def separate_file(
         for writer in writers.values():
             writer.commit()
     return FileResult(path, start, frames, outputs, frames / info.sample_rate, time.perf_counter() - start_time)
-

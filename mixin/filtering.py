@@ -38,7 +38,9 @@ def model_input(magnitudes: np.ndarray, level: float = INPUT_LEVEL, eps: float =
     return mags * (np.float32(level) / (mean + np.float32(eps)))
 
 
-def multichannel_wiener(mix: np.ndarray, estimates: np.ndarray, iterations: int = 1, outputs: int | None = None) -> np.ndarray:
+def multichannel_wiener(
+    mix: np.ndarray, estimates: np.ndarray, iterations: int = 1, outputs: int | None = None
+) -> np.ndarray:
     """Refine complex source estimates (sources, channels, bins, frames) of the complex ``mix``
     (channels, bins, frames) with the multichannel Wiener filter's EM iterations (Duong, Vincent
     & Gribonval, IEEE TASLP 2010; the post-filter of Open-Unmix and Nugraha et al. 2016).

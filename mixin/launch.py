@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 RELAUNCHED = "MIXIN_RELAUNCHED"
 """Set in the environment of the relaunched script, so that it never relaunches again."""

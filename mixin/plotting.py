@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -70,9 +70,15 @@ def plot_separation(result: FileResult, force: bool = True) -> Path:
     top = max(float(img.max()) for _, img in panels)
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.2 * len(panels)), sharex=True, squeeze=False)
     seconds = panels[0][1].shape[1] * POOL / 1948 * CHUNK_SIZE / SAMPLE_RATE
-    for ax, (name, img) in zip(axes[:, 0], panels):
+    for ax, (name, img) in zip(axes[:, 0], panels, strict=True):
         shown = ax.imshow(
-            img, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top, extent=(0, seconds, 0, img.shape[0])
+            img,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=top - 80,
+            vmax=top,
+            extent=(0, seconds, 0, img.shape[0]),
         )
         ax.set_title(f"{result.source.stem}: {name}", fontsize=9, loc="left")
         ax.set_ylabel("Bark band")

@@ -20,7 +20,7 @@ winds), and what it takes caps the harmonic stem below median filtering's (:func
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -189,7 +189,9 @@ def stream_redraw(
     blend = hpss_weight > 0 or hpss_adaptive
     state = {"gave": False}  # whether the last chunk's vocal gave way (chunks come in order, one at a time)
 
-    def redraw(pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def redraw(
+        pair: np.ndarray, harmonic: np.ndarray, vocal: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         split = None
         if vocal is not None and vocal_remask:
             pair, harmonic, vocal = remask_vocal(pair, harmonic, vocal, sample_rate, vocal_two_stage)

@@ -14,7 +14,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .constants import CDAE_SOURCES, CHUNK_SIZE, HELPER_HEARS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS, N_BANDS, SAMPLE_RATE
+from .constants import (
+    CDAE_SOURCES,
+    CHUNK_SIZE,
+    HELPER_HEARS,
+    INPUT_LEVEL,
+    MASK_POWER,
+    MODEL_INPUTS,
+    N_BANDS,
+    SAMPLE_RATE,
+)
 from .drnn import BINS as DRNN_BINS
 from .drnn import PIECE as DRNN_PIECE
 from .drnn import RATE as DRNN_RATE
@@ -81,20 +90,32 @@ class ModelConfig:
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     mwf_vocal: bool = False  # the vocal shares in that filter as a third source (mixin.redraw)
-    vocal_yield: bool = False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
+    vocal_yield: bool = (
+        False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
+    )
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     vocal_two_stage: float = 0.0  # that mask's share from median filtering's two-stage vocal (mixin.hpss)
     vocal_hears: str = "mix"  # "harmonic+vocal": the vocal model run again on the mix less the percussive share
-    voice_helper: dict[str, Any] = field(default_factory=dict)  # {"model_dir", "weight", "gate_db", "hears"} (mixin.voice_blend)
+    voice_helper: dict[str, Any] = field(
+        default_factory=dict
+    )  # {"model_dir", "weight", "gate_db", "hears"} (mixin.voice_blend)
     notes: str = ""
 
     @classmethod
-    def for_arch(cls, arch: str, **values: Any) -> "ModelConfig":
+    def for_arch(cls, arch: str, **values: Any) -> ModelConfig:
         """A config with ``arch``'s settings and sources, and ``values`` on top."""
         spec = ARCHITECTURES[arch]
         rate, chunk, bands = spec.settings
-        return cls(**{"arch": arch, "sources": list(spec.sources), "sample_rate": rate, "chunk_size": chunk,
-                      "bands": bands, **values})
+        return cls(
+            **{
+                "arch": arch,
+                "sources": list(spec.sources),
+                "sample_rate": rate,
+                "chunk_size": chunk,
+                "bands": bands,
+                **values,
+            }
+        )
 
     def model_path(self, directory: Path, source: str = "") -> Path:
         """The weights file of ``source`` (or the architecture's one model) in ``directory``."""
@@ -106,7 +127,7 @@ class ModelConfig:
         return path
 
     @classmethod
-    def load(cls, directory: Path) -> "ModelConfig":
+    def load(cls, directory: Path) -> ModelConfig:
         """Read ``config.json``; a directory without one is taken as MiXiN's three CDAEs."""
         directory = Path(directory)
         if not directory.is_dir():
@@ -141,14 +162,18 @@ class ModelConfig:
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db", "hears"}:
-            raise MixinError(path, f"voice_helper must hold model_dir, weight, gate_db and optionally hears, not {helper!r}")
+            raise MixinError(
+                path, f"voice_helper must hold model_dir, weight, gate_db and optionally hears, not {helper!r}"
+            )
         weight = helper.get("weight", 0.0)
         if not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
             raise MixinError(path, f"voice_helper weight must be a number in [0, 1], not {weight!r}")
         if not isinstance(helper.get("gate_db", 0.0), (int, float)):
             raise MixinError(path, f"voice_helper gate_db must be a number, not {helper['gate_db']!r}")
         if helper.get("hears", "mix") not in HELPER_HEARS:
-            raise MixinError(path, f"voice_helper hears must be one of {', '.join(HELPER_HEARS)}, not {helper['hears']!r}")
+            raise MixinError(
+                path, f"voice_helper hears must be one of {', '.join(HELPER_HEARS)}, not {helper['hears']!r}"
+            )
         if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
             raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
         if config.input not in MODEL_INPUTS:
@@ -165,7 +190,7 @@ class ModelConfig:
         return config
 
 
-def load_separator(model_dir: str | Path | None = None, **options: Any) -> "ChunkedSeparator":
+def load_separator(model_dir: str | Path | None = None, **options: Any) -> ChunkedSeparator:
     """The separator of a model directory (default: the shipped CDAEs), by its ``config.json``:
     ``cdae`` (MiXiN: harmonic, percussive, vocal) or ``drnn`` (vocal, accompaniment).
 

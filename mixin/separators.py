@@ -7,15 +7,24 @@ Which one a model directory holds is the registry's business (:func:`mixin.regis
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import drnn
 from .apply import ChunkedSeparator
 from .constants import (
-    BATCH_CHUNKS, CDAE_SOURCES, CHUNK_SIZE, CROSSFADE, HELPER_HEARS, INPUT_EPS, INPUT_LEVEL, MASK_POWER, MODEL_INPUTS,
+    BATCH_CHUNKS,
+    CDAE_SOURCES,
+    CHUNK_SIZE,
+    CROSSFADE,
+    HELPER_HEARS,
+    INPUT_EPS,
+    INPUT_LEVEL,
+    MASK_POWER,
+    MODEL_INPUTS,
     SAMPLE_RATE,
 )
 from .errors import MixinError
@@ -173,7 +182,7 @@ class Separator(ChunkedSeparator):
         overlap: int = CROSSFADE,
         batch_size: int = BATCH_CHUNKS,
         backend: str = "auto",
-    ) -> "Separator":
+    ) -> Separator:
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
         ``mwf_iterations``, ``mwf_vocal``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and
         ``vocal_hears`` default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given
@@ -194,7 +203,9 @@ class Separator(ChunkedSeparator):
             raise MixinError(None, "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0")
 
         if single_model and config.input != "magnitude":
-            raise MixinError(directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input")
+            raise MixinError(
+                directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input"
+            )
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -259,15 +270,29 @@ class Separator(ChunkedSeparator):
             from .voice_blend import stream_voice_blend
 
             stems = stream_voice_blend(
-                stems, self.sources, sample_rate, channels, self.voice_helper, self.voice_weight, self.voice_gate_db,
+                stems,
+                self.sources,
+                sample_rate,
+                channels,
+                self.voice_helper,
+                self.voice_weight,
+                self.voice_gate_db,
                 self.voice_hears,
             )
         if self.hpss_weight > 0 or self.hpss_adaptive or self.mwf_iterations or self.vocal_yield or self.vocal_remask:
             from .redraw import stream_redraw
 
             stems = stream_redraw(
-                stems, self.sources, sample_rate, self.hpss_weight, self.hpss_adaptive, self.mwf_iterations,
-                self.vocal_yield, self.vocal_remask, self.vocal_two_stage, self.mwf_vocal,
+                stems,
+                self.sources,
+                sample_rate,
+                self.hpss_weight,
+                self.hpss_adaptive,
+                self.mwf_iterations,
+                self.vocal_yield,
+                self.vocal_remask,
+                self.vocal_two_stage,
+                self.mwf_vocal,
             )
         yield from stems
 
@@ -312,8 +337,10 @@ class Separator(ChunkedSeparator):
         out = self._run(self.sources.index("vocal"), self._model_input(heard))
         if self.model_input == "normalised":
             eps = np.float32(INPUT_EPS)
-            out = out * (heard.mean(axis=(-2, -1), keepdims=True) + eps) / (
-                magnitudes.mean(axis=(-2, -1), keepdims=True) + eps
+            out = (
+                out
+                * (heard.mean(axis=(-2, -1), keepdims=True) + eps)
+                / (magnitudes.mean(axis=(-2, -1), keepdims=True) + eps)
             )
         return out
 
@@ -348,10 +375,17 @@ DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
 CDAE_ONLY_OPTIONS = {
-    "instrumental": "--instrumental", "single_model": "--single-model", "mask_power": "--mask-power",
-    "hpss_weight": "--hpss-weight", "voice_weight": "--voice-weight", "voice_hears": "--voice-hears",
-    "mwf_iterations": "--mwf-iterations", "mwf_vocal": "--mwf-vocal",
-    "vocal_yield": "--vocal-yield", "vocal_remask": "--vocal-remask", "vocal_two_stage": "--vocal-two-stage",
+    "instrumental": "--instrumental",
+    "single_model": "--single-model",
+    "mask_power": "--mask-power",
+    "hpss_weight": "--hpss-weight",
+    "voice_weight": "--voice-weight",
+    "voice_hears": "--voice-hears",
+    "mwf_iterations": "--mwf-iterations",
+    "mwf_vocal": "--mwf-vocal",
+    "vocal_yield": "--vocal-yield",
+    "vocal_remask": "--vocal-remask",
+    "vocal_two_stage": "--vocal-two-stage",
     "vocal_hears": "--vocal-hears",
 }
 """The CDAE separator's options and their flags: given to another architecture, an error."""
@@ -361,8 +395,11 @@ SWITCHES = ("instrumental", "single_model")
 
 def cdae_flags_given(options: Mapping[str, Any]) -> list[str]:
     """The flags of :data:`CDAE_ONLY_OPTIONS` among ``options`` (None: not given)."""
-    return [flag for name, flag in CDAE_ONLY_OPTIONS.items()
-            if options.get(name) is not None and not (name in SWITCHES and options[name] is False)]
+    return [
+        flag
+        for name, flag in CDAE_ONLY_OPTIONS.items()
+        if options.get(name) is not None and not (name in SWITCHES and options[name] is False)
+    ]
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -403,7 +440,7 @@ class DRNNSeparator(ChunkedSeparator):
         mono: bool = False,
         threads: int | None = None,
         **options: Any,
-    ) -> "DRNNSeparator":
+    ) -> DRNNSeparator:
         """Load a DRNN model directory: ``model_drnn.onnx`` when present and current (see
         ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed
         (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model and mask
@@ -411,7 +448,9 @@ class DRNNSeparator(ChunkedSeparator):
         given = cdae_flags_given(options)
         if given:
             raise MixinError(
-                directory, f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to the cdae architecture only, not to a drnn"
+                directory,
+                f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
+                "to the cdae architecture only, not to a drnn",
             )
         from .backend import load_onnx, model_exists, require_tensorflow
 
@@ -420,7 +459,11 @@ class DRNNSeparator(ChunkedSeparator):
             raise MixinError(path, "model file not found")
         width = (2 * drnn.CONTEXT + 1) * drnn.BINS
         model = load_onnx(
-            path, arch="drnn", input_shape=(None, None, width), output_shape=(None, None, 2 * drnn.BINS), backend=backend,
+            path,
+            arch="drnn",
+            input_shape=(None, None, width),
+            output_shape=(None, None, 2 * drnn.BINS),
+            backend=backend,
             threads=threads,
         )
         if model is None:

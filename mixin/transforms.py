@@ -93,7 +93,7 @@ class BarkNSGT:
         # Canonical dual frame: divide by the sum of all (matrix-form M times) squared windows.
         diag = np.zeros(ls)
         supports = []
-        for c, n in zip(centres, lengths):
+        for c, n in zip(centres, lengths, strict=True):
             offsets = np.arange(-(n // 2), n - n // 2)
             g = _hann(n)[offsets % n]
             bins = (c + offsets) % ls

@@ -13,8 +13,9 @@ for voice. The gate changes over a short ramp at the start of a second, never as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -42,9 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         for c in clips:  # a directory holding just the chosen clips
             (Path(tmp) / c.name).symlink_to(c.resolve())
         r = validation_scores(args.model_dir, [Path(tmp)], args.singer)
-    r |= {"singer": args.singer, "every": args.every, "clips": [c.stem for c in clips if singer_of(c) == args.singer],
-          "seconds": round(time.time() - start, 1)}
-    print(f"{args.singer}: GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, GSAR {r['GSAR']:.2f} on {r['validation_clips']} clips")
+    r |= {
+        "singer": args.singer,
+        "every": args.every,
+        "clips": [c.stem for c in clips if singer_of(c) == args.singer],
+        "seconds": round(time.time() - start, 1),
+    }
+    print(
+        f"{args.singer}: GNSDR {r['GNSDR']:.2f} dB, GSIR {r['GSIR']:.2f}, GSAR {r['GSAR']:.2f} "
+        f"on {r['validation_clips']} clips"
+    )
     if args.out:
         args.out.write_text(json.dumps(r, indent=1) + "\n")
     return 0

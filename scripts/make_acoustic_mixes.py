@@ -35,16 +35,38 @@ SAMPLES = Path("/usr/share/sonic-pi/samples")
 FONTS = {"fr": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), "ms": Path("/usr/share/sounds/sf3/MuseScore_General.sf3")}
 KITS = [Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"), Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2")]
 ENSEMBLES = [  # GM programs, soprano to bass: strings, winds, mixed, brass, string ensemble
-    (40, 40, 41, 42), (73, 68, 71, 70), (40, 71, 41, 70), (73, 40, 60, 42), (68, 41, 71, 42), (48, 48, 48, 48)]
+    (40, 40, 41, 42),
+    (73, 68, 71, 70),
+    (40, 71, 41, 70),
+    (73, 40, 60, 42),
+    (68, 41, 71, 42),
+    (48, 48, 48, 48),
+]
 RANGES = [(60, 81), (55, 74), (48, 67), (36, 55)]
 PANS = [-0.5, -0.15, 0.15, 0.5]
 HITS = {  # sonic-pi one-shots and their places in a 4-beat bar
-    "kit": [("drum_bass_soft", [0, 2]), ("drum_snare_soft", [1, 3]), ("drum_cymbal_closed", [0, .5, 1, 1.5, 2, 2.5, 3, 3.5])],
-    "tabla": [("tabla_na", [0, 1.5]), ("tabla_te1", [.5, 2.5]), ("tabla_ke1", [1, 3]), ("tabla_ghe2", [0, 2]), ("tabla_tas1", [3.5])],
-    "snaps": [("perc_snap", [1, 3]), ("perc_snap2", [2.5]), ("drum_cymbal_pedal", [0, .5, 1.5, 2, 3.5])],
-    "light": [("drum_cymbal_closed", [0, .5, 1, 1.5, 2, 2.5, 3, 3.5]), ("elec_tick", [.25, 2.25]), ("perc_snap", [1, 3])],
+    "kit": [
+        ("drum_bass_soft", [0, 2]),
+        ("drum_snare_soft", [1, 3]),
+        ("drum_cymbal_closed", [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5]),
+    ],
+    "tabla": [
+        ("tabla_na", [0, 1.5]),
+        ("tabla_te1", [0.5, 2.5]),
+        ("tabla_ke1", [1, 3]),
+        ("tabla_ghe2", [0, 2]),
+        ("tabla_tas1", [3.5]),
+    ],
+    "snaps": [("perc_snap", [1, 3]), ("perc_snap2", [2.5]), ("drum_cymbal_pedal", [0, 0.5, 1.5, 2, 3.5])],
+    "light": [
+        ("drum_cymbal_closed", [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5]),
+        ("elec_tick", [0.25, 2.25]),
+        ("perc_snap", [1, 3]),
+    ],
 }
-DEFAULT_KINDS = "kit,tabla,snaps,light,avl,avl_cym,loop_amen,loop_compus,loop_tabla,loop_perc1,loop_safari,loop_breakbeat"
+DEFAULT_KINDS = (
+    "kit,tabla,snaps,light,avl,avl_cym,loop_amen,loop_compus,loop_tabla,loop_perc1,loop_safari,loop_breakbeat"
+)
 
 
 def chorale(rng: np.random.Generator, seconds: float, tempo: float) -> list[tuple[float, float, list[int]]]:
@@ -60,13 +82,17 @@ def chorale(rng: np.random.Generator, seconds: float, tempo: float) -> list[tupl
         notes = []
         for voice, (low, high) in enumerate(RANGES):
             want = tones[0] if voice == 3 else tones[int(rng.integers(3))]
-            notes.append(min((n for n in range(low, high + 1) if n % 12 == want), key=lambda n: abs(n - previous[voice])))
+            notes.append(
+                min((n for n in range(low, high + 1) if n % 12 == want), key=lambda n: abs(n - previous[voice]))
+            )
         chords.append((t, duration, notes))
         previous, t = notes, t + duration
     return chords
 
 
-def write_midi(notes: list[tuple[float, float, int]], program: int, channel: int, path: Path, velocity: int = 75) -> Path:
+def write_midi(
+    notes: list[tuple[float, float, int]], program: int, channel: int, path: Path, velocity: int = 75
+) -> Path:
     import mido
 
     midi = mido.MidiFile(ticks_per_beat=480)  # 120 BPM: 960 ticks a second
@@ -128,7 +154,7 @@ def percussion(rng: np.random.Generator, kind: str, index: int, n: int, tempo: f
         out = np.zeros(n, np.float32)
         layer = rng.integers(3, size=len(notes))  # each hit at one of three velocities
         for k, vel in enumerate((60, 85, 110)):
-            mine = [note for note, at in zip(notes, layer) if at == k]
+            mine = [note for note, at in zip(notes, layer, strict=True) if at == k]
             midi = write_midi(mine, 0, 0, tmp / f"kit{vel}.mid", velocity=vel)  # the AVL kits play on channel 1
             out += fit(render_midi(midi, KITS[index % 2], tmp / f"kit{vel}.wav"), n)
         return pan(out, 0.0).T * np.float32(np.sqrt(2))
@@ -145,7 +171,9 @@ def percussion(rng: np.random.Generator, kind: str, index: int, n: int, tempo: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("out_dir", type=Path)
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--kinds", default=DEFAULT_KINDS, help=f"percussion per mix (default: {DEFAULT_KINDS})")

@@ -74,7 +74,9 @@ def test_shipped_cdae_export_is_current_and_equals_keras_on_real_chunks(source, 
 
     h5 = SHIPPED / f"model_{source}.h5"
     onnx_model = OnnxModel(h5.with_suffix(".onnx"))
-    assert onnx_model.exported_from(h5), f"{h5.with_suffix('.onnx').name} is stale: ./train_util.py --export-onnx --model-dir pretrained-models"
+    assert onnx_model.exported_from(h5), (
+        f"{h5.with_suffix('.onnx').name} is stale: ./train_util.py --export-onnx --model-dir pretrained-models"
+    )
     want = keras_output(h5, real_magnitudes)
     assert want.max() > 0.01  # the models respond to real music
     assert_close(onnx_model(real_magnitudes), want, source)
@@ -101,8 +103,8 @@ def test_shipped_drnn_export_is_current_and_equals_keras_on_real_audio(name):
 def test_export_of_other_weights_equals_keras(tmp_path, model_dir, real_magnitudes):
     """The exporter, not just today's files: seeded random CDAEs with a non-trivial last layer."""
     from mixin.backend import OnnxModel
-    from mixin.training.export import export_file
     from mixin.cdae import load_cdae
+    from mixin.training.export import export_file
 
     model = load_cdae(model_dir / "model_vocal.h5")
     w, b = model.layers[-2].get_weights()
@@ -174,7 +176,7 @@ def test_lean_path_separates_without_tensorflow(tmp_path, model_dir):
     np.testing.assert_allclose(sum(stems), audio, atol=1e-5)  # a real separation that sums to the mix
     # The synthetic example is as decisive for median filtering as mixes get (0.94-0.95) and the
     # CDAEs hear little of its synthetic vowel (-24 dB of the mix): vocal_yield gives that back.
-    heard = stems if model_dir else [s for name, s in zip(outputs, stems) if name != "clip_vocal.wav"]
+    heard = stems if model_dir else [s for name, s in zip(outputs, stems, strict=True) if name != "clip_vocal.wav"]
     assert min(np.abs(s).max() for s in heard) > 1e-3
 
 
@@ -217,11 +219,16 @@ def test_auto_uses_current_exports_and_falls_back_on_stale_ones(exported_dir, mo
     sep = Separator.from_pretrained(exported_dir)
     assert all(isinstance(m, OnnxModel) for m in sep.models.values()) and sep.workers >= 1
     shutil.copy(model_dir / "model_harmonic.h5", exported_dir / "model_vocal.h5")  # new weights, old export
-    with pytest.warns(UserWarning, match=r"model_vocal.onnx: exported from another model_vocal.h5 .*using model_vocal.h5"):
+    with pytest.warns(
+        UserWarning, match=r"model_vocal.onnx: exported from another model_vocal.h5 .*using model_vocal.h5"
+    ):
         sep = Separator.from_pretrained(exported_dir)
     assert isinstance(sep.models["harmonic"], OnnxModel) and not isinstance(sep.models["vocal"], OnnxModel)
-    with pytest.raises(MixinError, match=r"model_vocal.onnx: exported from another model_vocal.h5 \(re-export with "
-                       r"./train_util.py --export-onnx --model-dir "):
+    with pytest.raises(
+        MixinError,
+        match=r"model_vocal.onnx: exported from another model_vocal.h5 \(re-export with "
+        r"./train_util.py --export-onnx --model-dir ",
+    ):
         Separator.from_pretrained(exported_dir, backend="onnx")
 
 
@@ -235,7 +242,9 @@ def test_onnx_only_directory_and_forced_backends(exported_dir, tmp_path):
     with pytest.raises(MixinError, match="model_percussive.h5: model file not found"):
         Separator.from_pretrained(exported_dir, backend="tensorflow")
     (exported_dir / "model_vocal.onnx").unlink()
-    with pytest.raises(MixinError, match=r"model_vocal.onnx: no ONNX export \(make it with ./train_util.py --export-onnx"):
+    with pytest.raises(
+        MixinError, match=r"model_vocal.onnx: no ONNX export \(make it with ./train_util.py --export-onnx"
+    ):
         Separator.from_pretrained(exported_dir, backend="onnx")
     with pytest.raises(MixinError, match="unknown backend 'gpu'"):
         Separator.from_pretrained(exported_dir, backend="gpu")
@@ -260,14 +269,17 @@ def test_export_of_wrong_shape_or_architecture_is_refused(exported_dir):
 
     path = exported_dir / "model_vocal.onnx"
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["input"], ["output"])], "small",
+        [helper.make_node("Relu", ["input"], ["output"])],
+        "small",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 48, 100, 1])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 48, 100, 1])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
-    with pytest.raises(MixinError, match=r"model_vocal.onnx: model input shape \(None, 48, 100, 1\), expected \(None, 96, 1948, 1\)"):
+    with pytest.raises(
+        MixinError, match=r"model_vocal.onnx: model input shape \(None, 48, 100, 1\), expected \(None, 96, 1948, 1\)"
+    ):
         Separator.from_pretrained(exported_dir)
     shutil.copy(SHIPPED / "drnn" / "model_drnn.onnx", path)
     with pytest.raises(MixinError, match="model_vocal.onnx: holds a drnn model, expected cdae"):
@@ -275,8 +287,8 @@ def test_export_of_wrong_shape_or_architecture_is_refused(exported_dir):
 
 
 def test_exporter_refuses_what_it_cannot_translate():
-    from mixin.training.export import cdae_to_onnx
     from mixin.backend import keras_module
+    from mixin.training.export import cdae_to_onnx
 
     keras = keras_module()
     dense = keras.Sequential([keras.Input(shape=(96, 1948, 1)), keras.layers.Dense(1)])
@@ -284,8 +296,13 @@ def test_exporter_refuses_what_it_cannot_translate():
         cdae_to_onnx(dense)
     layers = keras.layers
     strided = keras.Sequential(
-        [keras.Input(shape=(96, 1948, 1)), layers.Conv2D(4, 3, strides=2), layers.UpSampling2D(2),
-         layers.Conv2D(1, 1), layers.Cropping2D(((0, 0), (0, 0)))]
+        [
+            keras.Input(shape=(96, 1948, 1)),
+            layers.Conv2D(4, 3, strides=2),
+            layers.UpSampling2D(2),
+            layers.Conv2D(1, 1),
+            layers.Cropping2D(((0, 0), (0, 0))),
+        ]
     )
     with pytest.raises(ValueError, match="only stride 1"):
         cdae_to_onnx(strided)
@@ -297,8 +314,12 @@ def test_exporter_refuses_what_it_cannot_translate():
 def test_train_util_export_onnx_writes_current_exports(tmp_path, model_dir):
     models = tmp_path / "models"
     shutil.copytree(model_dir, models)
-    out = subprocess.run([sys.executable, str(ROOT / "train_util.py"), "--export-onnx", "--model-dir", str(models)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "train_util.py"), "--export-onnx", "--model-dir", str(models)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"exported model_harmonic.onnx, model_percussive.onnx, model_vocal.onnx -> {models}/"
     from mixin.backend import OnnxModel

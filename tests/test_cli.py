@@ -184,12 +184,16 @@ def test_bad_option_values(tmp_path, model_dir, capsys):
 
 def test_help_is_fast_and_lists_every_documented_flag():
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, str(ROOT / "xtract_mixin.py"), "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "xtract_mixin.py"), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert time.perf_counter() - start < 20  # generous: it must not import TensorFlow, not a timing test
     readme = (ROOT / "README.md").read_text()
     import re
 
-    documented = set(re.findall(r"`xtract_mixin.py[^`]*?(--[a-z-]+)", readme)) | set(re.findall(r"^\| `(--[a-z-]+)", readme, re.M))
+    documented = set(re.findall(r"`xtract_mixin.py[^`]*?(--[a-z-]+)", readme)) | set(
+        re.findall(r"^\| `(--[a-z-]+)", readme, re.M)
+    )
     assert documented, "README documents no xtract_mixin.py flags"
     for flag in documented:
         assert flag in out, f"README documents {flag}, --help does not know it"

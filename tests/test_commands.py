@@ -51,7 +51,9 @@ def test_link_songs_command(tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == f"linked 2 clips into {tmp_path / 'val'}"
     assert sorted(p.name for p in (tmp_path / "val").iterdir()) == ["amy_5_01.wav", "amy_5_02.wav"]
     missing = mixin("link-songs", "train", str(tmp_path / "nowhere"), str(tmp_path / "t"))
-    assert missing.returncode == 1 and missing.stderr.strip() == f"error: {tmp_path / 'nowhere'}: clip directory not found"
+    assert (
+        missing.returncode == 1 and missing.stderr.strip() == f"error: {tmp_path / 'nowhere'}: clip directory not found"
+    )
 
 
 def test_training_defaults_follow_the_architecture():
@@ -91,18 +93,32 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
     "argv, message",
     [
         (["--train", "--drum-level", "-6", "0"], "--drum-level: for --objective masks or --make-song-clips only"),
-        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"], "--drum-share: for --objective masks only"),
+        (
+            ["--train", "--arch", "drnn", "--stem-dirs", "x", "--drum-share", "0.5"],
+            "--drum-share: for --objective masks only",
+        ),
         (["--train", "--stem-dirs", "x", "--freeze", "vocal"], "--freeze: for --objective masks only"),
-        (["--train", "--stem-dirs", "x", "--val-chain", "pretrained-models"], "--val-chain: for --objective masks only"),
-        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--freeze", "vocal,drums"],
-         "--freeze: some of harmonic,percussive,vocal, not all, not 'vocal,drums'"),
-        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],
-         "--drum-level: LOW must not exceed HIGH, got 0 -6"),
-        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],
-         "--drum-share: must be in [0, 1], got 1.5"),
+        (
+            ["--train", "--stem-dirs", "x", "--val-chain", "pretrained-models"],
+            "--val-chain: for --objective masks only",
+        ),
+        (
+            ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--freeze", "vocal,drums"],
+            "--freeze: some of harmonic,percussive,vocal, not all, not 'vocal,drums'",
+        ),
+        (
+            ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-level", "0", "-6"],
+            "--drum-level: LOW must not exceed HIGH, got 0 -6",
+        ),
+        (
+            ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],
+            "--drum-share: must be in [0, 1], got 1.5",
+        ),
         (["--train", "--stem-dirs", "x", "--workers", "4"], "--workers: for --objective masks only"),
-        (["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--workers", "0"],
-         "--workers: at least 1, got 0"),
+        (
+            ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--workers", "0"],
+            "--workers: at least 1, got 0",
+        ),
     ],
 )
 def test_drum_level_options_are_checked(argv, message, capsys):
@@ -116,8 +132,24 @@ def test_drum_level_options_are_checked(argv, message, capsys):
 def test_drum_level_options_reach_the_joint_settings():
     from mixin.cli.train import build_parser, settings
 
-    args = build_parser().parse_args(["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y",
-                                      "--drum-level", "-6", "0", "--drum-share", "1", "--workers", "3"])
+    args = build_parser().parse_args(
+        [
+            "--train",
+            "--objective",
+            "masks",
+            "--stem-dirs",
+            "x",
+            "--val-dirs",
+            "y",
+            "--drum-level",
+            "-6",
+            "0",
+            "--drum-share",
+            "1",
+            "--workers",
+            "3",
+        ]
+    )
     args.arch, args.objective = "cdae", "masks"
     got = settings(args, progress=False)
     assert got.drum_level == (-6.0, 0.0) and got.drum_share == 1.0 and got.workers == 3
@@ -157,7 +189,10 @@ def test_error_while_scoring_is_one_line_and_traceback_with_verbose(tmp_path, mo
 def test_mask_power_table_names_the_best_mean():
     from mixin.evaluation.mask_power import best_power, table
 
-    results = {0.5: {"harmonic": 1.0, "percussive": 2.0, "vocal": 3.0}, 1.0: {"harmonic": 2.0, "percussive": 2.0, "vocal": 3.5}}
+    results = {
+        0.5: {"harmonic": 1.0, "percussive": 2.0, "vocal": 3.0},
+        1.0: {"harmonic": 2.0, "percussive": 2.0, "vocal": 3.5},
+    }
     assert best_power(results) == 1.0
     assert table(results).splitlines() == [
         "| mask power | harmonic | percussive | vocal | mean |",
@@ -181,8 +216,19 @@ def test_sweep_mask_power_on_the_development_tracks(tmp_path, model_dir):
     create_hdf5(tmp_path / "data", sources=["harmonic"], seed=0)
     dev = development_tracks(tmp_path / "data")
     assert len(dev) == 2 and set(dev) < {"song0", "song1", "song2"}
-    out = mixin("sweep-mask-power", str(stems), "--development", str(tmp_path / "data"), "--pretrained-model-dir",
-                str(model_dir), "--powers", "1,2", "--out", str(tmp_path / "sweep"), "-q")
+    out = mixin(
+        "sweep-mask-power",
+        str(stems),
+        "--development",
+        str(tmp_path / "data"),
+        "--pretrained-model-dir",
+        str(model_dir),
+        "--powers",
+        "1,2",
+        "--out",
+        str(tmp_path / "sweep"),
+        "-q",
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("| mask power | harmonic | percussive | vocal | mean |") and len(lines) == 5

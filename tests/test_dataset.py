@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mixin.data.hdf5 import create_hdf5, hdf5_path, open_checked, split_tracks
-from mixin.errors import MixinError
 from mixin.data.stems import prepare_stems
 from mixin.data.synth import write_musdb_track
+from mixin.errors import MixinError
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,16 @@ def test_open_checked_refuses_other_settings(tmp_path, prepared):
         open_checked(tmp_path / "data_vocal.hdf5", "vocal")
     bad = tmp_path / "data_vocal.hdf5"
     with h5py.File(bad, "w") as h5:
-        h5.attrs.update({"format_version": 1, "source": "vocal", "sample_rate": 22050, "chunk_size": 44032, "bands": 96, "frames": 1948})
+        h5.attrs.update(
+            {
+                "format_version": 1,
+                "source": "vocal",
+                "sample_rate": 22050,
+                "chunk_size": 44032,
+                "bands": 96,
+                "frames": 1948,
+            }
+        )
     with pytest.raises(MixinError, match=r"other settings or by another version: sample_rate 22050 \(need 44100\)"):
         open_checked(bad, "vocal")
     with pytest.raises(MixinError, match="source vocal \\(need harmonic\\)"):

@@ -33,7 +33,9 @@ def documented_flags(script: str) -> set[str]:
 def test_readme_flags_exist(script):
     flags = documented_flags(script)
     assert flags, f"README shows no flags for {script}"
-    out = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     missing = sorted(f for f in flags if f not in out)
     assert not missing, f"README documents {missing} for {script}; --help does not know them"
 

@@ -39,7 +39,11 @@ def test_discriminative_loss_by_hand():
     s1, s2 = np.full((1, 513), 1.0), np.full((1, 513), 3.0)
     y1, y2 = np.full((1, 513), 2.0), np.full((1, 513), 2.5)
     loss = drnn.discriminative_loss(0.05)
-    got = float(np.asarray(loss(np.concatenate([s1, s2], -1).astype("float32"), np.concatenate([y1, y2], -1).astype("float32")))[0])
+    got = float(
+        np.asarray(
+            loss(np.concatenate([s1, s2], -1).astype("float32"), np.concatenate([y1, y2], -1).astype("float32"))
+        )[0]
+    )
     # (2-1)^2 - .05 (2-3)^2 + (2.5-3)^2 - .05 (2.5-1)^2 = 1 - .05 + .25 - .1125
     assert got == pytest.approx(1.0875, rel=1e-6)
 
@@ -63,11 +67,13 @@ def write_clips(directory: Path, songs: int = 5, seconds: float = 1.0, rate: int
 @pytest.mark.slow
 def test_train_save_load_and_separate(tmp_path, capsys):
     from mixin.cli.separate import main as xtract
-    from mixin.training.drnn import train_drnn
     from mixin.registry import load_separator
+    from mixin.training.drnn import train_drnn
 
     clips = write_clips(tmp_path / "clips")
-    r = train_drnn([clips], tmp_path / "model", tmp_path / "log", epochs=2, batch_size=4, frames=8, hidden=32, verbose=0)
+    r = train_drnn(
+        [clips], tmp_path / "model", tmp_path / "log", epochs=2, batch_size=4, frames=8, hidden=32, verbose=0
+    )
     assert r["epochs"] == 2 and r["validation_clips"] == 1 and np.isfinite(r["GNSDR"])
     assert {"GNSDR", "GSIR", "GSAR"} <= set(r)
     sep = load_separator(tmp_path / "model")
@@ -85,11 +91,18 @@ def test_train_save_load_and_separate(tmp_path, capsys):
     model = str(tmp_path / "model")
     assert xtract([str(song), "--pretrained-model-dir", model, "--instrumental", "--quiet"]) == 1
     assert "--instrumental applies to the cdae architecture only, not to a drnn" in capsys.readouterr().err
-    assert xtract([str(song), "--pretrained-model-dir", model, "--mask-power", "2", "--mwf-iterations", "1", "--quiet"]) == 1
+    assert (
+        xtract([str(song), "--pretrained-model-dir", model, "--mask-power", "2", "--mwf-iterations", "1", "--quiet"])
+        == 1
+    )
     assert "--mask-power, --mwf-iterations apply to the cdae architecture only" in capsys.readouterr().err
     for flag, value in (
-        ("--vocal-yield", "off"), ("--vocal-remask", "off"), ("--voice-hears", "mix"), ("--vocal-two-stage", "0"),
-        ("--vocal-hears", "mix"), ("--mwf-vocal", "off"),
+        ("--vocal-yield", "off"),
+        ("--vocal-remask", "off"),
+        ("--voice-hears", "mix"),
+        ("--vocal-two-stage", "0"),
+        ("--vocal-hears", "mix"),
+        ("--mwf-vocal", "off"),
     ):  # "off" and 0 are given too
         assert xtract([str(song), "--pretrained-model-dir", model, flag, value, "--quiet"]) == 1
         assert f"{flag} applies to the cdae architecture only" in capsys.readouterr().err

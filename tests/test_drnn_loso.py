@@ -22,7 +22,12 @@ def write_singers(directory: Path, singers: dict[str, int], seconds: float = 0.6
             for c in range(2):
                 voice = 0.2 * np.sin(2 * np.pi * (200 + 150 * k + 20 * s) * t)
                 music = 0.1 * rng.standard_normal(len(t))
-                sf.write(str(directory / f"{singer}_{s + 1}_{c + 1:02d}.wav"), np.stack([music, voice], 1), rate, subtype="FLOAT")
+                sf.write(
+                    str(directory / f"{singer}_{s + 1}_{c + 1:02d}.wav"),
+                    np.stack([music, voice], 1),
+                    rate,
+                    subtype="FLOAT",
+                )
     return directory
 
 
@@ -57,18 +62,28 @@ def test_pitch_shift_moves_the_pitch_and_keeps_length_and_level():
 def test_augment_gain_within_bounds():
     voice = np.ones(30000, np.float32)
     rng = np.random.default_rng(0)
-    gains = [float(drnn_train.augment_voice(voice, rng, drnn_train.Augment(shift=False, gain_db=6.0))[0]) for _ in range(200)]
+    gains = [
+        float(drnn_train.augment_voice(voice, rng, drnn_train.Augment(shift=False, gain_db=6.0))[0]) for _ in range(200)
+    ]
     db = 20 * np.log10(gains)
     assert db.min() >= -6.0 and db.max() <= 6.0 and db.max() - db.min() > 8.0
 
 
 def test_remix_pairs_a_voice_with_another_clips_music():
     rng = np.random.default_rng(1)
-    clips = [drnn_train.Clip(f"c{i}", rng.standard_normal(8000 + 3000 * i).astype(np.float32),
-                             rng.standard_normal(8000 + 3000 * i).astype(np.float32)) for i in range(3)]
+    clips = [
+        drnn_train.Clip(
+            f"c{i}",
+            rng.standard_normal(8000 + 3000 * i).astype(np.float32),
+            rng.standard_normal(8000 + 3000 * i).astype(np.float32),
+        )
+        for i in range(3)
+    ]
     # music that tells where each sample came from: clip k's sample n is 100000 k + n
-    labelled = [drnn_train.Clip(c.name, (100000 * k + np.arange(len(c.music))).astype(np.float32), c.voice)
-                for k, c in enumerate(clips)]
+    labelled = [
+        drnn_train.Clip(c.name, (100000 * k + np.arange(len(c.music))).astype(np.float32), c.voice)
+        for k, c in enumerate(clips)
+    ]
     draw = np.random.default_rng(2)
     drawn = set()
     for _ in range(20):
@@ -82,7 +97,9 @@ def test_remix_pairs_a_voice_with_another_clips_music():
     assert drawn == {0, 2}
     frames = 8
     plain_x, plain_y = drnn_train.examples(clips, np.random.default_rng(3), frames, drnn_train.Augment(shift=False))
-    mixed_x, mixed_y = drnn_train.examples(clips, np.random.default_rng(3), frames, drnn_train.Augment(shift=False, remix=1.0))
+    mixed_x, mixed_y = drnn_train.examples(
+        clips, np.random.default_rng(3), frames, drnn_train.Augment(shift=False, remix=1.0)
+    )
     assert mixed_x.shape == plain_x.shape and mixed_y.shape == plain_y.shape
     bins = mixed_y.shape[-1] // 2
     np.testing.assert_allclose(mixed_y[..., :bins], plain_y[..., :bins])  # the voices are the clips' own
@@ -108,23 +125,58 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
     from mixin.registry import ModelConfig, load_separator
 
     clips = write_singers(tmp_path / "clips", {"a": 1, "b": 2})
-    r = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, batch_size=2, frames=4, hidden=8,
-                              validate=False, patience=0, verbose=0)
+    r = drnn_train.train_drnn(
+        [clips],
+        tmp_path / "m",
+        tmp_path / "l",
+        epochs=2,
+        batch_size=2,
+        frames=4,
+        hidden=8,
+        validate=False,
+        patience=0,
+        verbose=0,
+    )
     assert r == {"epochs": 2, "train_clips": 6}  # patience does not stop a run without validation
     assert (tmp_path / "m" / "model_drnn.keras").exists()
-    assert sorted(p.name for p in (tmp_path / "l").glob("drnn_epoch*.keras")) == ["drnn_epoch001.keras", "drnn_epoch002.keras"]
+    assert sorted(p.name for p in (tmp_path / "l").glob("drnn_epoch*.keras")) == [
+        "drnn_epoch001.keras",
+        "drnn_epoch002.keras",
+    ]
     assert "all clips, last epoch kept" in ModelConfig.load(tmp_path / "m").notes
-    drnn_train.train_drnn([clips], tmp_path / "w", tmp_path / "lw", epochs=1, batch_size=2, frames=4, hidden=8,
-                          validate=False, weight_decay=1e-3, verbose=0)
+    drnn_train.train_drnn(
+        [clips],
+        tmp_path / "w",
+        tmp_path / "lw",
+        epochs=1,
+        batch_size=2,
+        frames=4,
+        hidden=8,
+        validate=False,
+        weight_decay=1e-3,
+        verbose=0,
+    )
     assert "AdamW (decay 0.001)" in ModelConfig.load(tmp_path / "w").notes
     assert ModelConfig.load(tmp_path / "w").input == "magnitude"  # heard at its own level unless asked
-    drnn_train.train_drnn([clips], tmp_path / "n", tmp_path / "ln", epochs=1, batch_size=2, frames=4, hidden=8,
-                          validate=False, input_level=0.1, verbose=0)
+    drnn_train.train_drnn(
+        [clips],
+        tmp_path / "n",
+        tmp_path / "ln",
+        epochs=1,
+        batch_size=2,
+        frames=4,
+        hidden=8,
+        validate=False,
+        input_level=0.1,
+        verbose=0,
+    )
     config = ModelConfig.load(tmp_path / "n")
     assert (config.input, config.input_level) == ("normalised", 0.1) and "scaled to RMS 0.1" in config.notes
     assert load_separator(tmp_path / "n").input_level == 0.1
     with pytest.raises(MixinError, match="exclude each other"):
-        drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0)
+        drnn_train.train_drnn(
+            [clips], tmp_path / "m", tmp_path / "l", epochs=1, validate=False, val_singer="a", verbose=0
+        )
 
 
 def test_cli_passes_the_drnn_options(monkeypatch, capsys):
@@ -135,13 +187,46 @@ def test_cli_passes_the_drnn_options(monkeypatch, capsys):
 
     def fake(dirs, model_dir, log_dir, settings):
         seen.update(vars(settings))
-        return {"epochs": 3, "train_clips": 7, "best_epoch": 2, "GNSDR": 1.0, "GSIR": 2.0, "GSAR": 3.0, "validation_clips": 4}
+        return {
+            "epochs": 3,
+            "train_clips": 7,
+            "best_epoch": 2,
+            "GNSDR": 1.0,
+            "GSIR": 2.0,
+            "GSAR": 3.0,
+            "validation_clips": 4,
+        }
 
     monkeypatch.setattr(drnn_train, "train_drnn", fake)
     monkeypatch.setattr(train_cli, "export_onnx", lambda args: None)  # no model written to export
-    argv = ["--train", "--arch", "drnn", "--stem-dirs", "x", "--val-singer", "amy", "--gamma", "0.1",
-            "--pitch-shift", "2.5", "--gain-db", "4", "--remix", "0.5", "--weight-decay", "1e-4", "--dropout", "0.1",
-            "--compress", "0.5", "--no-shift", "--resume", "--input-level", "0.1", "--quiet"]
+    argv = [
+        "--train",
+        "--arch",
+        "drnn",
+        "--stem-dirs",
+        "x",
+        "--val-singer",
+        "amy",
+        "--gamma",
+        "0.1",
+        "--pitch-shift",
+        "2.5",
+        "--gain-db",
+        "4",
+        "--remix",
+        "0.5",
+        "--weight-decay",
+        "1e-4",
+        "--dropout",
+        "0.1",
+        "--compress",
+        "0.5",
+        "--no-shift",
+        "--resume",
+        "--input-level",
+        "0.1",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert seen["val_singer"] == "amy" and seen["validate"] and seen["gamma"] == 0.1 and seen["resume"]
     assert seen["weight_decay"] == 1e-4 and seen["dropout"] == 0.1 and seen["compress"] == 0.5

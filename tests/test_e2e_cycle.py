@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_e2e_full_cycle(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "test_e2e.py")], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "test_e2e.py")], cwd=tmp_path, capture_output=True, text=True, timeout=900
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert out.stdout.strip().endswith("[MiXiN e2e test] finished!")
     for d in ("data", "model", "logdir"):
@@ -22,6 +24,8 @@ def test_e2e_full_cycle(tmp_path):
 def test_e2e_refuses_existing_work_dirs(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "keep.txt").write_text("mine")
-    out = subprocess.run([sys.executable, str(ROOT / "test_e2e.py")], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "test_e2e.py")], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 1 and "refusing to overwrite existing model" in out.stdout
     assert (tmp_path / "model" / "keep.txt").read_text() == "mine"

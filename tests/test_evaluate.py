@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixin.evaluation.baselines import hpss, oracle_wiener
 from mixin.cli.evaluate import main
-from mixin.evaluation.scoring import as_voice_pair, bss_v4, global_voice_metrics, load_tracks, score_track
 from mixin.data.synth import synth_stems, write_musdb_track
+from mixin.evaluation.baselines import hpss, oracle_wiener
+from mixin.evaluation.scoring import as_voice_pair, bss_v4, global_voice_metrics, load_tracks, score_track
 
 
 def test_sdr_of_known_noise_level():
@@ -88,8 +88,22 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
     mix, rate = sf.read(str(tracks / "song0" / "mixture.wav"), dtype="float32")
     sf.write(str(est_dir / "song0_vocal.wav"), mix, rate, subtype="FLOAT")
     sf.write(str(est_dir / "song1_vocal.wav"), mix[:-10], rate, subtype="FLOAT")  # wrong length
-    code = main([str(tracks), "--pretrained-model-dir", str(model_dir), "--estimates-dir", str(est_dir),
-                 "--systems", "mixin,mixture,hpss", "--out", str(tmp_path / "report"), "--quiet", "--cores", "2"])
+    code = main(
+        [
+            str(tracks),
+            "--pretrained-model-dir",
+            str(model_dir),
+            "--estimates-dir",
+            str(est_dir),
+            "--systems",
+            "mixin,mixture,hpss",
+            "--out",
+            str(tmp_path / "report"),
+            "--quiet",
+            "--cores",
+            "2",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0
     assert "skipped misaligned:" in err and "drums.wav: shape (110150, 2) differs from the mixture's (110250, 2)" in err
@@ -101,7 +115,8 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
     per_track = {(s["track"], s["system"]): s for s in report["scores"]}
     # The estimate on disk for song0 is the mixture: it must score exactly as the mixture baseline.
     assert per_track[("song0", "estimates")]["metrics"]["vocal"]["SDR"] == pytest.approx(
-        per_track[("song0", "mixture")]["metrics"]["vocal"]["SDR"], abs=1e-6)
+        per_track[("song0", "mixture")]["metrics"]["vocal"]["SDR"], abs=1e-6
+    )
     assert "harmonic" in summary["hpss"] and "vocal" not in summary["hpss"]
     md = (tmp_path / "report" / "results.md").read_text()
     assert "| hpss |" in md and "## Skipped" in md
@@ -156,11 +171,23 @@ def test_a_vocal_accompaniment_model_is_scored_on_both(tmp_path):
     assert as_voice_pair(instrumental).skipped.startswith("no vocal reference")
     pair = as_voice_pair(track)
     assert set(pair.references) == {"vocal", "accompaniment"} and pair.mix is track.mix
-    np.testing.assert_allclose(pair.references["accompaniment"], track.references["harmonic"] + track.references["percussive"])
+    np.testing.assert_allclose(
+        pair.references["accompaniment"], track.references["harmonic"] + track.references["percussive"]
+    )
     assert as_voice_pair(pair) is pair  # already a pair: unchanged
     drnn = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
-    code = main([str(tracks), "--pretrained-model-dir", str(drnn), "--systems", "mixin,mixture,hpss,oracle",
-                 "--out", str(tmp_path / "report"), "--quiet"])
+    code = main(
+        [
+            str(tracks),
+            "--pretrained-model-dir",
+            str(drnn),
+            "--systems",
+            "mixin,mixture,hpss,oracle",
+            "--out",
+            str(tmp_path / "report"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "report" / "results.json").read_text())
     assert [name for name, _ in report["skipped_tracks"]] == ["instrumental"]

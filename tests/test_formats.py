@@ -13,7 +13,9 @@ from mixin import ffmpeg
 from mixin.audio import probe, read_audio, read_blocks
 from mixin.cli.separate import main
 
-needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed (scripts/run.sh test installs it)")
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None, reason="ffmpeg not installed (scripts/run.sh test installs it)"
+)
 
 
 def run(args, model_dir, capsys):
@@ -43,7 +45,9 @@ def test_separates_what_only_ffmpeg_reads(tmp_path, model_dir, capsys, name, cod
     code, err = run([tmp_path / name, "--outdir", tmp_path / "out"], model_dir, capsys)
     assert code == 0, err
     stem = name.split(".")[0]
-    stems = [sf.read(tmp_path / "out" / f"{stem}_{s}.wav", dtype="float32")[0] for s in ("harmonic", "percussive", "vocal")]
+    stems = [
+        sf.read(tmp_path / "out" / f"{stem}_{s}.wav", dtype="float32")[0] for s in ("harmonic", "percussive", "vocal")
+    ]
     assert all(s.shape == decoded.shape for s in stems)
     np.testing.assert_allclose(sum(stems), decoded, atol=1e-4)
 
@@ -71,7 +75,8 @@ def test_what_ffmpeg_cannot_read_either_is_one_line(tmp_path, model_dir, capsys)
     assert code == 1
     assert error_lines(err) == [
         f"error: {junk}: cannot read audio (ffmpeg: Invalid data found when processing input)",
-        f"error: {corrupt}: cannot read audio (Error opening '{corrupt}': Error in WAV/W64/RF64 file. Malformed 'fmt ' chunk.)",
+        f"error: {corrupt}: cannot read audio "
+        f"(Error opening '{corrupt}': Error in WAV/W64/RF64 file. Malformed 'fmt ' chunk.)",
     ]  # a format libsndfile knows keeps libsndfile's reason
 
 

@@ -4,15 +4,17 @@ import numpy as np
 import pytest
 
 from conftest import stem_blocks
+from mixin.data.synth import synth_stems
 from mixin.hpss import DECISIVE_FROM, DECISIVE_TO, adaptive_weight, hpss_split, n_fft_for
 from mixin.redraw import stream_redraw
-from mixin.data.synth import synth_stems
 
 SOURCES = ("harmonic", "percussive", "vocal")
 
 
 def test_n_fft_keeps_the_duration_of_4096_points_at_44k():
-    assert n_fft_for(44100) == 4096 and n_fft_for(22050) == 2048 and n_fft_for(16000) == 2048 and n_fft_for(8000) == 1024
+    assert (
+        n_fft_for(44100) == 4096 and n_fft_for(22050) == 2048 and n_fft_for(16000) == 2048 and n_fft_for(8000) == 1024
+    )
 
 
 @pytest.mark.parametrize("overlaps", [4, 2])
@@ -103,7 +105,9 @@ def test_adaptive_blend_follows_median_filtering_where_it_is_decisive():
         ours = 0.5 * pair  # the CDAEs' harmonic: half of everything
         stems = np.stack((ours, pair - ours, 0.1 * pair)).astype(np.float32)
         fixed = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, 0.5)), axis=1)
-        adaptive = np.concatenate(list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, 0.5, hpss_adaptive=True)), axis=1)
+        adaptive = np.concatenate(
+            list(stream_redraw(stem_blocks(stems, 30000), SOURCES, rate, 0.5, hpss_adaptive=True)), axis=1
+        )
         np.testing.assert_allclose(adaptive.sum(axis=0), stems.sum(axis=0), atol=1e-5)
         np.testing.assert_array_equal(adaptive[2], stems[2])
         median = hpss_split(pair.T, rate, shared_mask=True).T
@@ -125,7 +129,9 @@ def test_running_median_equals_scipy_reflect(axis):
     values = np.abs(np.random.default_rng(4).normal(size=(2, 40, 33))).astype(np.float32)
     size = [1, 1, 1]
     size[axis] = 17
-    np.testing.assert_array_equal(median_filter(values, 17, axis), scipy.ndimage.median_filter(values, size=size, mode="reflect"))
+    np.testing.assert_array_equal(
+        median_filter(values, 17, axis), scipy.ndimage.median_filter(values, size=size, mode="reflect")
+    )
 
 
 def test_config_hpss_settings_are_checked(tmp_path):

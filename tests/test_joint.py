@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from mixin.constants import CHUNK_SIZE
+from mixin.data.synth import write_musdb_track
 from mixin.errors import MixinError
 from mixin.filtering import model_input
 from mixin.training.joint import JointSettings, StemPool, batches, framewise_sdr, separation_chain, train_joint
-from mixin.data.synth import write_musdb_track
 
 
 @pytest.fixture(scope="module")
@@ -121,16 +121,26 @@ def test_drawing_processes_end_cleanly(stems_dir):
 def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
     from mixin.separators import Separator
 
-    result = train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
-                         JointSettings(steps=2, eval_every=2, batch_size=2))
+    result = train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        tmp_path / "log",
+        [stems_dir],
+        JointSettings(steps=2, eval_every=2, batch_size=2),
+    )
     assert result["steps"] == 2 and np.isfinite(result["best_validation_sdr"])
     sep = Separator.from_pretrained(tmp_path / "model")
     assert sep.model_input == "normalised" and sep.sources == ("harmonic", "percussive", "vocal")
     history = (tmp_path / "log" / "joint_history.json").read_text()
     assert '"step": 2' in history
     # Resuming past the last step does nothing more; resuming without checkpoints is refused.
-    again = train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
-                        JointSettings(steps=2, eval_every=2, batch_size=2, resume=True))
+    again = train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        tmp_path / "log",
+        [stems_dir],
+        JointSettings(steps=2, eval_every=2, batch_size=2, resume=True),
+    )
     assert again["steps"] == 2
     with pytest.raises(MixinError, match="no checkpoint"):
         train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [stems_dir], JointSettings(steps=1, resume=True))
@@ -144,16 +154,23 @@ def test_resumed_run_equals_an_unbroken_one(stems_dir, model_dir, tmp_path):
     common = dict(eval_every=1, batch_size=1, init_dir=model_dir, learning_rate=1e-3)
     train_joint([stems_dir], tmp_path / "m1", tmp_path / "l1", [stems_dir], JointSettings(steps=2, **common))
     train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, **common))
-    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=2, resume=True, **common))
+    train_joint(
+        [stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=2, resume=True, **common)
+    )
     start = load_cdae(model_dir / "model_harmonic.h5").get_weights()
     one = load_cdae(tmp_path / "l1" / "candidate" / "model_harmonic.h5").get_weights()
     two = load_cdae(tmp_path / "l2" / "candidate" / "model_harmonic.h5").get_weights()
-    moved = max(float(np.max(np.abs(a - s))) for a, s in zip(one, start))
-    apart = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two))
+    moved = max(float(np.max(np.abs(a - s))) for a, s in zip(one, start, strict=True))
+    apart = max(float(np.max(np.abs(a - b))) for a, b in zip(one, two, strict=True))
     assert moved > 1e-4 and apart < 1e-3 * moved
     with pytest.raises(MixinError, match="another --freeze"):
-        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir],
-                    JointSettings(steps=3, resume=True, freeze=("vocal",), **common))
+        train_joint(
+            [stems_dir],
+            tmp_path / "m2",
+            tmp_path / "l2",
+            [stems_dir],
+            JointSettings(steps=3, resume=True, freeze=("vocal",), **common),
+        )
 
 
 @pytest.mark.slow
@@ -163,12 +180,22 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
     from mixin.cdae import load_cdae
 
     log = tmp_path / "log"
-    train_joint([stems_dir], tmp_path / "model", log, [stems_dir],
-                JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir))
+    train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        log,
+        [stems_dir],
+        JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir),
+    )
     assert json.loads((log / "joint_history.json").read_text())["output"] == "relu"
     # Resumed without --init-from: the run's own ReLU outputs, not a fresh run's softplus.
-    train_joint([stems_dir], tmp_path / "model", log, [stems_dir],
-                JointSettings(steps=2, eval_every=1, batch_size=1, resume=True))
+    train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        log,
+        [stems_dir],
+        JointSettings(steps=2, eval_every=1, batch_size=1, resume=True),
+    )
     assert load_cdae(log / "candidate" / "model_vocal.h5").layers[-2].activation.__name__ == "relu"
     history = json.loads((log / "joint_history.json").read_text())
     assert history["output"] == "relu" and [h["step"] for h in history["train"]] == [1, 2]
@@ -183,15 +210,22 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
 def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, model_dir, tmp_path):
     from mixin.cdae import load_cdae
 
-    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir],
-                JointSettings(steps=2, eval_every=2, batch_size=2, init_dir=model_dir, freeze=("vocal",)))
+    train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        tmp_path / "log",
+        [stems_dir],
+        JointSettings(steps=2, eval_every=2, batch_size=2, init_dir=model_dir, freeze=("vocal",)),
+    )
     for source, moved in (("vocal", False), ("harmonic", True), ("percussive", True)):
         before = load_cdae(model_dir / f"model_{source}.h5").get_weights()
         after = load_cdae(tmp_path / "log" / "candidate" / f"model_{source}.h5").get_weights()
-        same = all(np.array_equal(a, b) for a, b in zip(before, after))
+        same = all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
         assert same != moved, source
     with pytest.raises(ValueError, match="freeze"):
-        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, freeze=("drums",)))
+        train_joint(
+            [stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, freeze=("drums",))
+        )
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained-models"
@@ -205,11 +239,19 @@ def test_separation_chain_finds_its_helper_from_anywhere(model_dir, tmp_path):
 
     chain = separation_chain(SHIPPED)
     assert chain["voice_helper"]["model_dir"] == str((SHIPPED / "drnn-songs").resolve())
-    assert (chain["hpss_weight"], chain["hpss_adaptive"], chain["mwf_iterations"], chain["vocal_yield"]) == (0.5, True, 1, True)
+    assert (chain["hpss_weight"], chain["hpss_adaptive"], chain["mwf_iterations"], chain["vocal_yield"]) == (
+        0.5,
+        True,
+        1,
+        True,
+    )
     _save_models(_initial_models(model_dir), tmp_path / "deep" / "candidate", 1.0, chain=chain)
     config = ModelConfig.load(tmp_path / "deep" / "candidate")
     helper = Path(config.voice_helper["model_dir"])
-    assert not helper.is_absolute() and (tmp_path / "deep" / "candidate" / helper).resolve() == (SHIPPED / "drnn-songs").resolve()
+    assert (
+        not helper.is_absolute()
+        and (tmp_path / "deep" / "candidate" / helper).resolve() == (SHIPPED / "drnn-songs").resolve()
+    )
     assert (config.hpss_weight, config.mwf_iterations, config.vocal_yield, config.input) == (0.5, 1, True, "normalised")
     bad = tmp_path / "bad"
     shutil.copytree(model_dir, bad)
@@ -230,14 +272,26 @@ def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
     assert sep.voice_helper is not None and sep.voice_weight == 0.5
     assert (sep.hpss_weight, sep.hpss_adaptive, sep.mwf_iterations, sep.vocal_yield) == (0.5, True, 1, True)
     with pytest.raises(MixinError, match="model directory not found"):
-        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, val_chain=tmp_path / "none"))
+        train_joint(
+            [stems_dir],
+            tmp_path / "m2",
+            tmp_path / "l2",
+            [stems_dir],
+            JointSettings(steps=1, val_chain=tmp_path / "none"),
+        )
 
 
 @pytest.mark.slow
 def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
     from mixin.separators import Separator
 
-    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir], JointSettings(steps=1, eval_every=1, batch_size=1))
+    train_joint(
+        [stems_dir],
+        tmp_path / "model",
+        tmp_path / "log",
+        [stems_dir],
+        JointSettings(steps=1, eval_every=1, batch_size=1),
+    )
     with pytest.raises(MixinError, match="single-model"):
         Separator.from_pretrained(tmp_path / "model", single_model=True)
 
@@ -245,16 +299,18 @@ def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
 def test_initial_models_fold_calibrated_gains(model_dir, tmp_path):
     import shutil
 
-    from mixin.training.joint import _initial_models
     from mixin.cdae import load_cdae
     from mixin.registry import ModelConfig
+    from mixin.training.joint import _initial_models
 
     shutil.copytree(model_dir, tmp_path / "m")
     config = ModelConfig.load(tmp_path / "m")
     config.gains = {"harmonic": 2.5, "vocal": 0.5}
     config.save(tmp_path / "m")
     x = np.abs(np.random.default_rng(2).normal(size=(1, 96, 1948, 1))).astype(np.float32)
-    for source, model, gain in zip(("harmonic", "percussive", "vocal"), _initial_models(tmp_path / "m"), (2.5, 1.0, 0.5)):
+    for source, model, gain in zip(
+        ("harmonic", "percussive", "vocal"), _initial_models(tmp_path / "m"), (2.5, 1.0, 0.5), strict=True
+    ):
         plain = np.asarray(load_cdae(model_dir / f"model_{source}.h5")(x))
         np.testing.assert_allclose(np.asarray(model(x)), gain * plain, rtol=1e-5, atol=1e-7)
 

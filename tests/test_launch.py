@@ -66,8 +66,13 @@ def test_without_a_venv_one_line_error(script, capsys):
 def test_a_script_started_without_site_packages(tmp_path):
     """``python -S``: no site-packages, as the system Python without the dependencies."""
     env = {k: v for k, v in os.environ.items() if k != launch.RELAUNCHED}
-    run = subprocess.run([sys.executable, "-S", str(ROOT / "xtract_mixin.py"), "--help"], capture_output=True,
-                         text=True, env=env, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "xtract_mixin.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     if launch.venv_python(ROOT / "xtract_mixin.py").is_file():  # as after scripts/run.sh: relaunched
         assert run.returncode == 0 and run.stdout.startswith("usage: xtract_mixin.py")
     else:  # a pip-installed environment without .venv: the one-line error

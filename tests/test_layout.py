@@ -38,7 +38,11 @@ def imported(path: Path) -> set[str]:
             target = ".".join(base + ([node.module] if node.module else []))
             if target.split(".")[0] == "mixin":
                 found.add(target)
-                found |= {f"{target}.{a.name}" for a in node.names if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).exists()}
+                found |= {
+                    f"{target}.{a.name}"
+                    for a in node.names
+                    if (PACKAGE.parent / f"{target}.{a.name}".replace(".", "/")).exists()
+                }
     return found
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixin.errors import MixinError
 from mixin.data.percussion_mixes import make_loud_drum_songs, make_percussion_mixes
 from mixin.data.synth import write_musdb_track
+from mixin.errors import MixinError
 
 
 def test_mixes_are_pitched_stems_over_other_drums(tmp_path):
@@ -64,7 +64,10 @@ def test_loud_drum_songs_set_the_drums_level_and_keep_the_rest(tmp_path):
         np.testing.assert_allclose(rest + audio["drums"], audio["mixture"], atol=1e-6)
         assert np.abs(audio["mixture"]).max() == pytest.approx(0.9, abs=1e-4)
         # Everything but the drums keeps its shape: one common scale.
-        source = {n: sf.read(str(tmp_path / "songs" / folder.name / f"{n}.wav"), dtype="float32")[0] for n in ("bass", "vocals")}
+        source = {
+            n: sf.read(str(tmp_path / "songs" / folder.name / f"{n}.wav"), dtype="float32")[0]
+            for n in ("bass", "vocals")
+        }
         scale = float(np.max(np.abs(audio["bass"])) / np.max(np.abs(source["bass"])))
         np.testing.assert_allclose(audio["vocals"], scale * source["vocals"], atol=1e-5)
     with pytest.raises(MixinError, match="already exists"):
@@ -82,16 +85,39 @@ def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     drums, _ = sf.read(str(tmp_path / "out" / "song0" / "drums.wav"), dtype="float64")
     mix, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
     assert 10 * np.log10(np.sum(drums**2) / np.sum((mix - drums) ** 2)) == pytest.approx(-6.0, abs=0.01)
-    code = main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o2"), "--make-percussion-mixes", str(tmp_path / "o3")])
+    code = main(
+        [
+            str(tmp_path / "songs"),
+            "--make-loud-drums",
+            str(tmp_path / "o2"),
+            "--make-percussion-mixes",
+            str(tmp_path / "o3"),
+        ]
+    )
     assert code == 2 and "one at a time" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
     assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-9"]) == 1
     assert "already exists (use --force to overwrite)" in capsys.readouterr().err
-    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-9", "--force"]) == 0
+    assert (
+        main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--drums-db", "-9", "--force"]) == 0
+    )
     drums, _ = sf.read(str(tmp_path / "out" / "song0" / "drums.wav"), dtype="float64")
     mix, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")
     assert 10 * np.log10(np.sum(drums**2) / np.sum((mix - drums) ** 2)) == pytest.approx(-9.0, abs=0.01)
-    assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o4"), "--stem-db", "vocals=2", "--stem-db", "bass=-1"]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "songs"),
+                "--make-loud-drums",
+                str(tmp_path / "o4"),
+                "--stem-db",
+                "vocals=2",
+                "--stem-db",
+                "bass=-1",
+            ]
+        )
+        == 0
+    )
     assert "drums at -3 dB of the rest, vocals +2 dB, bass -1 dB" in capsys.readouterr().out
     assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o5"), "--stem-db", "vocals"]) == 2
     assert "--stem-db: 'vocals' is not NAME=DB" in capsys.readouterr().err
@@ -110,7 +136,9 @@ def test_loud_drum_songs_move_named_stems_first_and_refuse_unknown_ones(tmp_path
     b = {p.stem: sf.read(str(p), dtype="float64")[0] for p in moved.iterdir()}
     energy = lambda x: float(np.sum(x**2))  # noqa: E731
     # The vocals rose 6 dB against the bass; the drums sit at -3 dB of the re-balanced rest.
-    shift = 10 * np.log10(energy(b["vocals"]) / energy(b["bass"])) - 10 * np.log10(energy(a["vocals"]) / energy(a["bass"]))
+    shift = 10 * np.log10(energy(b["vocals"]) / energy(b["bass"])) - 10 * np.log10(
+        energy(a["vocals"]) / energy(a["bass"])
+    )
     assert shift == pytest.approx(6.0, abs=0.01)
     rest = b["bass"] + b["other"] + b["vocals"]
     assert 10 * np.log10(energy(b["drums"]) / energy(rest)) == pytest.approx(-3.0, abs=0.01)
@@ -129,8 +157,10 @@ def test_loud_drum_songs_spread_in_stereo(tmp_path, capsys):
     write_musdb_track(tmp_path / "songs" / "song0", 1.5, seed=4)
     assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--spread"]) == 0
     assert "(drums at -3 dB of the rest, spread in stereo)" in capsys.readouterr().out
-    audio = {n: sf.read(str(tmp_path / "out" / "song0" / f"{n}.wav"), dtype="float64")[0]
-             for n in ("bass", "drums", "mixture", "other", "vocals")}
+    audio = {
+        n: sf.read(str(tmp_path / "out" / "song0" / f"{n}.wav"), dtype="float64")[0]
+        for n in ("bass", "drums", "mixture", "other", "vocals")
+    }
     stems = audio["bass"] + audio["drums"] + audio["other"] + audio["vocals"]
     np.testing.assert_allclose(stems, audio["mixture"], atol=1e-6)
     rest = audio["mixture"] - audio["drums"]
@@ -142,9 +172,9 @@ def test_loud_drum_songs_spread_in_stereo(tmp_path, capsys):
     assert 10 * np.log10(left / right) == pytest.approx(20 * np.log10(np.cos(angle) / np.sin(angle)), abs=1.5)
     # The reverb decorrelates the channels of the voice and the drums, which sit in the middle.
     for name in ("vocals", "drums"):
-        l, r = audio[name][:, 0], audio[name][:, 1]
-        assert 0.5 < np.dot(l, r) / np.sqrt(np.dot(l, l) * np.dot(r, r)) < 0.999
-        assert 10 * np.log10(np.sum(l**2) / np.sum(r**2)) == pytest.approx(0.0, abs=1.0)
+        left, right = audio[name][:, 0], audio[name][:, 1]
+        assert 0.5 < np.dot(left, right) / np.sqrt(np.dot(left, left) * np.dot(right, right)) < 0.999
+        assert 10 * np.log10(np.sum(left**2) / np.sum(right**2)) == pytest.approx(0.0, abs=1.0)
     # The same stems, the same result.
     assert main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "out"), "--spread", "--force"]) == 0
     again, _ = sf.read(str(tmp_path / "out" / "song0" / "mixture.wav"), dtype="float64")

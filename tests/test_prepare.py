@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixin.errors import MixinError
 from mixin.data.stems import discover, prepare_stems, source_of
 from mixin.data.synth import write_musdb_track
+from mixin.errors import MixinError
 
 
 def test_name_rules_follow_mixin():
@@ -52,7 +52,12 @@ def test_segments_two_mixes_and_lengths(tmp_path):
     segs = prepare_stems([tmp_path / "stems"], tmp_path / "data", segment_duration=1.1)
     # 2.5 s -> segments of 1.1, 1.1 and 0.3 s; the last is shorter than a chunk and dropped.
     assert len(segs) == 4
-    assert sorted(s.id for s in segs) == ["t0000-s0000-a0-nov", "t0000-s0000-a0-v", "t0000-s0001-a0-nov", "t0000-s0001-a0-v"]
+    assert sorted(s.id for s in segs) == [
+        "t0000-s0000-a0-nov",
+        "t0000-s0000-a0-v",
+        "t0000-s0001-a0-nov",
+        "t0000-s0001-a0-v",
+    ]
     v = tmp_path / "data" / "t0000-s0000-a0-v"
     nov = tmp_path / "data" / "t0000-s0000-a0-nov"
     assert sorted(p.name for p in v.iterdir()) == ["harmonic.wav", "mix.wav", "percussive.wav", "vocal.wav"]
@@ -72,7 +77,9 @@ def test_segments_two_mixes_and_lengths(tmp_path):
 
 def test_offset_and_limit_select_segments(tmp_path):
     write_musdb_track(tmp_path / "stems" / "a", 5.0, seed=1)
-    segs = prepare_stems([tmp_path / "stems"], tmp_path / "data", segment_duration=1.0, segment_offset=1, segment_limit=3)
+    segs = prepare_stems(
+        [tmp_path / "stems"], tmp_path / "data", segment_duration=1.0, segment_offset=1, segment_limit=3
+    )
     assert sorted({s.id.split("-")[1] for s in segs}) == ["s0001", "s0002"]
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixin.errors import MixinError
 from mixin.data.mir1k import split_for
 from mixin.data.render import font_split, part_of, render_stems, split_midi
+from mixin.errors import MixinError
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # scripts/install_render_deps.sh installs it
 
@@ -21,8 +21,8 @@ def tiny_song(path: Path) -> Path:
     mid.tracks.append(meta)
     for ch, program, notes in ((0, 0, [60, 64, 67]), (1, 33, [36]), (9, 0, [36, 42])):
         tr = mido.MidiTrack([mido.Message("program_change", channel=ch, program=program, time=0)])
-        for beat in range(8):
-            for i, n in enumerate(notes):
+        for _ in range(8):
+            for n in notes:
                 tr.append(mido.Message("note_on", channel=ch, note=n, velocity=100, time=0))
             for i, n in enumerate(notes):
                 tr.append(mido.Message("note_off", channel=ch, note=n, velocity=0, time=480 if i == 0 else 0))

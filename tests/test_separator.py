@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from mixin.data.synth import synth_stems
 from mixin.errors import MixinError
 from mixin.separators import Separator
-from mixin.data.synth import synth_stems
 
 
 def test_stems_sum_to_mix_and_keep_shape(separator):
@@ -157,7 +157,10 @@ def test_public_api_is_lazy():
     import subprocess
     import sys
 
-    code = "import sys, mixin, mixin.cli.separate; mixin.cli.separate.build_parser(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = (
+        "import sys, mixin, mixin.cli.separate; mixin.cli.separate.build_parser(); "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"
 
@@ -166,8 +169,12 @@ def stub_separator(vocal_hears: str, model_input: str = "normalised") -> Separat
     """A Separator whose three "models" are plain functions of what they hear: the harmonic one
     answers 1 everywhere, the percussive one claims the upper half of the bands as loudly as it
     hears them, the vocal one repeats what it hears (and the calls to it are counted)."""
-    sep = Separator({"harmonic": None, "percussive": None, "vocal": None}, model_input=model_input,
-                    mask_power=2.0, vocal_hears=vocal_hears)
+    sep = Separator(
+        {"harmonic": None, "percussive": None, "vocal": None},
+        model_input=model_input,
+        mask_power=2.0,
+        vocal_hears=vocal_hears,
+    )
     heard = []
 
     def percussive(x):

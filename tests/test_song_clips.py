@@ -85,8 +85,9 @@ def test_drum_level_rebalances_every_clip_and_loops_carry_voices(tmp_path):
     loop = tmp_path / "loop.wav"
     sf.write(loop, tone(1.5, 1000.0, amp=0.5), 44100)
     out, plain = tmp_path / "clips", tmp_path / "plain"
-    assert make_song_clips([songs], tmp_path / "voices", out, paired=4, drum_level=(-3.0, -3.0),
-                           loops=[loop], loop_clips=3) == (3, 4, 3)
+    assert make_song_clips(
+        [songs], tmp_path / "voices", out, paired=4, drum_level=(-3.0, -3.0), loops=[loop], loop_clips=3
+    ) == (3, 4, 3)
     make_song_clips([songs], tmp_path / "voices", plain, paired=4)
     for name in [f"real_sungsong_{k:02d}.flac" for k in range(3)] + [f"mixreal_{k:03d}_01.flac" for k in range(4)]:
         music = sf.read(out / name)[0][:, 0]
@@ -125,10 +126,20 @@ def test_cli_step(tmp_path, capsys):
     write_song(tmp_path / "songs" / "Song", 10.0, voice_from=0.0)
     write_voices(tmp_path / "voices")
     out = tmp_path / "clips"
-    argv = ["--make-song-clips", str(out), "--songs", str(tmp_path / "songs"), "--voices", str(tmp_path / "voices"),
-            "--paired", "2"]
+    argv = [
+        "--make-song-clips",
+        str(out),
+        "--songs",
+        str(tmp_path / "songs"),
+        "--voices",
+        str(tmp_path / "voices"),
+        "--paired",
+        "2",
+    ]
     assert train_main(argv) == 0
-    assert "1 clips cut from sung tracks, 2 voices over real accompaniment, 0 over drum loops" in capsys.readouterr().out
+    assert (
+        "1 clips cut from sung tracks, 2 voices over real accompaniment, 0 over drum loops" in capsys.readouterr().out
+    )
     assert len(list(out.glob("*.flac"))) == 3
     loop = tmp_path / "loop.wav"
     sf.write(loop, tone(2.0, 1000.0), 44100)

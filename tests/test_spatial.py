@@ -124,7 +124,8 @@ def test_three_placed_sources_are_pulled_apart_and_sum_to_the_mix():
     parts = filter_stems(mix, np.stack((first[0], first[2])), rate, 1)
     assert parts.shape == (2, *mix.shape) and parts.dtype == np.float32
     refined = (parts[0], mix - parts.sum(axis=0), parts[1])
-    gains = [_sdr(true, after) - _sdr(true, before) for true, before, after in zip(sources, first, refined)]
+    triples = zip(sources, first, refined, strict=True)
+    gains = [_sdr(true, after) - _sdr(true, before) for true, before, after in triples]
     assert min(gains[:2]) > 3.0 and gains[2] > 1.5, gains  # measured +4.6, +4.5 and +2.0 dB (the centre)
     # one part: the pair's filter, as redraw_pair runs it
     pair = sources[0] + sources[1]
@@ -209,7 +210,7 @@ def test_config_mwf_iterations_is_checked(tmp_path):
     from mixin.registry import ModelConfig
 
     for bad in ('"1"', "-1", "1.5", "true"):
-        (tmp_path / "config.json").write_text('{"mwf_iterations": %s}' % bad)
+        (tmp_path / "config.json").write_text(f'{{"mwf_iterations": {bad}}}')
         with pytest.raises(MixinError, match="mwf_iterations must be a whole number >= 0"):
             ModelConfig.load(tmp_path)
     (tmp_path / "config.json").write_text('{"mwf_iterations": 2}')

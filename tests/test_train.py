@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from mixin.data.hdf5 import create_hdf5, hdf5_path
-from mixin.errors import MixinError
 from mixin.data.stems import prepare_stems
 from mixin.data.synth import write_musdb_track
+from mixin.errors import MixinError
 from mixin.training.cdae import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from mixin.training.cdae import TrainSettings, _strategy, train
 print("replicas", _strategy("mirrored").num_replicas_in_sync)
-r = train({str(data_dir)!r}, {str(tmp_path / 'model')!r}, {str(tmp_path / 'log')!r}, ["harmonic"],
+r = train({str(data_dir)!r}, {str(tmp_path / "model")!r}, {str(tmp_path / "log")!r}, ["harmonic"],
           TrainSettings(epochs=1, batch_size=4, distribute="mirrored", verbose=0))
 print("mae", r["harmonic"]["test_mae"])
 """
@@ -136,7 +136,15 @@ def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     model_dir.mkdir()
     build_cdae().save(model_dir / "model_percussive.h5")
     (model_dir / "config.json").write_text('{"arch": "cdae", "sources": ["percussive"], "gains": {"vocal": 1.5}}')
-    cli = [sys.executable, str(ROOT / "train_util.py"), "--calibrate", "--data-dir", str(data_dir), "--model-dir", str(model_dir)]
+    cli = [
+        sys.executable,
+        str(ROOT / "train_util.py"),
+        "--calibrate",
+        "--data-dir",
+        str(data_dir),
+        "--model-dir",
+        str(model_dir),
+    ]
     out = subprocess.run([*cli, "--sources", "percussive"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     gains = json.loads((model_dir / "config.json").read_text())["gains"]

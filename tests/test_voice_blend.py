@@ -152,7 +152,9 @@ def test_missing_helper_directory_is_a_one_line_error(tmp_path):
         shutil.copy(f, tmp_path / f.name)
     shutil.copy(root / "config.json", tmp_path / "config.json")
     assert json.loads((tmp_path / "config.json").read_text())["voice_helper"]["model_dir"] == "drnn-songs"
-    with pytest.raises(MixinError, match=r"drnn-songs: the DRNN named by config.json's voice_helper is not there \(--voice-weight 0"):
+    with pytest.raises(
+        MixinError, match=r"drnn-songs: the DRNN named by config.json's voice_helper is not there \(--voice-weight 0"
+    ):
         load_separator(tmp_path)
     assert load_separator(tmp_path, voice_weight=0).voice_helper is None
 

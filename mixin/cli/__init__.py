@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 COMMANDS = {
     "separate": ("separate", "split audio files into stems (as ./xtract_mixin.py)"),

@@ -13,8 +13,9 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..constants import HELPER_HEARS
 
@@ -115,7 +116,8 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         type=whole_number,
         metavar="N",
         help="iterations of the multichannel Wiener filter that redraws the harmonic/percussive split last, "
-        "hearing stereo placement: 0 none, faster (default: the model directory's config.json, 1 for the shipped models)",
+        "hearing stereo placement: 0 none, faster "
+        "(default: the model directory's config.json, 1 for the shipped models)",
     )
     p.add_argument(
         "--mwf-vocal",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from ..constants import EVAL_SYSTEMS as SYSTEMS, LOUD_DRUMS_DB
+from ..constants import EVAL_SYSTEMS as SYSTEMS
+from ..constants import LOUD_DRUMS_DB
 from .common import EXIT_OK, add_model_options, add_output_flags, progress_enabled, run, usage_error
 
 PROG = "eval_mixin.py"
@@ -32,25 +33,55 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
     p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
     p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
-    p.add_argument("--make-percussion-mixes", type=Path, metavar="OUT_DIR",
-                   help="instead of scoring: write real instrument + percussion mixes into OUT_DIR, each song's "
-                   "pitched stems (no drums, no vocals) under another song's drums and under each --loops file")
-    p.add_argument("--loops", type=Path, nargs="+", default=[], metavar="FILE",
-                   help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)")
-    p.add_argument("--make-loud-drums", type=Path, metavar="OUT_DIR",
-                   help="instead of scoring: write TRACKS_DIR's songs into OUT_DIR with their drums at --drums-db "
-                   "of the other stems' energy (pop/rock balance; studio multitracks often have quiet drums)")
-    p.add_argument("--drums-db", type=float, default=LOUD_DRUMS_DB, metavar="DB",
-                   help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})")
-    p.add_argument("--stem-db", action="append", default=[], metavar="NAME=DB",
-                   help="with --make-loud-drums: first move stem NAME (its file name without suffix, e.g. vocals, bass, "
-                   "other) by DB dB, for other balances of voice and instruments (the drums are then set "
-                   "against the result); repeatable")
-    p.add_argument("--spread", action="store_true",
-                   help="with --make-loud-drums: place the stems as on a stereo record (bass, voice and drums in "
-                   "the middle, other pitched stems left and right, each with a stereo reverb of its own)")
-    p.add_argument("--force", action="store_true",
-                   help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR")
+    p.add_argument(
+        "--make-percussion-mixes",
+        type=Path,
+        metavar="OUT_DIR",
+        help="instead of scoring: write real instrument + percussion mixes into OUT_DIR, each song's "
+        "pitched stems (no drums, no vocals) under another song's drums and under each --loops file",
+    )
+    p.add_argument(
+        "--loops",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)",
+    )
+    p.add_argument(
+        "--make-loud-drums",
+        type=Path,
+        metavar="OUT_DIR",
+        help="instead of scoring: write TRACKS_DIR's songs into OUT_DIR with their drums at --drums-db "
+        "of the other stems' energy (pop/rock balance; studio multitracks often have quiet drums)",
+    )
+    p.add_argument(
+        "--drums-db",
+        type=float,
+        default=LOUD_DRUMS_DB,
+        metavar="DB",
+        help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})",
+    )
+    p.add_argument(
+        "--stem-db",
+        action="append",
+        default=[],
+        metavar="NAME=DB",
+        help="with --make-loud-drums: first move stem NAME (its file name without suffix, e.g. vocals, bass, "
+        "other) by DB dB, for other balances of voice and instruments (the drums are then set "
+        "against the result); repeatable",
+    )
+    p.add_argument(
+        "--spread",
+        action="store_true",
+        help="with --make-loud-drums: place the stems as on a stereo record (bass, voice and drums in "
+        "the middle, other pitched stems left and right, each with a stereo reverb of its own)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR",
+    )
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
     return p
 
@@ -89,8 +120,9 @@ def make_loud_drums(args: argparse.Namespace) -> int:
     """--make-loud-drums: TRACKS_DIR's songs with their drums re-balanced, written, not scored."""
     from ..data.percussion_mixes import make_loud_drum_songs
 
-    made = make_loud_drum_songs(args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db,
-                                spread=args.spread, force=args.force)
+    made = make_loud_drum_songs(
+        args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db, spread=args.spread, force=args.force
+    )
     moved = "".join(f", {name} {db:+g} dB" for name, db in args.stem_db.items())
     spread = ", spread in stereo" if args.spread else ""
     balance = f"drums at {args.drums_db:g} dB of the rest{moved}{spread}"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..data.mir1k import SPLITS
 from .common import EXIT_OK, add_output_flags, run

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, OUTPUT_SUBTYPES
 from .common import (
@@ -79,7 +79,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="model runtime: onnx runs the models' .onnx exports with ONNX Runtime (no TensorFlow needed), "
         "tensorflow their Keras files; auto (default) the .onnx export where one is present and current",
     )
-    p.add_argument("--plot", action="store_true", help="also write <name>_nsgt.png: log-magnitude NSGT of the mix and each stem")
+    p.add_argument(
+        "--plot", action="store_true", help="also write <name>_nsgt.png: log-magnitude NSGT of the mix and each stem"
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     add_output_flags(p, quiet="no progress bar or summary lines")
     return p
@@ -127,7 +129,10 @@ def separate_files(args: argparse.Namespace) -> int:
             speed = result.duration / result.seconds if result.seconds else float("inf")
             names = ", ".join(p.name for p in result.outputs.values())
             where = next(iter(result.outputs.values())).parent
-            print(f"{name}: {result.duration:.1f} s in {result.seconds:.1f} s ({speed:.1f}x real time) -> {where}/: {names}")
+            print(
+                f"{name}: {result.duration:.1f} s in {result.seconds:.1f} s ({speed:.1f}x real time) "
+                f"-> {where}/: {names}"
+            )
     if failed and not args.quiet:
         print(f"{failed} of {len(args.files)} files failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK

@@ -4,8 +4,8 @@ picks config.json's ``mask_power``."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .common import EXIT_OK, add_output_flags, positive_float, progress_enabled, run
 

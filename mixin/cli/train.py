@@ -7,8 +7,8 @@ The steps run in that order, any subset per call. Only argparse loads up front.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
@@ -17,8 +17,19 @@ from .common import EXIT_OK, add_output_flags, fraction, positive_float, progres
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
-DRNN_ONLY = ("val_singer", "all_clips", "gamma", "pitch_shift", "gain_db", "remix", "weight_decay", "dropout",
-             "compress", "no_shift", "input_level")
+DRNN_ONLY = (
+    "val_singer",
+    "all_clips",
+    "gamma",
+    "pitch_shift",
+    "gain_db",
+    "remix",
+    "weight_decay",
+    "dropout",
+    "compress",
+    "no_shift",
+    "input_level",
+)
 """Options of one architecture's training, refused with the other's (``--resume`` serves both)."""
 SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
 
@@ -71,8 +82,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="MIR-1K-style clips for the DRNN from real multitracks (--songs), with --voices' voices over "
         "their accompaniments, into OUT_DIR (mixin/data/song_clips.py)",
     )
-    steps.add_argument("--prepare-stems", action="store_true", help="cut stems into mono 44.1 kHz segments in --data-dir")
-    steps.add_argument("--create-hdf5", action="store_true", help="NSGT magnitudes of the segments -> data_<source>.hdf5")
+    steps.add_argument(
+        "--prepare-stems", action="store_true", help="cut stems into mono 44.1 kHz segments in --data-dir"
+    )
+    steps.add_argument(
+        "--create-hdf5", action="store_true", help="NSGT magnitudes of the segments -> data_<source>.hdf5"
+    )
     steps.add_argument("--train", action="store_true", help="train the models into --model-dir")
     steps.add_argument(
         "--calibrate",
@@ -89,31 +104,68 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
     ren = p.add_argument_group("--render-stems")
     ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
-    ren.add_argument("--render-split", choices=SPLITS, default="train",
-                     help="which disjoint songs, SoundFonts and voices to use (default: train)")
-    ren.add_argument("--voices", type=Path, metavar="DIR", help="MIR-1K-style clips whose right channel is sung over the tracks (also --make-song-clips)")
+    ren.add_argument(
+        "--render-split",
+        choices=SPLITS,
+        default="train",
+        help="which disjoint songs, SoundFonts and voices to use (default: train)",
+    )
+    ren.add_argument(
+        "--voices",
+        type=Path,
+        metavar="DIR",
+        help="MIR-1K-style clips whose right channel is sung over the tracks (also --make-song-clips)",
+    )
     ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
     ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
     ren.add_argument("--dry", action="store_true", help="no stereo placement, EQ, compression or reverb on the parts")
 
     clips = p.add_argument_group("--make-song-clips")
-    clips.add_argument("--songs", type=Path, nargs="+", metavar="DIR",
-                       help="track folders of stems (MUSDB18-HQ layout): sung tracks are cut into clips, every "
-                       "track's drums + other stems are accompaniment for --voices")
-    clips.add_argument("--paired", type=int, default=100, metavar="N",
-                       help="clips of a random --voices voice over a random stretch of accompaniment (default: 100)")
-    clips.add_argument("--loops", type=Path, nargs="+", metavar="FILE", default=[],
-                       help="drum recordings (e.g. Debian's sonic-pi-samples loops) for --loop-clips")
-    clips.add_argument("--loop-clips", type=int, default=0, metavar="N",
-                       help="clips of a random --voices voice over a random --loops loop alone (default: 0)")
+    clips.add_argument(
+        "--songs",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="track folders of stems (MUSDB18-HQ layout): sung tracks are cut into clips, every "
+        "track's drums + other stems are accompaniment for --voices",
+    )
+    clips.add_argument(
+        "--paired",
+        type=int,
+        default=100,
+        metavar="N",
+        help="clips of a random --voices voice over a random stretch of accompaniment (default: 100)",
+    )
+    clips.add_argument(
+        "--loops",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="drum recordings (e.g. Debian's sonic-pi-samples loops) for --loop-clips",
+    )
+    clips.add_argument(
+        "--loop-clips",
+        type=int,
+        default=0,
+        metavar="N",
+        help="clips of a random --voices voice over a random --loops loop alone (default: 0)",
+    )
 
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
-    prep.add_argument("--segment-duration", type=float, default=30.0, metavar="S", help="segment length in seconds (default: 30)")
+    prep.add_argument(
+        "--segment-duration", type=float, default=30.0, metavar="S", help="segment length in seconds (default: 30)"
+    )
     prep.add_argument("--segment-offset", type=int, default=0, metavar="N", help="skip each track's first N segments")
     prep.add_argument("--segment-limit", type=int, metavar="N", help="stop before segment N of each track")
     prep.add_argument("--track-limit", type=int, metavar="N", help="use the first N tracks only")
-    prep.add_argument("--layout", choices=("auto", "multitrack", "mir1k"), default="auto", help="how to read --stem-dirs (default: auto)")
+    prep.add_argument(
+        "--layout",
+        choices=("auto", "multitrack", "mir1k"),
+        default="auto",
+        help="how to read --stem-dirs (default: auto)",
+    )
     prep.add_argument(
         "--augment",
         type=int,
@@ -127,84 +179,180 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     h5.add_argument("--seed", type=int, default=42, help="seed of the 80/10/10 split by track (recorded in the files)")
 
     tr = p.add_argument_group("--train")
-    tr.add_argument("--arch", choices=("cdae", "drnn"), default="cdae",
-                    help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
-                    "the MIR-1K-style clips of --stem-dirs (default: cdae)")
-    tr.add_argument("--objective", choices=("mae", "masks"), default="mae",
-                    help="cdae only. mae: each CDAE alone, MAE of raw magnitudes from --data-dir's HDF5 files "
-                    "(MiXiN's); masks: the three together through the soft masks, on chunks drawn on the fly "
-                    "from the track folders of --stem-dirs, checkpoints chosen by SDR on --val-dirs (default: mae)")
-    tr.add_argument("--val-dirs", type=Path, nargs="+", metavar="DIR",
-                    help="--objective masks: folders of real multitrack recordings whose separation SDR picks the checkpoint")
-    tr.add_argument("--init-from", type=Path, metavar="DIR",
-                    help="--objective masks: start from the CDAEs of this model directory (e.g. pretrained-models) "
-                    "instead of from scratch")
+    tr.add_argument(
+        "--arch",
+        choices=("cdae", "drnn"),
+        default="cdae",
+        help="cdae: MiXiN's three CDAEs from --data-dir's HDF5 files; drnn: Huang et al.'s DRNN from "
+        "the MIR-1K-style clips of --stem-dirs (default: cdae)",
+    )
+    tr.add_argument(
+        "--objective",
+        choices=("mae", "masks"),
+        default="mae",
+        help="cdae only. mae: each CDAE alone, MAE of raw magnitudes from --data-dir's HDF5 files "
+        "(MiXiN's); masks: the three together through the soft masks, on chunks drawn on the fly "
+        "from the track folders of --stem-dirs, checkpoints chosen by SDR on --val-dirs (default: mae)",
+    )
+    tr.add_argument(
+        "--val-dirs",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="--objective masks: folders of real multitrack recordings whose separation SDR picks the checkpoint",
+    )
+    tr.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="DIR",
+        help="--objective masks: start from the CDAEs of this model directory (e.g. pretrained-models) "
+        "instead of from scratch",
+    )
     tr.add_argument("--steps", type=int, help=f"--objective masks: training steps in all ({_default('steps')})")
-    tr.add_argument("--eval-every", type=int, metavar="N",
-                    help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})")
-    tr.add_argument("--drum-level", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                    help="--objective masks, --make-song-clips: draw the drums' level against the rest of each example "
-                    "(clip) from LOW..HIGH dB (records: about -3; multitracks and renders carry quieter drums); "
-                    "default: the stems' own balance")
-    tr.add_argument("--drum-share", type=fraction, metavar="F",
-                    help=f"--objective masks: share of examples --drum-level applies to ({_default('drum_share')})")
-    tr.add_argument("--freeze", metavar="SOURCES",
-                    help="--objective masks: comma-separated sources whose CDAE keeps the weights it starts from "
-                    "while the others learn (e.g. vocal: teach the harmonic/percussive pair new drums without "
-                    "moving the vocal model)")
-    tr.add_argument("--val-chain", type=Path, metavar="DIR",
-                    help="--objective masks: score each checkpoint through the separation chain of this model "
-                    "directory's config.json (median-filtering blend, helper DRNN, vocal yield, Wiener filter; e.g. "
-                    "pretrained-models), as a user hears the CDAEs, write that chain into the chosen models' "
-                    "config.json, and train the vocal model as the chain runs it (its vocal_hears; default: the "
-                    "CDAEs alone, the vocal model hearing the mix)")
-    tr.add_argument("--workers", type=int, metavar="N",
-                    help="--objective masks: processes drawing training batches (mixing stems, NSGT) while the "
-                    f"models learn; 1: one background thread ({_default('workers')})")
+    tr.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})",
+    )
+    tr.add_argument(
+        "--drum-level",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="--objective masks, --make-song-clips: draw the drums' level against the rest of each example "
+        "(clip) from LOW..HIGH dB (records: about -3; multitracks and renders carry quieter drums); "
+        "default: the stems' own balance",
+    )
+    tr.add_argument(
+        "--drum-share",
+        type=fraction,
+        metavar="F",
+        help=f"--objective masks: share of examples --drum-level applies to ({_default('drum_share')})",
+    )
+    tr.add_argument(
+        "--freeze",
+        metavar="SOURCES",
+        help="--objective masks: comma-separated sources whose CDAE keeps the weights it starts from "
+        "while the others learn (e.g. vocal: teach the harmonic/percussive pair new drums without "
+        "moving the vocal model)",
+    )
+    tr.add_argument(
+        "--val-chain",
+        type=Path,
+        metavar="DIR",
+        help="--objective masks: score each checkpoint through the separation chain of this model "
+        "directory's config.json (median-filtering blend, helper DRNN, vocal yield, Wiener filter; e.g. "
+        "pretrained-models), as a user hears the CDAEs, write that chain into the chosen models' "
+        "config.json, and train the vocal model as the chain runs it (its vocal_hears; default: the "
+        "CDAEs alone, the vocal model hearing the mix)",
+    )
+    tr.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="--objective masks: processes drawing training batches (mixing stems, NSGT) while the "
+        f"models learn; 1: one background thread ({_default('workers')})",
+    )
     tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
     tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
-    tr.add_argument("--sources", default=",".join(CDAE_SOURCES), help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)")
-    tr.add_argument("--patience", type=int,
-                    help=f"stop after this many epochs without a better validation loss ({_default('patience')})")
-    tr.add_argument("--learning-rate", type=float,
-                    help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)")
-    tr.add_argument("--train-seed", type=int, metavar="N",
-                    help="seed of the training's random draws: initial weights, example order and augmentation "
-                    "(default: 0; give the same again with --resume)")
-    tr.add_argument("--resume", action="store_true",
-                    help="continue from the checkpoints in --log-dir (drnn: its last weights and history)")
-    tr.add_argument("--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)")
+    tr.add_argument(
+        "--sources",
+        default=",".join(CDAE_SOURCES),
+        help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)",
+    )
+    tr.add_argument(
+        "--patience",
+        type=int,
+        help=f"stop after this many epochs without a better validation loss ({_default('patience')})",
+    )
+    tr.add_argument(
+        "--learning-rate",
+        type=float,
+        help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)",
+    )
+    tr.add_argument(
+        "--train-seed",
+        type=int,
+        metavar="N",
+        help="seed of the training's random draws: initial weights, example order and augmentation "
+        "(default: 0; give the same again with --resume)",
+    )
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoints in --log-dir (drnn: its last weights and history)",
+    )
+    tr.add_argument(
+        "--distribute", choices=("mirrored",), help="train under tf.distribute.MirroredStrategy (all local GPUs)"
+    )
     tr.add_argument("--plot-training", action="store_true", help="also show the loss curves when a display exists")
 
     dr = p.add_argument_group("--train --arch drnn")
     val = dr.add_mutually_exclusive_group()
-    val.add_argument("--val-singer", metavar="NAME",
-                     help="leave one singer out: all clips of NAME (file names NAME_song_clip) validate, the other "
-                     "singers' clips train (default: every fifth song validates)")
-    val.add_argument("--all-clips", action="store_true",
-                     help="train on every clip, no validation, keep the last epoch (epochs chosen by --val-singer runs)")
+    val.add_argument(
+        "--val-singer",
+        metavar="NAME",
+        help="leave one singer out: all clips of NAME (file names NAME_song_clip) validate, the other "
+        "singers' clips train (default: every fifth song validates)",
+    )
+    val.add_argument(
+        "--all-clips",
+        action="store_true",
+        help="train on every clip, no validation, keep the last epoch (epochs chosen by --val-singer runs)",
+    )
     dr.add_argument("--gamma", type=float, help=f"weight of the discriminative term ({_default('gamma')})")
-    dr.add_argument("--pitch-shift", type=float, metavar="ST",
-                    help=f"resample each clip's voice by a random -ST..ST semitones per epoch (default: {Augment.pitch:g})")
-    dr.add_argument("--gain-db", type=float, metavar="DB",
-                    help=f"random voice-to-music gain in -DB..DB dB per clip and epoch (default: {Augment.gain_db:g})")
-    dr.add_argument("--remix", type=float, metavar="P",
-                    help=f"with probability P a clip's voice goes with another clip's music (default: {Augment.remix:g})")
-    dr.add_argument("--dropout", type=float, metavar="P",
-                    help=f"dropout after each hidden layer in training ({_default('dropout')})")
-    dr.add_argument("--compress", type=float, metavar="POWER",
-                    help=f"the hidden layers see the magnitudes ** POWER; 1: none, as the paper ({_default('compress')})")
-    dr.add_argument("--weight-decay", type=float, metavar="W",
-                    help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})")
+    dr.add_argument(
+        "--pitch-shift",
+        type=float,
+        metavar="ST",
+        help=f"resample each clip's voice by a random -ST..ST semitones per epoch (default: {Augment.pitch:g})",
+    )
+    dr.add_argument(
+        "--gain-db",
+        type=float,
+        metavar="DB",
+        help=f"random voice-to-music gain in -DB..DB dB per clip and epoch (default: {Augment.gain_db:g})",
+    )
+    dr.add_argument(
+        "--remix",
+        type=float,
+        metavar="P",
+        help=f"with probability P a clip's voice goes with another clip's music (default: {Augment.remix:g})",
+    )
+    dr.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help=f"dropout after each hidden layer in training ({_default('dropout')})",
+    )
+    dr.add_argument(
+        "--compress",
+        type=float,
+        metavar="POWER",
+        help=f"the hidden layers see the magnitudes ** POWER; 1: none, as the paper ({_default('compress')})",
+    )
+    dr.add_argument(
+        "--weight-decay",
+        type=float,
+        metavar="W",
+        help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})",
+    )
     dr.add_argument("--no-shift", action="store_true", help="no circular shift of the voice against the music")
-    dr.add_argument("--input-level", type=positive_float, metavar="RMS",
-                    help="write into the model's config.json that it separates each piece scaled to this RMS "
-                    "(input normalised; e.g. 0.1: -20 dBFS, as the shipped helper), whatever the record's level; "
-                    "training is unchanged (default: pieces heard at their own level)")
+    dr.add_argument(
+        "--input-level",
+        type=positive_float,
+        metavar="RMS",
+        help="write into the model's config.json that it separates each piece scaled to this RMS "
+        "(input normalised; e.g. 0.1: -20 dBFS, as the shipped helper), whatever the record's level; "
+        "training is unchanged (default: pieces heard at their own level)",
+    )
 
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="segments and HDF5 files (default: ./data)")
     p.add_argument("--model-dir", type=Path, default=Path("model"), help="trained models (default: ./model)")
-    p.add_argument("--log-dir", type=Path, default=Path("logdir"), help="checkpoints, histories, loss curves (default: ./logdir)")
+    p.add_argument(
+        "--log-dir", type=Path, default=Path("logdir"), help="checkpoints, histories, loss curves (default: ./logdir)"
+    )
     p.add_argument("--force", action="store_true", help="replace existing segments or HDF5 files")
     add_output_flags(p, quiet="no progress bars")
     return p
@@ -213,8 +361,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if not (args.render_stems or args.make_song_clips or args.prepare_stems or args.create_hdf5 or args.train
-            or args.calibrate or args.export_onnx):
+    if not (
+        args.render_stems
+        or args.make_song_clips
+        or args.prepare_stems
+        or args.create_hdf5
+        or args.train
+        or args.calibrate
+        or args.export_onnx
+    ):
         parser.error(
             "nothing to do: give --render-stems, --make-song-clips, --prepare-stems, --create-hdf5, --train, "
             "--calibrate and/or --export-onnx"
@@ -238,7 +393,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         if given:
             parser.error(f"{', '.join(given)}: for --arch cdae only")
     else:
-        given = [f"--{n.replace('_', '-')}" for n in DRNN_ONLY if getattr(args, n) is not None and getattr(args, n) is not False]
+        given = [
+            f"--{n.replace('_', '-')}"
+            for n in DRNN_ONLY
+            if getattr(args, n) is not None and getattr(args, n) is not False
+        ]
         if given:
             parser.error(f"{', '.join(given)}: for --arch drnn only")
     masks = args.arch == "cdae" and args.objective == "masks"
@@ -290,7 +449,10 @@ def run_steps(args: argparse.Namespace) -> int:
 
 def settings(args: argparse.Namespace, progress: bool):
     """The training settings of the architecture and objective: their defaults, and the options given."""
-    given = {name: getattr(args, name) for name in ("epochs", "batch_size", "patience", "learning_rate", "steps", "eval_every")}
+    given = {
+        name: getattr(args, name)
+        for name in ("epochs", "batch_size", "patience", "learning_rate", "steps", "eval_every")
+    }
     given["seed"] = args.train_seed
     kind = "masks" if args.arch == "cdae" and args.objective == "masks" else args.arch
     cls = SETTINGS[kind]
@@ -309,10 +471,17 @@ def settings(args: argparse.Namespace, progress: bool):
             values["workers"] = args.workers
     elif kind == "cdae":
         values.update(resume=args.resume, distribute=args.distribute, plot=args.plot_training)
-        values["verbose"] = 0 if args.quiet else (1 if progress else 2)  # Keras: bars on a terminal, else a line an epoch
+        values["verbose"] = (
+            0 if args.quiet else (1 if progress else 2)
+        )  # Keras: bars on a terminal, else a line an epoch
     else:
-        values.update({k: getattr(args, k) for k in ("gamma", "weight_decay", "dropout", "compress", "input_level")
-                       if getattr(args, k) is not None})
+        values.update(
+            {
+                k: getattr(args, k)
+                for k in ("gamma", "weight_decay", "dropout", "compress", "input_level")
+                if getattr(args, k) is not None
+            }
+        )
         values.update(val_singer=args.val_singer, validate=not args.all_clips, resume=args.resume)
         augment = {"pitch": args.pitch_shift, "gain_db": args.gain_db, "remix": args.remix}
         values["augment"] = Augment(shift=not args.no_shift, **{k: v for k, v in augment.items() if v is not None})
@@ -341,10 +510,19 @@ def make_song_clips(args: argparse.Namespace) -> None:
     from ..data.song_clips import make_song_clips
 
     level = tuple(args.drum_level) if args.drum_level is not None else None
-    cut, paired, looped = make_song_clips(args.songs, args.voices, args.make_song_clips, args.paired,
-                                          drum_level=level, loops=args.loops, loop_clips=args.loop_clips)
-    print(f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "
-          f"-> {args.make_song_clips}/")
+    cut, paired, looped = make_song_clips(
+        args.songs,
+        args.voices,
+        args.make_song_clips,
+        args.paired,
+        drum_level=level,
+        loops=args.loops,
+        loop_clips=args.loop_clips,
+    )
+    print(
+        f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "
+        f"-> {args.make_song_clips}/"
+    )
 
 
 def prepare(args: argparse.Namespace, progress: bool) -> None:
@@ -371,7 +549,10 @@ def create_hdf5(args: argparse.Namespace, progress: bool) -> None:
 
     counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
     for source, c in counts.items():
-        print(f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, validation {c['validation']}, test {c['test']}")
+        print(
+            f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, "
+            f"validation {c['validation']}, test {c['test']}"
+        )
 
 
 def train_cdaes(args: argparse.Namespace, progress: bool) -> None:
@@ -402,9 +583,13 @@ def train_drnn(args: argparse.Namespace, progress: bool) -> None:
 def train_masks(args: argparse.Namespace, progress: bool) -> None:
     from ..training.joint import train_joint
 
-    r = train_joint(args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs, settings(args, progress), progress=progress)
-    print(f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "
-          f"SDR (mean of the sources) {r['best_validation_sdr']:.2f} dB -> {args.model_dir}/")
+    r = train_joint(
+        args.stem_dirs, args.model_dir, args.log_dir, args.val_dirs, settings(args, progress), progress=progress
+    )
+    print(
+        f"{r['steps']} steps on {r['training_seconds_of_audio'] / 3600:.2f} h of stems; best validation "
+        f"SDR (mean of the sources) {r['best_validation_sdr']:.2f} dB -> {args.model_dir}/"
+    )
 
 
 def export_onnx(args: argparse.Namespace) -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import MixinError
 
@@ -36,7 +37,7 @@ T = TypeVar("T")
 def split_for(items: Sequence[T], split: str) -> list[T]:
     """Every VALIDATION_EVERY-th item (in sorted order) is validation's, the rest training's."""
     keep = [i % VALIDATION_EVERY == VALIDATION_EVERY - 1 for i in range(len(items))]
-    return [x for x, k in zip(items, keep) if k == (split == "validation")]
+    return [x for x, k in zip(items, keep, strict=True) if k == (split == "validation")]
 
 
 def voice_groups(voice_dir: Path) -> list[list[Path]]:
@@ -92,7 +93,9 @@ def read_clip(path: Path, start_s: float = 0.0, seconds: float | None = None) ->
     audio, rate = read_audio(path, start_s, seconds)
     if audio.shape[1] != 2:
         raise MixinError(
-            path, f"MIR-1K-style clips must be stereo (accompaniment left, voice right), this has {audio.shape[1]} channel(s)"
+            path,
+            "MIR-1K-style clips must be stereo (accompaniment left, voice right), "
+            f"this has {audio.shape[1]} channel(s)",
         )
     return audio, rate
 

@@ -15,8 +15,8 @@ the held-out pop and rock songs most likely not.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import soundfile as sf

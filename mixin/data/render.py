@@ -16,9 +16,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
@@ -101,8 +101,11 @@ def produce(part: str, audio: np.ndarray, rng: np.random.Generator) -> np.ndarra
     stereo = pan(audio, rng.uniform(-width, width))
     chain = [
         pb.LowShelfFilter(cutoff_frequency_hz=float(rng.uniform(80, 300)), gain_db=float(rng.uniform(-4, 4))),
-        pb.PeakFilter(cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(250), np.log(5000)))),
-                      gain_db=float(rng.uniform(-6, 6)), q=float(rng.uniform(0.5, 2))),
+        pb.PeakFilter(
+            cutoff_frequency_hz=float(np.exp(rng.uniform(np.log(250), np.log(5000)))),
+            gain_db=float(rng.uniform(-6, 6)),
+            q=float(rng.uniform(0.5, 2)),
+        ),
         pb.HighShelfFilter(cutoff_frequency_hz=float(rng.uniform(4000, 9000)), gain_db=float(rng.uniform(-6, 4))),
     ]
     if part in ("other", "vocals"):
@@ -110,11 +113,24 @@ def produce(part: str, audio: np.ndarray, rng: np.random.Generator) -> np.ndarra
     if part == "other" and rng.random() < 0.25:  # overdriven guitars and organs
         chain.insert(0, pb.Distortion(drive_db=float(rng.uniform(10, 30))))
     if rng.random() < {"drums": 0.6, "vocals": 0.8}.get(part, 0.4):
-        chain.append(pb.Compressor(threshold_db=float(rng.uniform(-30, -12)), ratio=float(rng.uniform(2, 6)),
-                                   attack_ms=float(rng.uniform(1, 20)), release_ms=float(rng.uniform(50, 250))))
+        chain.append(
+            pb.Compressor(
+                threshold_db=float(rng.uniform(-30, -12)),
+                ratio=float(rng.uniform(2, 6)),
+                attack_ms=float(rng.uniform(1, 20)),
+                release_ms=float(rng.uniform(50, 250)),
+            )
+        )
     if rng.random() < {"drums": 0.5, "bass": 0.2}.get(part, 0.8):
-        chain.append(pb.Reverb(room_size=float(rng.uniform(0.1, 0.8)), damping=float(rng.uniform(0.2, 0.8)),
-                               wet_level=float(rng.uniform(0.05, 0.3)), dry_level=1.0, width=1.0))
+        chain.append(
+            pb.Reverb(
+                room_size=float(rng.uniform(0.1, 0.8)),
+                damping=float(rng.uniform(0.2, 0.8)),
+                wet_level=float(rng.uniform(0.05, 0.3)),
+                dry_level=1.0,
+                width=1.0,
+            )
+        )
     out = pb.Pedalboard(chain)(stereo, SAMPLE_RATE)
     out = np.nan_to_num(out[:, : audio.shape[0]]).T
     # The level set by the plan's gain, not by the effects.
@@ -136,7 +152,9 @@ def part_of(channel: int, program: int) -> str:
     return "bass" if program in BASS_PROGRAMS else "other"
 
 
-def split_midi(song: Path, out_dir: Path, transpose: int = 0, tempo: float = 1.0, program_shift: int = 0) -> dict[str, Path]:
+def split_midi(
+    song: Path, out_dir: Path, transpose: int = 0, tempo: float = 1.0, program_shift: int = 0
+) -> dict[str, Path]:
     """Write one MIDI file per part (drums, bass, other); returns those holding notes.
 
     A channel's part follows its current program; tempo, transposition (not on drums) and a
@@ -174,7 +192,9 @@ def split_midi(song: Path, out_dir: Path, transpose: int = 0, tempo: float = 1.0
             if msg.type == "note_on" and msg.velocity > 0:
                 has_notes[name] = True
             # Channel set-up (programs, controllers) goes to every part, notes to their own.
-            targets = [name] if msg.type in ("note_on", "note_off", "polytouch", "aftertouch", "pitchwheel") else list(parts)
+            targets = (
+                [name] if msg.type in ("note_on", "note_off", "polytouch", "aftertouch", "pitchwheel") else list(parts)
+            )
             for t in targets:
                 abs_events[t].append((now, msg))
         for name, events in abs_events.items():
@@ -203,11 +223,30 @@ def fluidsynth_binary() -> str:
 
 def render_midi(midi: Path, soundfont: Path, out: Path) -> np.ndarray:
     """Render a MIDI file offline (reverb and chorus off), mono float32 at 44.1 kHz."""
-    cmd = [fluidsynth_binary(), "-ni", "-q", "-R", "0", "-C", "0", "-g", "0.5", "-r", str(SAMPLE_RATE),
-           "-o", "audio.file.format=float", "-F", str(out), str(soundfont), str(midi)]
+    cmd = [
+        fluidsynth_binary(),
+        "-ni",
+        "-q",
+        "-R",
+        "0",
+        "-C",
+        "0",
+        "-g",
+        "0.5",
+        "-r",
+        str(SAMPLE_RATE),
+        "-o",
+        "audio.file.format=float",
+        "-F",
+        str(out),
+        str(soundfont),
+        str(midi),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not out.exists():
-        raise MixinError(midi, f"fluidsynth failed ({(proc.stderr or proc.stdout).strip().splitlines()[-1:] or proc.returncode})")
+        raise MixinError(
+            midi, f"fluidsynth failed ({(proc.stderr or proc.stdout).strip().splitlines()[-1:] or proc.returncode})"
+        )
     audio, rate = sf.read(str(out), dtype="float32", always_2d=True)
     return resample(audio, rate, SAMPLE_RATE).mean(axis=1)
 
@@ -280,8 +319,9 @@ def render_stems(
             if plan.drum_font is not None and "drums" in parts:
                 parts["drums"] = drums_on_melodic_channel(parts["drums"], tmp / "drums-kit.mid")
             audio = {
-                name: render_midi(mid, plan.drum_font if name == "drums" and plan.drum_font else plan.soundfont,
-                                  tmp / f"{name}.wav")
+                name: render_midi(
+                    mid, plan.drum_font if name == "drums" and plan.drum_font else plan.soundfont, tmp / f"{name}.wav"
+                )
                 for name, mid in parts.items()
             }
             n = max(len(a) for a in audio.values())

@@ -13,8 +13,8 @@ re-balances each clip's drums, and ``loops`` adds clips of voices over real drum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf

@@ -18,9 +18,9 @@ import json
 import os
 import shutil
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -90,9 +90,12 @@ def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int |
             raise MixinError(d, "stem directory not found")
         files = _audio_files(d)
         subdirs = sorted(p for p in d.iterdir() if p.is_dir() and _audio_files(p))
-        if layout == "mir1k" or (layout == "auto" and files and not subdirs and not any(
-            w in f.stem.lower() for f in files for w in STEM_WORDS
-        )):
+        if layout == "mir1k" or (
+            layout == "auto"
+            and files
+            and not subdirs
+            and not any(w in f.stem.lower() for f in files for w in STEM_WORDS)
+        ):
             tracks += [Track(name=f"{d.name}/{f.stem}", clip=f) for f in files]
         elif subdirs:
             tracks += [_stem_track(s, _audio_files(s)) for s in subdirs]
@@ -124,9 +127,15 @@ def _durations(track: Track) -> float:
     rates = {i.sample_rate for i in infos.values()}
     shortest = min(lengths.values())
     if max(lengths.values()) - shortest > 0.01:
-        warnings.warn(f"{track.name}: stems differ in length ({shortest:.2f}-{max(lengths.values()):.2f} s), trimmed to {shortest:.2f} s")
+        warnings.warn(
+            f"{track.name}: stems differ in length ({shortest:.2f}-{max(lengths.values()):.2f} s), "
+            f"trimmed to {shortest:.2f} s",
+            stacklevel=2,
+        )
     if len(rates) > 1:
-        warnings.warn(f"{track.name}: stems at different rates {sorted(rates)}, all resampled to {SAMPLE_RATE} Hz")
+        warnings.warn(
+            f"{track.name}: stems at different rates {sorted(rates)}, all resampled to {SAMPLE_RATE} Hz", stacklevel=2
+        )
     return shortest
 
 
@@ -241,7 +250,9 @@ def prepare_stems(
                     if len(next(iter(stems.values()))) < CHUNK_SIZE:
                         continue
                     others = [p for p in pool if p[0] != track.name]
-                    variants = [(stems, [], 0)] + [(*_augmented(stems, rng, c, others), c) for c in range(1, augment + 1)]
+                    variants = [(stems, [], 0)] + [
+                        (*_augmented(stems, rng, c, others), c) for c in range(1, augment + 1)
+                    ]
                     for v_stems, borrowed, copy in variants:
                         for part, with_voice in _mixes(v_stems):
                             seg_id = f"t{t_index:04d}-s{k:04d}-a{copy}-{'v' if with_voice else 'nov'}"
@@ -276,7 +287,7 @@ def prepare_stems(
         bar.close()
         shutil.rmtree(staging, ignore_errors=True)
     for f in failures:
-        warnings.warn(f"skipped {f}")
+        warnings.warn(f"skipped {f}", stacklevel=2)
     return segments
 
 

@@ -78,7 +78,9 @@ def _vocal(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
     return 0.3 * voice * phrase
 
 
-def synth_stems(seconds: float, sample_rate: int = SAMPLE_RATE, channels: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+def synth_stems(
+    seconds: float, sample_rate: int = SAMPLE_RATE, channels: int = 2, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Harmonic, percussive and vocal stems, float32 (samples, channels), mildly panned."""
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sample_rate))

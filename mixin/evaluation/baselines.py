@@ -11,7 +11,9 @@ from ..hpss import KERNEL, N_FFT_44K, hpss_split
 from ..transforms import nsgt
 
 
-def hpss(audio: np.ndarray, sample_rate: int, n_fft: int = N_FFT_44K, kernel: int = KERNEL, power: float = 2.0) -> dict[str, np.ndarray]:
+def hpss(
+    audio: np.ndarray, sample_rate: int, n_fft: int = N_FFT_44K, kernel: int = KERNEL, power: float = 2.0
+) -> dict[str, np.ndarray]:
     """The median-filtering baseline (Fitzgerald, DAFx 2010) on a whole track: (samples,
     channels) in, harmonic and percussive stems out (they sum to it). A 4096-point STFT at any
     rate, as the baseline the project is measured against."""
@@ -20,7 +22,9 @@ def hpss(audio: np.ndarray, sample_rate: int, n_fft: int = N_FFT_44K, kernel: in
     return {"harmonic": harmonic, "percussive": audio - harmonic}
 
 
-def oracle_wiener(mix: np.ndarray, references: dict[str, np.ndarray], overlap: int = CROSSFADE) -> dict[str, np.ndarray]:
+def oracle_wiener(
+    mix: np.ndarray, references: dict[str, np.ndarray], overlap: int = CROSSFADE
+) -> dict[str, np.ndarray]:
     """The ceiling of NSGT mask separation: the true stems' magnitudes through the separator's
     own Wiener masking, chunking and cross-fades. All arrays (samples, channels) at 44.1 kHz."""
     t = nsgt()

@@ -7,8 +7,8 @@ stopping saw but training never fitted, and which are not the validation set rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..constants import CDAE_SOURCES
 from ..data.hdf5 import split_track_names

@@ -23,7 +23,12 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
     """The tables: BSSv4 metrics per system and source, voice metrics, skipped tracks."""
     systems = list(summary)
     sources = [s for s in SOURCES if any(s in summary[x] for x in systems)]
-    lines = ["# Separation scores", "", "BSSv4 (museval, time-invariant filters): median over 1-s frames, then median over tracks (dB).", ""]
+    lines = [
+        "# Separation scores",
+        "",
+        "BSSv4 (museval, time-invariant filters): median over 1-s frames, then median over tracks (dB).",
+        "",
+    ]
     for metric in ("SDR", "SIR", "SAR", "ISR"):
         lines += [f"## {metric}", "", "| system | " + " | ".join(sources) + " |", "|---|" + "---:|" * len(sources)]
         for system in systems:
@@ -32,14 +37,21 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
         lines.append("")
     voice = [x for x in systems if "global" in summary[x]]
     if voice:
-        lines += ["## Voice (length-weighted over clips)", "", "| system | GNSDR | GSIR | GSAR |", "|---|---:|---:|---:|"]
+        lines += [
+            "## Voice (length-weighted over clips)",
+            "",
+            "| system | GNSDR | GSIR | GSAR |",
+            "|---|---:|---:|---:|",
+        ]
         for x in voice:
             g = summary[x]["global"]
             lines.append(f"| {x} | {g['GNSDR']:.2f} | {g['GSIR']:.2f} | {g['GSAR']:.2f} |")
         lines.append("")
     tracks = sorted({s.track for s in scores})
     lines += [f"Tracks scored: {len(tracks)}.", ""]
-    skipped = [f"- {t}: {why}" for t, why in skipped_tracks] + [f"- {s.track} ({s.system}): {s.skipped}" for s in scores if s.skipped]
+    skipped = [f"- {t}: {why}" for t, why in skipped_tracks] + [
+        f"- {s.track} ({s.system}): {s.skipped}" for s in scores if s.skipped
+    ]
     if skipped:
         lines += ["## Skipped", "", *skipped, ""]
     return "\n".join(lines)

@@ -9,10 +9,10 @@ reported as skipped with its reason; the rest is still evaluated.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Collection
 
 import numpy as np
 
@@ -135,7 +135,9 @@ def load_tracks(tracks_dir: Path, layout: str = "auto", names: Collection[str] |
         return [_folder_track(f) for f in folders]
     if clips:
         return [_folder_track(tracks_dir)]
-    raise MixinError(tracks_dir, "no track folders or audio clips" + ("" if names is None else " of the tracks asked for"))
+    raise MixinError(
+        tracks_dir, "no track folders or audio clips" + ("" if names is None else " of the tracks asked for")
+    )
 
 
 # -- metrics ----------------------------------------------------------------------------------
@@ -147,7 +149,12 @@ def bss_v4(references: np.ndarray, estimates: np.ndarray, rate: int, window_s: f
     m = _museval_metrics()
     win = references.shape[1] if not np.isfinite(window_s) else int(window_s * rate)
     sdr, isr, sir, sar, _ = m.bss_eval(
-        references, estimates, window=win, hop=win, compute_permutation=False, framewise_filters=False,
+        references,
+        estimates,
+        window=win,
+        hop=win,
+        compute_permutation=False,
+        framewise_filters=False,
         bsseval_sources_version=False,
     )
     return {"SDR": sdr, "ISR": isr, "SIR": sir, "SAR": sar}
@@ -205,9 +212,15 @@ def voice_metrics(voice: np.ndarray, music: np.ndarray, estimate: np.ndarray) ->
         if not np.any(est_voice):
             est_voice = 1e-9 * np.random.default_rng(0).standard_normal(len(est_voice))
         ests = np.stack([est_voice, mix])[..., None].astype(np.float64)
-        sdr, _, sir, sar, _ = m.bss_eval(refs, ests, window=refs.shape[1], hop=refs.shape[1],
-                                         compute_permutation=False, framewise_filters=False,
-                                         bsseval_sources_version=True)
+        sdr, _, sir, sar, _ = m.bss_eval(
+            refs,
+            ests,
+            window=refs.shape[1],
+            hop=refs.shape[1],
+            compute_permutation=False,
+            framewise_filters=False,
+            bsseval_sources_version=True,
+        )
         return float(sdr[0, 0]), float(sir[0, 0]), float(sar[0, 0])
 
     sdr, sir, sar = run(estimate)
@@ -221,12 +234,16 @@ def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray])
     sources = [s for s in track.references if s in estimates]
     for s in sources:
         if estimates[s].shape != track.references[s].shape:
-            score.skipped = f"{system} estimate for {s} has shape {estimates[s].shape}, reference {track.references[s].shape}"
+            score.skipped = (
+                f"{system} estimate for {s} has shape {estimates[s].shape}, reference {track.references[s].shape}"
+            )
             return score
     silent = [s for s in sources if not np.any(track.references[s])]
     sources = [s for s in sources if s not in silent]
     if not sources:
-        score.skipped = "no non-silent reference this system estimates" + (f" (silent: {', '.join(silent)})" if silent else "")
+        score.skipped = "no non-silent reference this system estimates" + (
+            f" (silent: {', '.join(silent)})" if silent else ""
+        )
         return score
     refs = np.stack([track.references[s] for s in sources]).astype(np.float64)
     ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
@@ -259,7 +276,9 @@ def summarise(scores: list[Score]) -> SummaryTable:
         for source in SOURCES:
             vals = [r.metrics[source] for r in rows if source in r.metrics and "SDR" in r.metrics[source]]
             if vals:
-                per[source] = {k: framewise_median(np.array([v[k] for v in vals])) for k in ("SDR", "ISR", "SIR", "SAR")}
+                per[source] = {
+                    k: framewise_median(np.array([v[k] for v in vals])) for k in ("SDR", "ISR", "SIR", "SAR")
+                }
                 per[source]["tracks"] = len(vals)
         voice = [r.voice for r in rows if r.voice]
         if voice:

@@ -4,9 +4,9 @@ another separator's estimates on disk, over every track."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

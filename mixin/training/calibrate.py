@@ -10,8 +10,8 @@ validation split (chunks that early stopping used but training never fitted), un
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -35,7 +35,9 @@ def source_gain(predict, x: np.ndarray, y: np.ndarray, batch: int = CALIBRATION_
     return target / estimated
 
 
-def calibrate(model_dir: Path, data_dir: Path, sources: Sequence[str], split: str = CALIBRATION_SPLIT) -> dict[str, float]:
+def calibrate(
+    model_dir: Path, data_dir: Path, sources: Sequence[str], split: str = CALIBRATION_SPLIT
+) -> dict[str, float]:
     """Measure each source's gain on ``split`` of its HDF5 file and record it in ``config.json``.
 
     Gains of other sources already in the config are kept; returns the new ones.

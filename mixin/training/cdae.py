@@ -7,8 +7,8 @@ saved to ``<model-dir>/model_<source>.h5``; the last state (optimizer included) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -24,7 +24,7 @@ class EarlyStopping:
     since_best: int = 0
 
     @classmethod
-    def from_history(cls, history: list[dict], patience: int) -> "EarlyStopping":
+    def from_history(cls, history: list[dict], patience: int) -> EarlyStopping:
         """The state after the epochs of ``history`` (so ``--resume`` keeps counting)."""
         state = cls(patience)
         for row in history:
@@ -70,8 +70,10 @@ def read_history(path: Path) -> list[dict]:
     if not Path(path).exists():
         return []
     with Path(path).open() as f:
-        return [{"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])}
-                for r in csv.DictReader(f)]
+        return [
+            {"epoch": int(r["epoch"]), "loss": float(r["loss"]), "val_loss": float(r["val_loss"])}
+            for r in csv.DictReader(f)
+        ]
 
 
 def write_history(history: list[dict], path: Path) -> None:

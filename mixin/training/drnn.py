@@ -22,9 +22,10 @@ Adam (or AdamW) replaces the paper's L-BFGS. The best epoch by validation loss i
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -196,8 +197,9 @@ def train_drnn(
         val = float(model.evaluate(val_x, val_y, batch_size=s.batch_size, verbose=0)) if s.validate else float("nan")
         history.append({"epoch": epoch, "loss": float(h.history["loss"][0]), "val_loss": val})
         if s.verbose:
-            print(f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}",
-                  flush=True)
+            print(
+                f"drnn epoch {epoch + 1}/{s.epochs}: loss {history[-1]['loss']:.4g}, validation {val:.4g}", flush=True
+            )
         if not s.validate:  # every epoch kept, to pick the one the leave-one-singer-out runs chose
             save_uncompiled(model, best_path)
             save_uncompiled(model, log_dir / f"drnn_epoch{epoch + 1:03d}.keras")
@@ -214,7 +216,8 @@ def train_drnn(
     augmentation += f", other clips' music {aug.remix:.0%}" if aug.remix else ""
     optimizer_name = f"AdamW (decay {s.weight_decay:g})" if s.weight_decay else "Adam"
     extras = (f", input magnitudes ** {s.compress:g}" if s.compress != 1.0 else "") + (
-        f", dropout {s.dropout:g}" if s.dropout else "")
+        f", dropout {s.dropout:g}" if s.dropout else ""
+    )
     config.notes = (
         f"DRNN-2{extras} + discriminative training (gamma {s.gamma:g}), {optimizer_name} {learning_rate:g}; "
         f"{len(history)} epochs on {len(train_clips)} clips ({how}); augmentation: {augmentation}"
@@ -224,8 +227,11 @@ def train_drnn(
     results: dict = {"epochs": len(history), "train_clips": len(train_clips)}
     if s.validate:
         best_epoch = int(np.nanargmin([h["val_loss"] for h in history])) + 1 if history else 0
-        results |= {"best_epoch": best_epoch, "best_val_loss": stopping.best,
-                    **validation_scores(model_dir, clip_dirs, s.val_singer)}
+        results |= {
+            "best_epoch": best_epoch,
+            "best_val_loss": stopping.best,
+            **validation_scores(model_dir, clip_dirs, s.val_singer),
+        }
     write_record(log_dir, "drnn", history, results, "DRNN", LOSS)
     return results
 

@@ -62,7 +62,7 @@ class _Graph:
         self.nodes.append(self.helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
-    def model(self, inputs: list, outputs: list, name: str, metadata: dict[str, str]) -> "onnx.ModelProto":
+    def model(self, inputs: list, outputs: list, name: str, metadata: dict[str, str]) -> onnx.ModelProto:
         import onnx
 
         graph = self.helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
@@ -139,8 +139,12 @@ def _conv2d(g: _Graph, x: str, layer: Any, hw: tuple[int, int], cin: int, cout: 
         (h, ph0, ph1), (wd, pw0, pw1) = _same_pads(hw[0], kh, 1), _same_pads(hw[1], kw, 1)
     else:
         (h, ph0, ph1), (wd, pw0, pw1) = (hw[0] - kh + 1, 0, 0), (hw[1] - kw + 1, 0, 0)
-    y = g.op("Conv", [x, g.const(f"{layer.name}_w", w), g.const(f"{layer.name}_b", b)], kernel_shape=[kh, kw],
-             pads=[ph0, pw0, ph1, pw1])
+    y = g.op(
+        "Conv",
+        [x, g.const(f"{layer.name}_w", w), g.const(f"{layer.name}_b", b)],
+        kernel_shape=[kh, kw],
+        pads=[ph0, pw0, ph1, pw1],
+    )
     return _activation(g, y, layer), (h, wd)
 
 
@@ -161,8 +165,9 @@ def _upsample2d(g: _Graph, x: str, layer: Any, hw: tuple[int, int]) -> tuple[str
         raise ValueError(f"layer {layer.name}: only nearest-neighbour upsampling is exported")
     fh, fw = layer.size
     scales = g.const("scales", np.array([1, 1, fh, fw], dtype=np.float32))
-    y = g.op("Resize", [x, "", scales], mode="nearest", coordinate_transformation_mode="asymmetric",
-             nearest_mode="floor")
+    y = g.op(
+        "Resize", [x, "", scales], mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"
+    )
     return y, (hw[0] * fh, hw[1] * fw)
 
 
@@ -212,14 +217,18 @@ def _conv_on_upsampled(
     ]
     weights = np.concatenate(phases, axis=0)
     bias = np.tile(b, 3)
-    y = g.op("Conv", [x, g.const(f"{conv.name}_phases_w", weights), g.const(f"{conv.name}_phases_b", bias)],
-             kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    y = g.op(
+        "Conv",
+        [x, g.const(f"{conv.name}_phases_w", weights), g.const(f"{conv.name}_phases_b", bias)],
+        kernel_shape=[3, 3],
+        pads=[1, 1, 1, 1],
+    )
     return _activation(g, y, conv), cout
 
 
 def cdae_to_onnx(
-    model: "keras.Model", metadata: dict[str, str] | None = None, channel_block: int = CHANNEL_BLOCK
-) -> "onnx.ModelProto":
+    model: keras.Model, metadata: dict[str, str] | None = None, channel_block: int = CHANNEL_BLOCK
+) -> onnx.ModelProto:
     """An ONNX graph computing ``model(x)`` for x (batch, bands, frames, 1) float32, for inference.
 
     Handles sequential stacks of Conv2D (stride 1), MaxPooling2D, nearest UpSampling2D and a
@@ -302,8 +311,9 @@ def cdae_to_onnx(
     y, (h, wd) = _upsample2d(g, y, up, (h, wd))
     y, (h, wd) = _crop2d(g, y, crop, (h, wd))
     g.nodes.append(
-        helper.make_node("Reshape", [y, g.const("nhwc", np.array([0, h, wd, 1], dtype=np.int64))], [OUTPUT_NAME],
-                         name="to_nhwc")
+        helper.make_node(
+            "Reshape", [y, g.const("nhwc", np.array([0, h, wd, 1], dtype=np.int64))], [OUTPUT_NAME], name="to_nhwc"
+        )
     )
     if (h, wd) != tuple(model.output_shape[1:3]):
         raise ValueError(f"exported output {(h, wd)} differs from the model's {tuple(model.output_shape[1:3])}")
@@ -312,7 +322,7 @@ def cdae_to_onnx(
     return g.model(inputs, outputs, model.name, {ARCH_KEY: "cdae", **(metadata or {})})
 
 
-def drnn_to_onnx(model: "keras.Model", metadata: dict[str, str] | None = None) -> "onnx.ModelProto":
+def drnn_to_onnx(model: keras.Model, metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     """An ONNX graph of ``mixin.drnn.build_drnn``'s network: (batch, frames, 1539) -> (batch, frames, 1026)."""
     from onnx import TensorProto, helper
 
@@ -350,7 +360,9 @@ def drnn_to_onnx(model: "keras.Model", metadata: dict[str, str] | None = None) -
     ]
     y = g.name("rnn_y")
     g.nodes.append(
-        helper.make_node("RNN", rnn_inputs, [y], name=y, hidden_size=int(units), activations=["Relu"], direction="forward")
+        helper.make_node(
+            "RNN", rnn_inputs, [y], name=y, hidden_size=int(units), activations=["Relu"], direction="forward"
+        )
     )
     y = g.op("Squeeze", [y, g.const("axis1", np.array([1], dtype=np.int64))])  # (frames, 1, batch, units)
     h = g.op("Transpose", [y], perm=[1, 0, 2])

@@ -27,9 +27,9 @@ import json
 import os
 import threading
 from collections import deque
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from queue import Queue
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -135,8 +135,9 @@ def set_level(sources: np.ndarray, i: int, level_db: float) -> None:
         sources[i] *= np.float32(gain)
 
 
-def batch_at(pool: StemPool, batch_size: int, seed: int, index: int, transform, threads: int | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def batch_at(
+    pool: StemPool, batch_size: int, seed: int, index: int, transform, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Batch number ``index`` of a run seeded ``seed``: (model input (b, bands, frames, 1), |X| and
     |S_s| (b, 1 + sources, bands, frames)). Each batch has its own random stream, so a resumed run
     draws what an unbroken one would, however many processes draw them. ``threads``: the NSGT's."""
@@ -148,8 +149,9 @@ def batch_at(pool: StemPool, batch_size: int, seed: int, index: int, transform, 
     return model_input(mix, INPUT_LEVEL)[..., None], mags
 
 
-def batches(pool: StemPool, batch_size: int, seed: int, transform, start: int = 0, workers: int = 1
-            ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def batches(
+    pool: StemPool, batch_size: int, seed: int, transform, start: int = 0, workers: int = 1
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Endless :func:`batch_at` from batch ``start`` on, drawn ahead in a background thread or, with
     ``workers`` > 1, in that many processes (forked: the pool's stems and the transform are shared,
     not copied)."""
@@ -179,7 +181,7 @@ class _ProcessDraws:
         self.index = start + 2 * workers
         self.ahead = deque(self.processes.apply_async(_draw, (i,)) for i in range(start, self.index))
 
-    def __iter__(self) -> "_ProcessDraws":
+    def __iter__(self) -> _ProcessDraws:
         return self
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +215,15 @@ def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
 
 
 CHAIN_FIELDS = (
-    "hpss_weight", "hpss_adaptive", "mwf_iterations", "mwf_vocal", "vocal_yield", "vocal_remask", "vocal_two_stage",
-    "vocal_hears", "voice_helper",
+    "hpss_weight",
+    "hpss_adaptive",
+    "mwf_iterations",
+    "mwf_vocal",
+    "vocal_yield",
+    "vocal_remask",
+    "vocal_two_stage",
+    "vocal_hears",
+    "voice_helper",
 )
 """config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
 filter (and whether the vocal shares in it), vocal yield, vocal remask (and its two-stage share),
@@ -310,15 +319,18 @@ def train_joint(
         # ones would shift every output by about log 2).
         output = history.get("output")
         if settings.resume and settings.init_dir is None and output is None:
-            raise MixinError(log_dir, "this run's output activation is not recorded: "
-                             "resume it with the --init-from it started from")
+            raise MixinError(
+                log_dir, "this run's output activation is not recorded: resume it with the --init-from it started from"
+            )
         models = _initial_models(settings.init_dir, output=output or "softplus")
         history["output"] = _output_activation(models[0])
         if output is not None and history["output"] != output:
-            raise MixinError(log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones")
+            raise MixinError(
+                log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones"
+            )
         learns = [s not in settings.freeze for s in CDAE_SOURCES]
         optimizer = keras.optimizers.Adam(settings.learning_rate)
-        variables = [v for m, on in zip(models, learns) if on for v in m.trainable_variables]
+        variables = [v for m, on in zip(models, learns, strict=True) if on for v in m.trainable_variables]
         optimizer.build(variables)
         if settings.resume:
             _restore(checkpoint, models, optimizer)
@@ -348,15 +360,22 @@ def train_joint(
                 history["validation"].append(scores)
                 if scores["mean"] > best:
                     best = scores["mean"]
-                    _save_models(models, model_dir, power, chain=chain,
-                                 notes=f"trained with ./train_util.py --train --objective masks; step {now}")
+                    _save_models(
+                        models,
+                        model_dir,
+                        power,
+                        chain=chain,
+                        notes=f"trained with ./train_util.py --train --objective masks; step {now}",
+                    )
                 _save_checkpoint(checkpoint, now, models, optimizer)
                 tmp = temporary_beside(history_path)
                 tmp.write_text(json.dumps(history, indent=1) + "\n")
                 os.replace(tmp, history_path)
                 plot_joint_history(history, log_dir / "joint_history.png")
-                bar.write(f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
-                          + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step"))
+                bar.write(
+                    f"step {now}: loss {history['train'][-1]['loss']:.4f}, validation SDR "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "step")
+                )
         bar.close()
     finally:
         data.close()  # the drawing processes end with it
@@ -375,7 +394,7 @@ def chain_estimates(models: list, learns: list[bool], x, mags, power: float, voc
     from ..backend import keras_module
 
     ops = keras_module().ops
-    est = ops.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns)], axis=1)
+    est = ops.stack([m(x, training=on)[..., 0] for m, on in zip(models, learns, strict=True)], axis=1)
     if vocal_hears == "mix":
         return est + 1e-6
     v, p = CDAE_SOURCES.index("vocal"), CDAE_SOURCES.index("percussive")
@@ -431,7 +450,7 @@ def _step_function(
         def tf_step(x, mags):
             with tf.GradientTape() as tape:
                 loss = joint_loss(chain_estimates(models, learns, x, mags, power, vocal_hears), mags, power)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             return loss
 
         def step(x, mags):
@@ -443,7 +462,7 @@ def _step_function(
         import jax
 
         def loss_of(values, x, mags):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
                 est = chain_estimates(models, learns, x, mags, power, vocal_hears)
             return joint_loss(est, mags, power)
 
@@ -460,9 +479,9 @@ def _step_function(
             return float(loss)
 
         def sync():
-            for v, value in zip(variables, held["values"]):
+            for v, value in zip(variables, held["values"], strict=True):
                 v.assign(value)
-            for v, value in zip(optimizer.variables, held["state"]):
+            for v, value in zip(optimizer.variables, held["state"], strict=True):
                 v.assign(value)
 
         step.sync = sync
@@ -472,7 +491,7 @@ def _step_function(
 
 def _save_checkpoint(path: Path, step: int, models: list, optimizer) -> None:
     arrays = {"step": np.int64(step)}
-    for source, model in zip(CDAE_SOURCES, models):
+    for source, model in zip(CDAE_SOURCES, models, strict=True):
         arrays.update({f"{source}/{i}": w for i, w in enumerate(model.get_weights())})
     arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)})
     tmp = temporary_beside(path)
@@ -483,12 +502,12 @@ def _save_checkpoint(path: Path, step: int, models: list, optimizer) -> None:
 
 def _restore(path: Path, models: list, optimizer) -> None:
     saved = np.load(path)
-    for source, model in zip(CDAE_SOURCES, models):
+    for source, model in zip(CDAE_SOURCES, models, strict=True):
         model.set_weights([saved[f"{source}/{i}"] for i in range(len(model.get_weights()))])
     state = sorted((k for k in saved.files if k.startswith("optimizer/")), key=lambda k: int(k.split("/")[1]))
     if len(state) != len(optimizer.variables):
         raise MixinError(path, "the checkpoint's optimizer state does not fit this run (another --freeze?)")
-    for v, key in zip(optimizer.variables, state):
+    for v, key in zip(optimizer.variables, state, strict=True):
         v.assign(saved[key])
 
 
@@ -505,7 +524,12 @@ def plot_joint_history(history: dict, out: Path) -> Path:
     left.set_ylabel("training loss (masked L1 / mean |X|)")
     steps = [h["step"] for h in history["validation"]]
     for key in (*CDAE_SOURCES, "mean"):
-        right.plot(steps, [h.get(key, np.nan) for h in history["validation"]], label=key, linestyle="--" if key == "mean" else "-")
+        right.plot(
+            steps,
+            [h.get(key, np.nan) for h in history["validation"]],
+            label=key,
+            linestyle="--" if key == "mean" else "-",
+        )
     right.set_xlabel("step")
     right.set_ylabel("validation SDR (dB, median of 1-s frames)")
     right.legend(fontsize=8)
@@ -544,7 +568,9 @@ def _initial_models(init_dir: Path | None, output: str = "softplus") -> list:
     return models
 
 
-def _save_models(models, directory: Path, mask_power: float, notes: str = "candidate", chain: dict | None = None) -> None:
+def _save_models(
+    models, directory: Path, mask_power: float, notes: str = "candidate", chain: dict | None = None
+) -> None:
     """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them, with
     ``chain`` (:func:`separation_chain`; the helper DRNN named relative to ``directory``) around them."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -553,8 +579,15 @@ def _save_models(models, directory: Path, mask_power: float, notes: str = "candi
     if helper.get("model_dir"):
         helper["model_dir"] = os.path.relpath(helper["model_dir"], directory.resolve())
         chain["voice_helper"] = helper
-    config = ModelConfig(sources=list(CDAE_SOURCES), mask_power=mask_power, gains={}, input="normalised",
-                         input_level=INPUT_LEVEL, notes=notes, **chain)
-    for source, model in zip(CDAE_SOURCES, models):
+    config = ModelConfig(
+        sources=list(CDAE_SOURCES),
+        mask_power=mask_power,
+        gains={},
+        input="normalised",
+        input_level=INPUT_LEVEL,
+        notes=notes,
+        **chain,
+    )
+    for source, model in zip(CDAE_SOURCES, models, strict=True):
         save_atomically(model, config.model_path(directory, source))
     config.save(directory)

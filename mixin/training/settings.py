@@ -6,9 +6,9 @@ here imports TensorFlow.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE, MASK_POWER
 from ..drnn import GAMMA, HIDDEN, SEQUENCE
