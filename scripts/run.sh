@@ -57,6 +57,8 @@ case "$job" in
     test)
         bash scripts/install_render_deps.sh  # fluidsynth and the smallest SoundFont, for the render test
         command -v ffmpeg >/dev/null || apt_install ffmpeg  # for the formats only ffmpeg reads (m4a, mp4, ...)
+        "$PY" -m ruff check --quiet . || { echo "ruff check failed: .venv/bin/ruff check . shows where" >&2; exit 1; }
+        "$PY" -m ruff format --check --quiet . || { echo "not formatted: .venv/bin/ruff format ." >&2; exit 1; }
         "$PY" -m pytest "$@"
         ;;
     bench)
