@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class FileResult:
     seconds: float
 
 
-def output_paths(path: Path, outdir: Path | None, sources, fmt: str) -> dict[str, Path]:
+def output_paths(path: Path, outdir: Path | None, sources: Iterable[str], fmt: str) -> dict[str, Path]:
     """``<outdir>/<name>_<source>.<fmt>``; default outdir: beside the input."""
     directory = Path(outdir) if outdir is not None else path.parent
     return {s: directory / f"{path.stem}_{s}.{fmt}" for s in sources}

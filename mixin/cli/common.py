@@ -15,7 +15,10 @@ import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..apply import ChunkedSeparator
 
 from ..constants import HELPER_HEARS
 
@@ -167,7 +170,7 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     )
 
 
-def load_separator_from(args: argparse.Namespace, **options: Any):
+def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSeparator:
     """The separator that :func:`add_model_options`' flags ask for."""
     from ..registry import load_separator
 

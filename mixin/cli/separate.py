@@ -10,6 +10,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..apply import ChunkedSeparator
+    from ..files import FileResult
 
 from ..constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, OUTPUT_SUBTYPES
 from .common import (
@@ -138,7 +143,7 @@ def separate_files(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def separate_one(separator, name: str, args: argparse.Namespace):
+def separate_one(separator: ChunkedSeparator, name: str, args: argparse.Namespace) -> FileResult:
     """One file to stem files (and its ``--plot``), as the options say."""
     from ..files import separate_file
 

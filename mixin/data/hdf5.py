@@ -33,7 +33,9 @@ def hdf5_path(data_dir: Path, source: str) -> Path:
     return Path(data_dir) / f"data_{source}.hdf5"
 
 
-def split_tracks(tracks: Iterable[str], seed: int, fractions=(0.8, 0.1, 0.1)) -> dict[str, str]:
+def split_tracks(
+    tracks: Iterable[str], seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+) -> dict[str, str]:
     """Assign whole tracks to splits (shuffled with ``seed``); every split gets one at least."""
     names = sorted(set(tracks))
     if len(names) < 3:

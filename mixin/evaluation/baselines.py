@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ..apply import separate_array
@@ -44,7 +46,7 @@ def oracle_wiener(
     return {n: out[i, :, :channels] for i, n in enumerate(names)}
 
 
-def mixture_as_estimate(mix: np.ndarray, sources) -> dict[str, np.ndarray]:
+def mixture_as_estimate(mix: np.ndarray, sources: Iterable[str]) -> dict[str, np.ndarray]:
     """The lower baseline: every source estimated as the whole mix."""
     return {s: mix for s in sources}
 

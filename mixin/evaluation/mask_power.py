@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..separators import Separator
 
 from ..constants import CDAE_SOURCES
 from ..data.hdf5 import split_track_names
@@ -24,7 +28,12 @@ def development_tracks(data_dir: Path) -> list[str]:
 
 
 def sweep(
-    tracks: Sequence[EvalTrack], separator, powers: Sequence[float], out: Path, cores: int = 1, progress: bool = False
+    tracks: Sequence[EvalTrack],
+    separator: Separator,
+    powers: Sequence[float],
+    out: Path,
+    cores: int = 1,
+    progress: bool = False,
 ) -> dict[float, dict[str, float]]:
     """Median SDR per source of ``separator`` (a CDAE :class:`~mixin.separators.Separator`) at
     each mask power; each power's report goes to ``out/p<power>``."""

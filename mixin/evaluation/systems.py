@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..apply import ChunkedSeparator
 from ..audio import read_audio, resample
 from ..constants import SAMPLE_RATE
 from ..errors import MixinError
@@ -21,7 +22,7 @@ Estimates = dict[str, np.ndarray]
 
 
 def estimates_for(
-    track: EvalTrack, systems: Sequence[str], separator, estimates_dir: Path | None, label: str
+    track: EvalTrack, systems: Sequence[str], separator: ChunkedSeparator | None, estimates_dir: Path | None, label: str
 ) -> dict[str, Estimates | str]:
     """system -> estimates dict, or system -> str (why it has none for this track)."""
     out: dict = {}
@@ -69,7 +70,7 @@ def _score(job: tuple[EvalTrack, str, Estimates]) -> Score:
 def score_tracks(
     tracks: Sequence[EvalTrack],
     systems: Sequence[str],
-    separator=None,
+    separator: ChunkedSeparator | None = None,
     estimates_dir: Path | None = None,
     label: str = "estimates",
     cores: int = 1,
