@@ -125,18 +125,8 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
     from mixin.registry import ModelConfig, load_separator
 
     clips = write_singers(tmp_path / "clips", {"a": 1, "b": 2})
-    r = drnn_train.train_drnn(
-        [clips],
-        tmp_path / "m",
-        tmp_path / "l",
-        epochs=2,
-        batch_size=2,
-        frames=4,
-        hidden=8,
-        validate=False,
-        patience=0,
-        verbose=0,
-    )
+    tiny = dict(batch_size=2, frames=4, hidden=8, validate=False, verbose=0)  # a few seconds a run
+    r = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, patience=0, **tiny)
     assert r == {"epochs": 2, "train_clips": 6}  # patience does not stop a run without validation
     assert (tmp_path / "m" / "model_drnn.keras").exists()
     assert sorted(p.name for p in (tmp_path / "l").glob("drnn_epoch*.keras")) == [
@@ -144,32 +134,10 @@ def test_all_clips_trains_on_everything_without_validation(tmp_path):
         "drnn_epoch002.keras",
     ]
     assert "all clips, last epoch kept" in ModelConfig.load(tmp_path / "m").notes
-    drnn_train.train_drnn(
-        [clips],
-        tmp_path / "w",
-        tmp_path / "lw",
-        epochs=1,
-        batch_size=2,
-        frames=4,
-        hidden=8,
-        validate=False,
-        weight_decay=1e-3,
-        verbose=0,
-    )
+    drnn_train.train_drnn([clips], tmp_path / "w", tmp_path / "lw", epochs=1, weight_decay=1e-3, **tiny)
     assert "AdamW (decay 0.001)" in ModelConfig.load(tmp_path / "w").notes
     assert ModelConfig.load(tmp_path / "w").input == "magnitude"  # heard at its own level unless asked
-    drnn_train.train_drnn(
-        [clips],
-        tmp_path / "n",
-        tmp_path / "ln",
-        epochs=1,
-        batch_size=2,
-        frames=4,
-        hidden=8,
-        validate=False,
-        input_level=0.1,
-        verbose=0,
-    )
+    drnn_train.train_drnn([clips], tmp_path / "n", tmp_path / "ln", epochs=1, input_level=0.1, **tiny)
     config = ModelConfig.load(tmp_path / "n")
     assert (config.input, config.input_level) == ("normalised", 0.1) and "scaled to RMS 0.1" in config.notes
     assert load_separator(tmp_path / "n").input_level == 0.1
