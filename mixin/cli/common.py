@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..constants import HELPER_HEARS
+
 if TYPE_CHECKING:
     from ..apply import ChunkedSeparator
-
-from ..constants import HELPER_HEARS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

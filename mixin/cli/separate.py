@@ -12,10 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..apply import ChunkedSeparator
-    from ..files import FileResult
-
 from ..constants import BATCH_CHUNKS, CHUNK_SIZE, CROSSFADE, OUTPUT_SUBTYPES
 from .common import (
     EXIT_FAILED,
@@ -28,6 +24,10 @@ from .common import (
     run,
     usage_error,
 )
+
+if TYPE_CHECKING:
+    from ..apply import ChunkedSeparator
+    from ..files import FileResult
 
 PROG = "xtract_mixin.py"
 

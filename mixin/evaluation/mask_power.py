@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..separators import Separator
-
 from ..constants import CDAE_SOURCES
 from ..data.hdf5 import split_track_names
 from .report import write_report
 from .scoring import EvalTrack, summarise
 from .systems import score_tracks
+
+if TYPE_CHECKING:
+    from ..separators import Separator
 
 
 def development_tracks(data_dir: Path) -> list[str]:
