@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import soundfile as sf
@@ -274,7 +275,9 @@ class AtomicAudioWriter:
     def __enter__(self) -> AtomicAudioWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._tmp.exists():  # not committed: an exception, or the caller gave up
             self.abort()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
-from ..training.settings import SETTINGS, Augment, freezable
+from ..training.settings import SETTINGS, Augment, DRNNSettings, JointSettings, TrainSettings, freezable
 from .common import EXIT_OK, add_output_flags, fraction, positive_float, progress_enabled, run
 
 PROG = "train_util.py"
@@ -447,7 +447,7 @@ def run_steps(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def settings(args: argparse.Namespace, progress: bool):
+def settings(args: argparse.Namespace, progress: bool) -> TrainSettings | DRNNSettings | JointSettings:
     """The training settings of the architecture and objective: their defaults, and the options given."""
     given = {
         name: getattr(args, name)

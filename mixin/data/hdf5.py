@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from ..errors import MixinError
 from ..progress import progress_bar
 from ..transforms import nsgt
 from .stems import load_manifest
+
+if TYPE_CHECKING:
+    import h5py
 
 SPLITS = ("train", "validation", "test")
 FORMAT_VERSION = 1
@@ -149,7 +153,7 @@ def create_hdf5(
     return counts
 
 
-def open_checked(path: Path, source: str):
+def open_checked(path: Path, source: str) -> h5py.File:
     """Open an HDF5 data file for reading; a clear error if it is missing or made otherwise."""
     import h5py
 
