@@ -90,9 +90,7 @@ class ModelConfig:
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     mwf_vocal: bool = False  # the vocal shares in that filter as a third source (mixin.redraw)
-    vocal_yield: bool = (
-        False  # the vocal gives its share back where the mix is decisive for median filtering (mixin.redraw)
-    )
+    vocal_yield: bool = False  # the vocal gives way where the mix is decisive for median filtering (mixin.redraw)
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     vocal_two_stage: float = 0.0  # that mask's share from median filtering's two-stage vocal (mixin.hpss)
     vocal_hears: str = "mix"  # "harmonic+vocal": the vocal model run again on the mix less the percussive share
