@@ -22,7 +22,7 @@ from .errors import MixinError
 from .registry import is_whole_number
 
 if TYPE_CHECKING:  # pragma: no cover
-    from concurrent.futures import Executor
+    from concurrent.futures import Executor, Future
 
 ChunkFn = Callable[[np.ndarray], np.ndarray]
 
@@ -106,7 +106,7 @@ def stream_overlap_add(
         previous, pending = pending, (starts, last_index, executor.submit(fn, chunks))
         return previous
 
-    def add(job) -> int:
+    def add(job: tuple[list[int], int | None, Future]) -> int:
         """Cross-fade a separated batch into the output; returns where its last chunk's hop ends."""
         nonlocal acc
         starts, last_index, future = job

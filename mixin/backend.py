@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,9 @@ THREADS_ENV = "MIXIN_THREADS"
 """Environment variable: threads for the model runtime and the transforms (default: all cores)."""
 
 Predict = Callable[[np.ndarray], np.ndarray]
+Tensor = Any
+"""A tensor of Keras's backend (TensorFlow or JAX) or a NumPy array: what Keras layers and ``keras.ops``
+take and give in the training and Keras-inference glue."""
 
 
 SOURCE_HASH_KEY = "mixin.source_sha256"
@@ -84,7 +88,7 @@ def _native_stderr_silenced(silence: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-def keras_module():
+def keras_module() -> ModuleType:
     """Import Keras on demand, without TensorFlow's start-up chatter unless TF_CPP_MIN_LOG_LEVEL
     is set to ask for it. TensorFlow is Keras's backend unless ``$KERAS_BACKEND`` names another
     (e.g. ``jax`` to train the DRNN, or the CDAEs through the masks, on a machine with JAX and no

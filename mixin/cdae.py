@@ -16,6 +16,8 @@ from .constants import N_BANDS, N_FRAMES
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+    from .backend import Predict, Tensor
+
 CDAE_PARAMETERS = 37005
 """Trainable parameters of one CDAE (a test checks the architecture against it)."""
 
@@ -64,7 +66,7 @@ def load_cdae(path: str | Path) -> keras.Model:
     return model
 
 
-def inference_graph(model: keras.Model):
+def inference_graph(model: keras.Model) -> Predict:
     """A traced function computing ``model(x)`` for inference, any batch size.
 
     For MiXiN's CDAE it runs the final 1x1 convolution (and its ReLU) before the last
@@ -92,7 +94,7 @@ def inference_graph(model: keras.Model):
         return tf.function(lambda x: model(x, training=False), input_signature=spec)
     body, upsample, pointwise, crop = layers[:-3], layers[-3], layers[-2], layers[-1]
 
-    def run(x):
+    def run(x: Tensor) -> Tensor:
         for layer in body:
             x = layer(x, training=False)
         return crop(upsample(pointwise(x)))

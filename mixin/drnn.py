@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import keras
+
+    from .backend import OnnxModel, Tensor
 
 RATE = 16000
 N_FFT = 1024
@@ -94,7 +98,7 @@ def build_drnn(hidden: int = HIDDEN, name: str = "drnn", dropout: float = 0.0, c
     features = keras.Input(shape=(None, (2 * CONTEXT + 1) * BINS), name="mix_context")
     h = _layers()["Compress"](compress, name="compress")(features) if compress != 1.0 else features
 
-    def drop(x, i):
+    def drop(x: Tensor, i: int) -> Tensor:
         return layers.Dropout(dropout, name=f"dropout{i}")(x) if dropout else x
 
     h = drop(layers.Dense(hidden, activation="relu", name="hidden1")(h), 1)
@@ -124,14 +128,14 @@ def _layers() -> dict:
         """y1 = |h1| / (|h1| + |h2| + eps) * x (and y2), x the centre frame of the input: the
         two estimates sum to the mixture's magnitude. No weights."""
 
-        def call(self, inputs):
+        def call(self, inputs: list[Tensor]) -> Tensor:
             h1, h2, features = inputs
             x = features[..., CONTEXT * BINS : (CONTEXT + 1) * BINS]
             a1, a2 = ops.abs(h1), ops.abs(h2)
             denom = a1 + a2 + EPS
             return ops.concatenate([a1 / denom * x, a2 / denom * x], axis=-1)
 
-        def compute_output_shape(self, input_shapes):
+        def compute_output_shape(self, input_shapes: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
             return (*input_shapes[0][:-1], 2 * BINS)
 
     @keras.saving.register_keras_serializable(package="mixin")
@@ -142,7 +146,7 @@ def _layers() -> dict:
             super().__init__(**kwargs)
             self.power = float(power)
 
-        def call(self, x):
+        def call(self, x: Tensor) -> Tensor:
             return ops.power(ops.maximum(x, 0.0), self.power)
 
         def get_config(self):
@@ -157,11 +161,11 @@ def custom_objects() -> dict:
     return dict(_layers())
 
 
-def discriminative_loss(gamma: float = GAMMA):
+def discriminative_loss(gamma: float = GAMMA) -> Callable[[Tensor, Tensor], Tensor]:
     """Huang et al.'s discriminative MSE on [y1, y2] against targets [s1, s2] (mean over bins)."""
     from keras import ops
 
-    def loss(y_true, y_pred):
+    def loss(y_true: Tensor, y_pred: Tensor) -> Tensor:
         s1, s2 = y_true[..., :BINS], y_true[..., BINS:]
         y1, y2 = y_pred[..., :BINS], y_pred[..., BINS:]
         sq = lambda a: ops.mean(ops.square(a), axis=-1)  # noqa: E731
@@ -171,7 +175,7 @@ def discriminative_loss(gamma: float = GAMMA):
     return loss
 
 
-def run_sequences(model, features: np.ndarray) -> np.ndarray:
+def run_sequences(model: keras.Model | OnnxModel, features: np.ndarray) -> np.ndarray:
     """Model outputs for features (items, frames, 1539), fed as sequences of SEQUENCE frames."""
     items, frames, width = features.shape
     count = -(-frames // SEQUENCE)

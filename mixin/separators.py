@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,11 @@ from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
 from .registry import ModelConfig, is_whole_number
 from .transforms import nsgt
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from .backend import OnnxModel
 
 __all__ = ["Separator", "DRNNSeparator"]
 
@@ -411,7 +416,7 @@ class DRNNSeparator(ChunkedSeparator):
 
     def __init__(
         self,
-        model,
+        model: keras.Model | OnnxModel,
         *,
         trained: bool = True,
         batch_size: int = 1,

@@ -22,12 +22,12 @@ _THREADS = os.cpu_count() or 1
 __all__ = ["hz2bark", "bark2hz", "bark_frequencies", "BarkNSGT", "nsgt", "stft", "istft"]
 
 
-def hz2bark(f):
+def hz2bark(f: float | np.ndarray) -> np.ndarray:
     """Hertz to Bark (Traunmüller-style ``6 asinh(f/600)``)."""
     return 6.0 * np.arcsinh(np.asarray(f, dtype=np.float64) / 600.0)
 
 
-def bark2hz(b):
+def bark2hz(b: float | np.ndarray) -> np.ndarray:
     """Bark to Hertz, the inverse of :func:`hz2bark`."""
     return 600.0 * np.sinh(np.asarray(b, dtype=np.float64) / 6.0)
 
@@ -138,7 +138,7 @@ class BarkNSGT:
             self._synth[real] = tuple((np.ascontiguousarray(c.T), np.ascontiguousarray(v.T)) for c, v in tables)
 
     # -- transforms -----------------------------------------------------------------------
-    def forward(self, x: np.ndarray, dtype=np.float32, threads: int | None = None) -> np.ndarray:
+    def forward(self, x: np.ndarray, dtype: type = np.float32, threads: int | None = None) -> np.ndarray:
         """Coefficients of real signals ``x`` (..., length): complex (..., bands, frames).
 
         ``threads``: for the FFTs (default: all cores; 1 where the caller runs its own threads)."""

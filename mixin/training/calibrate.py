@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,11 +21,14 @@ from ..data.hdf5 import hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..backend import Predict
+
 CALIBRATION_SPLIT = "validation"
 CALIBRATION_BATCH = 8
 
 
-def source_gain(predict, x: np.ndarray, y: np.ndarray, batch: int = CALIBRATION_BATCH) -> float:
+def source_gain(predict: Predict, x: np.ndarray, y: np.ndarray, batch: int = CALIBRATION_BATCH) -> float:
     """``sum(y) / sum(predict(x))`` over chunks (n, bands, frames, 1), ``batch`` chunks at a time."""
     estimated = target = 0.0
     for i in range(0, len(x), batch):

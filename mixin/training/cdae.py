@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,10 +20,13 @@ from ..registry import ModelConfig
 from .common import EarlyStopping, read_history, save_atomically, save_uncompiled, write_history, write_record
 from .settings import TrainSettings
 
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
+
 LOSS = "MAE (|NSGT|)"
 
 
-def split_dataset(path: Path, source: str, split: str, batch_size: int, shuffle: bool, seed: int):
+def split_dataset(path: Path, source: str, split: str, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
     """Batches (x, y) of one split, read row by row from HDF5: never the whole file in memory."""
     import tensorflow as tf
 
@@ -98,7 +102,7 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
         """Save the best model and stop after ``patience`` epochs without progress; checkpoint
         and history after every epoch, so --resume continues where a run stopped."""
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             history.append({"epoch": epoch, "loss": float(logs["loss"]), "val_loss": float(logs["val_loss"])})
             if stopping.update(history[-1]["val_loss"]):
                 save_uncompiled(self.model, best_path)

@@ -9,8 +9,12 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..audio import temporary_beside
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "val_loss")
 
@@ -44,7 +48,7 @@ class EarlyStopping:
         return self.since_best >= self.patience
 
 
-def save_atomically(model, path: Path) -> Path:
+def save_atomically(model: keras.Model, path: Path) -> Path:
     """``model.save`` to a temporary name beside ``path``, then renamed: never a half-written file."""
     path = Path(path)
     tmp = temporary_beside(path, path.suffix)
@@ -56,7 +60,7 @@ def save_atomically(model, path: Path) -> Path:
     return path
 
 
-def save_uncompiled(model, path: Path) -> Path:
+def save_uncompiled(model: keras.Model, path: Path) -> Path:
     """Save an uncompiled copy of ``model`` (architecture and weights, no optimizer state)
     atomically: a third the size, and Keras' legacy HDF5 writer would drop the optimizer from a
     compiled model's config, which breaks resuming from that model later."""

@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from ..evaluation.scoring import voice_metrics
 from ..registry import ModelConfig
 from .common import EarlyStopping, read_history, save_uncompiled, write_history, write_record
 from .settings import Augment, DRNNSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
 
 LEVEL = 0.05  # RMS of voice and of music in a training mixture
 LOSS = "discriminative MSE (|STFT|)"
@@ -127,7 +130,7 @@ def examples(
     return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32)
 
 
-def _save_weights(model, path: Path) -> None:
+def _save_weights(model: keras.Model, path: Path) -> None:
     """Weights and optimizer state, atomically (for ``resume``)."""
     tmp = temporary_beside(path, ".weights.h5")
     try:

@@ -27,21 +27,28 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from queue import Queue
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..audio import level_gain, read_audio, temporary_beside
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
-from ..data.stems import discover
+from ..data.stems import Track, discover
 from ..errors import MixinError
 from ..filtering import EPS, model_input
 from ..progress import progress_bar
 from ..registry import ModelConfig
 from .common import save_atomically
 from .settings import JointSettings, freezable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+    from ..backend import Tensor
+    from ..transforms import BarkNSGT
 
 ABSENT = {"harmonic": 0.05, "percussive": 0.1, "vocal": 0.2}
 """Chance that a source is left out of an example (instrumental, a cappella, no drums)."""
@@ -83,7 +90,7 @@ class StemPool:
         self.tracks = [t for g in self.groups for t in g]
         self.seconds = sum(len(next(iter(t.values()))) for t in self.tracks) / SAMPLE_RATE
 
-    def _load(self, track) -> dict[str, np.ndarray] | None:
+    def _load(self, track: Track) -> dict[str, np.ndarray] | None:
         parts: dict[str, np.ndarray] = {}
         for source, files in track.stems.items():
             if source not in self.sources:
@@ -136,7 +143,7 @@ def set_level(sources: np.ndarray, i: int, level_db: float) -> None:
 
 
 def batch_at(
-    pool: StemPool, batch_size: int, seed: int, index: int, transform, threads: int | None = None
+    pool: StemPool, batch_size: int, seed: int, index: int, transform: BarkNSGT, threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batch number ``index`` of a run seeded ``seed``: (model input (b, bands, frames, 1), |X| and
     |S_s| (b, 1 + sources, bands, frames)). Each batch has its own random stream, so a resumed run
@@ -150,7 +157,7 @@ def batch_at(
 
 
 def batches(
-    pool: StemPool, batch_size: int, seed: int, transform, start: int = 0, workers: int = 1
+    pool: StemPool, batch_size: int, seed: int, transform: BarkNSGT, start: int = 0, workers: int = 1
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Endless :func:`batch_at` from batch ``start`` on, drawn ahead in a background thread or, with
     ``workers`` > 1, in that many processes (forked: the pool's stems and the transform are shared,
@@ -172,7 +179,9 @@ def _draw(index: int) -> tuple[np.ndarray, np.ndarray]:
 class _ProcessDraws:
     """Batches drawn ahead, in order, by ``workers`` forked processes; :meth:`close` ends them."""
 
-    def __init__(self, pool: StemPool, batch_size: int, seed: int, transform, start: int, workers: int) -> None:
+    def __init__(
+        self, pool: StemPool, batch_size: int, seed: int, transform: BarkNSGT, start: int, workers: int
+    ) -> None:
         import multiprocessing
 
         _WORKER.clear()
@@ -386,7 +395,9 @@ CHECKPOINT = "checkpoint.npz"
 """In the log directory: the step, every CDAE's weights and the optimizer's state (any Keras backend)."""
 
 
-def chain_estimates(models: list, learns: list[bool], x, mags, power: float, vocal_hears: str = "mix"):
+def chain_estimates(
+    models: list[keras.Model], learns: list[bool], x: Tensor, mags: Tensor, power: float, vocal_hears: str = "mix"
+) -> Tensor:
     """The models' outputs (b, S, bands, frames) for the input ``x`` as the separator uses them
     (:meth:`mixin.separators.Separator.estimate`), on Keras's backend: with ``vocal_hears``
     "harmonic+vocal" the vocal model's estimate is its second run, on the mix's magnitudes less the
@@ -408,7 +419,7 @@ def chain_estimates(models: list, learns: list[bool], x, mags, power: float, voc
     return ops.concatenate((est[:, :v], second[:, None], est[:, v + 1 :]), axis=1) + 1e-6
 
 
-def joint_loss(est, mags, power: float):
+def joint_loss(est: Tensor, mags: Tensor, power: float) -> Tensor:
     """The objective on Keras's backend: L1 of each masked mixture ``M_s |X|`` against ``|S_s|``
     over the chunk's mean ``|X|``, plus :data:`SCALE_WEIGHT` times the log distance of the outputs'
     sum from ``|X|`` in the models' input units. ``est``: outputs (b, S, F, T), > 0; ``mags``: |X| and
@@ -431,8 +442,13 @@ def joint_loss(est, mags, power: float):
 
 
 def _step_function(
-    models: list, learns: list[bool], variables: list, optimizer, power: float, vocal_hears: str = "mix"
-):
+    models: list[keras.Model],
+    learns: list[bool],
+    variables: list[keras.Variable],
+    optimizer: keras.optimizers.Optimizer,
+    power: float,
+    vocal_hears: str = "mix",
+) -> Callable[[np.ndarray, np.ndarray], float]:
     """One compiled training step ``step(x, mags) -> loss`` on Keras's backend; ``step.sync()``
     writes the weights it holds back into the models (a no-op where it updates them in place).
     ``variables``: the learning models' weights (those of ``models`` whose ``learns`` is true);
@@ -447,13 +463,13 @@ def _step_function(
         # No Python control flow on tensors in the step: AutoGraph would only warn that it cannot
         # convert keras_module's os.environ lookup.
         @tf.function(reduce_retracing=True, autograph=False)
-        def tf_step(x, mags):
+        def tf_step(x: Tensor, mags: Tensor) -> Tensor:
             with tf.GradientTape() as tape:
                 loss = joint_loss(chain_estimates(models, learns, x, mags, power, vocal_hears), mags, power)
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             return loss
 
-        def step(x, mags):
+        def step(x: np.ndarray, mags: np.ndarray) -> float:
             return float(tf_step(tf.constant(x), tf.constant(mags)))
 
         step.sync = lambda: None
@@ -461,20 +477,22 @@ def _step_function(
     if backend == "jax":
         import jax
 
-        def loss_of(values, x, mags):
+        def loss_of(values: list[Tensor], x: Tensor, mags: Tensor) -> Tensor:
             with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
                 est = chain_estimates(models, learns, x, mags, power, vocal_hears)
             return joint_loss(est, mags, power)
 
         @jax.jit
-        def jax_step(values, state, x, mags):
+        def jax_step(
+            values: list[Tensor], state: list[Tensor], x: Tensor, mags: Tensor
+        ) -> tuple[list[Tensor], list[Tensor], Tensor]:
             loss, grads = jax.value_and_grad(loss_of)(values, x, mags)
             values, state = optimizer.stateless_apply(state, grads, values)
             return values, state, loss
 
         held = {"values": [v.value for v in variables], "state": [v.value for v in optimizer.variables]}
 
-        def step(x, mags):
+        def step(x: np.ndarray, mags: np.ndarray) -> float:
             held["values"], held["state"], loss = jax_step(held["values"], held["state"], x, mags)
             return float(loss)
 
@@ -489,7 +507,7 @@ def _step_function(
     raise MixinError(None, f"--objective masks trains on Keras's tensorflow or jax backend, not {backend}")
 
 
-def _save_checkpoint(path: Path, step: int, models: list, optimizer) -> None:
+def _save_checkpoint(path: Path, step: int, models: list[keras.Model], optimizer: keras.optimizers.Optimizer) -> None:
     arrays = {"step": np.int64(step)}
     for source, model in zip(CDAE_SOURCES, models, strict=True):
         arrays.update({f"{source}/{i}": w for i, w in enumerate(model.get_weights())})
@@ -500,7 +518,7 @@ def _save_checkpoint(path: Path, step: int, models: list, optimizer) -> None:
     os.replace(tmp, path)
 
 
-def _restore(path: Path, models: list, optimizer) -> None:
+def _restore(path: Path, models: list[keras.Model], optimizer: keras.optimizers.Optimizer) -> None:
     saved = np.load(path)
     for source, model in zip(CDAE_SOURCES, models, strict=True):
         model.set_weights([saved[f"{source}/{i}"] for i in range(len(model.get_weights()))])
@@ -541,12 +559,12 @@ def plot_joint_history(history: dict, out: Path) -> Path:
     return out
 
 
-def _output_activation(model) -> str:
+def _output_activation(model: keras.Model) -> str:
     """Name of a CDAE's output activation ("relu" or "softplus")."""
     return model.layers[-2].activation.__name__
 
 
-def _initial_models(init_dir: Path | None, output: str = "softplus") -> list:
+def _initial_models(init_dir: Path | None, output: str = "softplus") -> list[keras.Model]:
     """Three CDAEs: copies of ``init_dir``'s with their calibrated gains folded into the last
     layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with an ``output`` activation (softplus
     from scratch; a resumed run's own)."""
@@ -569,7 +587,7 @@ def _initial_models(init_dir: Path | None, output: str = "softplus") -> list:
 
 
 def _save_models(
-    models, directory: Path, mask_power: float, notes: str = "candidate", chain: dict | None = None
+    models: list[keras.Model], directory: Path, mask_power: float, notes: str = "candidate", chain: dict | None = None
 ) -> None:
     """Each CDAE as ``model_<source>.h5`` (atomically) and a ``config.json`` that loads them, with
     ``chain`` (:func:`separation_chain`; the helper DRNN named relative to ``directory``) around them."""
