@@ -72,6 +72,22 @@ def default_model_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "pretrained-models"
 
 
+CDAE_CHAIN_KEYS = (
+    "mask_power",
+    "gains",
+    "hpss_weight",
+    "hpss_adaptive",
+    "mwf_iterations",
+    "mwf_vocal",
+    "vocal_yield",
+    "vocal_remask",
+    "vocal_two_stage",
+    "vocal_hears",
+    "voice_helper",
+)
+"""The settings of the CDAE separator's chain (:class:`ModelConfig`), which no other architecture reads."""
+
+
 @dataclass
 class ModelConfig:
     """What a model directory holds; written as ``config.json`` beside the weights."""
@@ -120,8 +136,14 @@ class ModelConfig:
         return Path(directory) / ARCHITECTURES[self.arch].model_file.format(source=source)
 
     def save(self, directory: Path) -> Path:
+        """Write ``config.json``; another architecture's leaves out the CDAE chain's settings it
+        does not use while they hold their defaults (a DRNN's config says only what it is)."""
         path = Path(directory) / CONFIG_NAME
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        data = asdict(self)
+        if self.arch != "cdae":
+            defaults = asdict(ModelConfig())
+            data = {k: v for k, v in data.items() if not (k in CDAE_CHAIN_KEYS and v == defaults[k])}
+        path.write_text(json.dumps(data, indent=2) + "\n")
         return path
 
     @classmethod

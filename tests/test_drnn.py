@@ -1,5 +1,6 @@
 """The DRNN (Huang et al. 2014): architecture, masking, discriminative loss, separator, training."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import soundfile as sf
 
 from mixin import drnn
 from mixin.errors import MixinError
+from mixin.registry import CDAE_CHAIN_KEYS, ModelConfig
 
 
 def test_architecture_and_masking_sums_to_mixture():
@@ -217,3 +219,25 @@ def test_shipped_drnn_hears_every_record_at_its_training_level():
     sep = load_separator(Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn")
     assert sep.input_level == 0.07
     assert_deaf_to_level(sep, audio, rate, 1e-4)
+
+
+def test_drnn_config_json_leaves_out_the_cdae_chain(tmp_path):
+    """A DRNN's config.json names what a DRNN uses, and loads back the same; a CDAE's keeps every key."""
+    config = ModelConfig.for_arch("drnn", input="normalised", input_level=0.1, notes="n")
+    config.save(tmp_path)
+    written = json.loads((tmp_path / "config.json").read_text())
+    assert set(written) == {
+        "arch",
+        "sources",
+        "sample_rate",
+        "chunk_size",
+        "bands",
+        "trained",
+        "input",
+        "input_level",
+        "notes",
+    }
+    assert ModelConfig.load(tmp_path) == config
+    (tmp_path / "cdae").mkdir()
+    ModelConfig().save(tmp_path / "cdae")
+    assert set(CDAE_CHAIN_KEYS) <= set(json.loads((tmp_path / "cdae" / "config.json").read_text()))
