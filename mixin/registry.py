@@ -72,9 +72,7 @@ def default_model_dir() -> Path:
     return installed if installed.is_dir() else package.parent / "pretrained-models"
 
 
-CDAE_CHAIN_KEYS = (
-    "mask_power",
-    "gains",
+CHAIN_FIELDS = (
     "hpss_weight",
     "hpss_adaptive",
     "mwf_iterations",
@@ -85,6 +83,10 @@ CDAE_CHAIN_KEYS = (
     "vocal_hears",
     "voice_helper",
 )
+"""config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
+filter (and whether the vocal shares in it), vocal yield, vocal remask (and its two-stage share),
+the vocal model's second run, helper DRNN."""
+CDAE_CHAIN_KEYS = ("mask_power", "gains", *CHAIN_FIELDS)
 """The settings of the CDAE separator's chain (:class:`ModelConfig`), which no other architecture reads."""
 
 

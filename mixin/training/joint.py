@@ -40,7 +40,7 @@ from ..data.stems import Track, discover
 from ..errors import MixinError
 from ..filtering import EPS, model_input
 from ..progress import progress_bar
-from ..registry import ModelConfig
+from ..registry import CHAIN_FIELDS, ModelConfig
 from .common import save_atomically
 from .settings import JointSettings, freezable
 
@@ -223,24 +223,8 @@ def _prefetch(it: Iterator, depth: int = 4) -> Iterator:
         yield q.get()
 
 
-CHAIN_FIELDS = (
-    "hpss_weight",
-    "hpss_adaptive",
-    "mwf_iterations",
-    "mwf_vocal",
-    "vocal_yield",
-    "vocal_remask",
-    "vocal_two_stage",
-    "vocal_hears",
-    "voice_helper",
-)
-"""config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
-filter (and whether the vocal shares in it), vocal yield, vocal remask (and its two-stage share),
-the vocal model's second run, helper DRNN."""
-
-
 def separation_chain(directory: Path) -> dict:
-    """``directory``'s chain around its CDAEs (:data:`CHAIN_FIELDS` of its config.json), the helper
+    """``directory``'s chain around its CDAEs (:data:`~mixin.registry.CHAIN_FIELDS` of its config.json), the helper
     DRNN's directory made absolute so that configs written elsewhere find it."""
     directory = Path(directory)
     config = ModelConfig.load(directory)
