@@ -26,7 +26,7 @@ DECISIVE_FROM = 0.89
 DECISIVE_TO = 0.95
 """Decisiveness (:func:`hpss_split`) from which the adaptive share starts to rise above
 ``hpss_weight``, and at which it reaches 1. Measured on 60 real and rendered mixes
-(``pretrained-models/README.md``): the 4 above 0.89 all gained from more median filtering, and the
+(``pretrained-models/HISTORY.md``): the 4 above 0.89 all gained from more median filtering, and the
 mixes where median filtering reached 15 dB had 0.90-0.93; below, some lost."""
 
 
@@ -49,12 +49,12 @@ VOICE_LONG_FFT_44K = 16384
 VOICE_SHORT_FFT_44K = 1024
 """STFT sizes at 44.1 kHz of :func:`two_stage_vocal`'s two median filterings (0.37 s and 23 ms),
 chosen by the vocal SDR of real songs over 8192 and 32768 (long) and 2048 and 4096 (short)
-(``pretrained-models/README.md``)."""
+(``pretrained-models/HISTORY.md``)."""
 VOICE_SHORT_OVERLAPS = 2
 """Frames per window length of :func:`two_stage_vocal`'s short filtering: half median filtering's,
 the time median over 9 frames reaching as far; a quarter less CPU for the two stages, the real
 songs' vocal within 0.01 dB (the long one at half the frames cost 0.15 dB harmonic:
-``pretrained-models/README.md``)."""
+``pretrained-models/HISTORY.md``)."""
 
 
 def n_fft_for(sample_rate: int, n_fft_44k: int = N_FFT_44K) -> int:

@@ -40,7 +40,7 @@ YIELD_TO = 0.93
 give its share back to the pair, and at which it gives all of it. Sung music measured at most
 0.83 per 6-s chunk (real-dev's 5 sung songs, also with drums at -3 dB) and 0.92 at 16 kHz
 (MIR-1K's 175 karaoke clips: 1.6 % of chunks above 0.89); mixes of rendered strings, winds and brass
-under real percussion where median filtering reaches 15-21 dB, 0.90-0.97 (``pretrained-models/README.md``)."""
+under real percussion where median filtering reaches 15-21 dB, 0.90-0.97 (``pretrained-models/HISTORY.md``)."""
 
 
 def filter_stft(sample_rate: int) -> tuple[int, int]:
@@ -150,7 +150,7 @@ def remask_vocal(
     of that mask M and the mask T of :func:`mixin.hpss.two_stage_vocal`'s estimate from the mix
     less the models' percussive stem: a bin stays vocal as far as both opinions hold it so. What
     the vocal sheds joins the pair, half of it counted harmonic (median filtering and the Wiener
-    filter share it out next). Measured: ``pretrained-models/README.md``."""
+    filter share it out next). Measured: ``pretrained-models/HISTORY.md``."""
     if not 0 <= two_stage <= 1:
         raise ValueError(f"two_stage must be in [0, 1], not {two_stage!r}")
     n_fft, hop = filter_stft(sample_rate)

@@ -5,7 +5,7 @@ The stems so far come from magnitude masks, one per channel, and from blends; th
 placement and shares the mix's STFT out again. Drums and instruments are often placed apart: on
 real songs and real or rendered instrument + percussion mixes it raised the percussive stem by
 1-2 dB and, where the stems sit apart, the harmonic one too; under mono drum loops it cost up to
-0.8 dB harmonic (``pretrained-models/README.md``). The vocal shares in it since its own estimate
+0.8 dB harmonic (``pretrained-models/HISTORY.md``). The vocal shares in it since its own estimate
 became good enough (``mwf_vocal``, session 31: +0.2 to +1.1 dB vocal on real songs); given the
 poorer vocal of session 7 the filter lowered it. Streamed with median filtering's blend by
 :mod:`mixin.redraw`.
@@ -19,7 +19,7 @@ from .filtering import multichannel_wiener
 
 OVERLAPS = 2
 """STFT frames per window length (hop = n_fft / OVERLAPS): half those of median filtering, half the
-cost, and within 0.1 dB of it (``pretrained-models/README.md``)."""
+cost, and within 0.1 dB of it (``pretrained-models/HISTORY.md``)."""
 BLOCK_BINS = 128
 """Bins filtered at a time."""
 

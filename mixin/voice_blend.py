@@ -8,7 +8,7 @@ percussive stem) or the mix less the CDAEs' percussive stem ("harmonic+vocal": l
 what it hears worst; the change is then taken from the harmonic stem alone). Seconds the CDAEs
 call instrumental are left alone: the DRNN, trained on karaoke clips, takes some instrumental sound
 for voice. The gate changes over a short ramp at the start of a second, never as a step.
-(Measured choices: ``pretrained-models/README.md``.)
+(Measured choices: ``pretrained-models/HISTORY.md``.)
 """
 
 from __future__ import annotations

@@ -74,11 +74,11 @@ for w in ${HPSS_WEIGHTS:-0 0.25 0.5 0.75}; do
     done
 done
 echo "copy $W/joint/model/{model_*.h5,config.json} to pretrained-models/, set config.json's hpss_weight to the"
-echo "weight with the best mean SDR over the five figures above and hpss_adaptive to true (pretrained-models/README.md),"
+echo "weight with the best mean SDR over the five figures above and hpss_adaptive to true (pretrained-models/HISTORY.md),"
 echo "and run ./train_util.py --export-onnx on it"
 echo "then (after step 6) set config.json's voice_helper to {\"model_dir\": \"drnn-songs\", \"weight\": 0.5, \"gate_db\": -20, \"hears\": \"harmonic+vocal\"}"
 echo "(the DRNN's share of the vocal, its gate and what it hears, chosen with --voice-weight and by editing config.json on the same songs),"
-echo "mwf_iterations to 1, mwf_vocal, vocal_yield and vocal_remask to true, vocal_two_stage to 0.5, vocal_hears to \"harmonic+vocal\", gains to {\"vocal\": 1.5} (the later stages of the chain, each chosen as pretrained-models/README.md says)"
+echo "mwf_iterations to 1, mwf_vocal, vocal_yield and vocal_remask to true, vocal_two_stage to 0.5, vocal_hears to \"harmonic+vocal\", gains to {\"vocal\": 1.5} (the later stages of the chain, each chosen as pretrained-models/HISTORY.md says)"
 
 # 5. The DRNN (second architecture), from the MIR-1K clips themselves: all 175 clips, with the
 #    settings chosen by leaving one singer out (scripts/drnn_loso.sh, tables in

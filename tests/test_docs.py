@@ -1,5 +1,6 @@
 """README, --help and the code agree: every flag the README shows a script with exists."""
 
+import functools
 import re
 import subprocess
 import sys
@@ -40,13 +41,39 @@ def test_readme_flags_exist(script):
     assert not missing, f"README documents {missing} for {script}; --help does not know them"
 
 
+@functools.cache
+def help_texts(scripts: tuple[str, ...]) -> str:
+    """The ``--help`` output of each script, joined (once per set of scripts)."""
+    return "".join(
+        subprocess.run([sys.executable, str(ROOT / s), "--help"], capture_output=True, text=True, check=True).stdout
+        for s in scripts
+    )
+
+
 def test_every_flag_in_backticks_exists_somewhere():
     """Prose mentions (`--resume`, `--augment N`) name a flag of one of the scripts."""
     readme = (ROOT / "README.md").read_text()
     mentioned = set(re.findall(r"`(--[a-z][a-z0-9-]*)", readme))
-    helps = "".join(
-        subprocess.run([sys.executable, str(ROOT / s), "--help"], capture_output=True, text=True, check=True).stdout
-        for s in SCRIPTS
-    )
+    helps = help_texts(tuple(SCRIPTS))
     missing = sorted(f for f in mentioned if f not in helps)
     assert len(mentioned) > 20 and not missing, missing
+
+
+CARDS = [
+    "pretrained-models/README.md",
+    "pretrained-models/HISTORY.md",
+    "pretrained-models/drnn/README.md",
+    "pretrained-models/drnn-songs/README.md",
+]
+
+
+@pytest.mark.parametrize("card", CARDS)
+def test_model_card_flags_exist(card):
+    """The model cards and the measurement log name only flags that one of the scripts (the CLIs, or
+    the helpers in scripts/ and benchmarks/) has: their commands must run as written."""
+    text = (ROOT / card).read_text()
+    mentioned = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text))
+    helpers = [str(p.relative_to(ROOT)) for d in ("scripts", "benchmarks") for p in sorted((ROOT / d).glob("*.py"))]
+    helps = help_texts(tuple(SCRIPTS + helpers))
+    missing = sorted(f for f in mentioned if f not in helps)
+    assert len(mentioned) > 5 and not missing, missing
