@@ -1,4 +1,4 @@
-"""README, --help and the code agree: every flag the README shows a script with exists."""
+"""README, the model cards, --help and the code agree: every flag the docs name exists."""
 
 import functools
 import re
