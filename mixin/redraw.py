@@ -58,13 +58,15 @@ def redraw_pair(
     hpss_adaptive: bool = False,
     mwf_iterations: int = 0,
     split: tuple[np.ndarray, float] | None = None,
+    mwf_power: float = 2.0,
 ) -> np.ndarray:
     """The new harmonic part of ``pair`` (..., channels, samples), the stem so far being ``harmonic``.
 
     Median filtering's harmonic part (one mask for all channels) takes a share ``hpss_weight``
     (``hpss_adaptive``: :func:`mixin.hpss.adaptive_weight` of its decisiveness here); then
-    ``mwf_iterations`` of the multichannel Wiener filter redraw the split, on a coarser STFT.
-    ``split``: median filtering's harmonic part of ``pair`` and its decisiveness, if already made."""
+    ``mwf_iterations`` of the multichannel Wiener filter (magnitude exponent ``mwf_power``) redraw
+    the split, on a coarser STFT. ``split``: median filtering's harmonic part of ``pair`` and its
+    decisiveness, if already made."""
     pair = np.asarray(pair, dtype=np.float32)
     harmonic = np.asarray(harmonic, dtype=np.float32)
     if hpss_weight > 0 or hpss_adaptive:
@@ -73,19 +75,22 @@ def redraw_pair(
         harmonic = harmonic + share * (median - harmonic)
     if not mwf_iterations:
         return harmonic
-    return filter_stems(pair, harmonic[None], sample_rate, mwf_iterations)[0]
+    return filter_stems(pair, harmonic[None], sample_rate, mwf_iterations, mwf_power)[0]
 
 
-def filter_stems(mix: np.ndarray, parts: np.ndarray, sample_rate: int, iterations: int) -> np.ndarray:
+def filter_stems(
+    mix: np.ndarray, parts: np.ndarray, sample_rate: int, iterations: int, power: float = 2.0
+) -> np.ndarray:
     """``parts`` (k, ..., channels, samples) of ``mix`` (..., channels, samples) redrawn by
-    ``iterations`` of the multichannel Wiener filter on :func:`filter_stft`'s STFT, the mix less
-    their sum being one more source (:func:`mixin.spatial.refine_spectra`)."""
+    ``iterations`` of the multichannel Wiener filter (magnitude exponent ``power``) on
+    :func:`filter_stft`'s STFT, the mix less their sum being one more source
+    (:func:`mixin.spatial.refine_spectra`)."""
     mix = np.asarray(mix, dtype=np.float32)
     n_fft, hop = filter_stft(sample_rate)
     out = np.empty((len(parts), *mix.shape), dtype=np.float32)
     for index in np.ndindex(mix.shape[:-2]):
         spectra = np.stack([stft(part[index], n_fft, hop) for part in parts])
-        refined = spatial.refine_spectra(stft(mix[index], n_fft, hop), spectra, iterations)
+        refined = spatial.refine_spectra(stft(mix[index], n_fft, hop), spectra, iterations, power)
         for k, spectrum in enumerate(refined):
             out[(k, *index)] = istft(spectrum, n_fft, hop, mix.shape[-1])
     return out
@@ -178,13 +183,15 @@ def stream_redraw(
     vocal_remask: bool = False,
     vocal_two_stage: float = 0.0,
     mwf_vocal: bool = False,
+    mwf_power: float = 2.0,
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the harmonic/percussive pair
     redrawn by :func:`redraw_pair` per 6-s chunk (the share of median filtering glides over the
     1-s cross-fades rather than stepping), after ``vocal_remask``'s :func:`remask_vocal` and
     ``vocal_yield``'s :func:`yield_vocal` (``vocal_two_stage``: the remask's ``two_stage``); with
-    ``mwf_vocal`` the vocal shares in the multichannel Wiener filter as a third source. Other
-    stems pass unchanged; the stems still add up to the mix."""
+    ``mwf_vocal`` the vocal shares in the multichannel Wiener filter as a third source; ``mwf_power``
+    is that filter's magnitude exponent. Other stems pass unchanged; the stems still add up to the
+    mix."""
 
     blend = hpss_weight > 0 or hpss_adaptive
     state = {"gave": False}  # whether the last chunk's vocal gave way (chunks come in order, one at a time)
@@ -207,9 +214,14 @@ def stream_redraw(
                     pair, harmonic, vocal, split = given
         # A vocal given back whole (vocal_yield) leaves the filter to the pair.
         if vocal is None or not (mwf_vocal and mwf_iterations and vocal.any()):
-            return redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split), vocal
+            return (
+                redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, mwf_iterations, split, mwf_power),
+                vocal,
+            )
         harmonic = redraw_pair(pair, harmonic, sample_rate, hpss_weight, hpss_adaptive, 0, split)
-        harmonic, vocal = filter_stems(pair + vocal, np.stack((harmonic, vocal)), sample_rate, mwf_iterations)
+        harmonic, vocal = filter_stems(
+            pair + vocal, np.stack((harmonic, vocal)), sample_rate, mwf_iterations, mwf_power
+        )
         return harmonic, vocal
 
     chunk, overlap = int(CHUNK_S * sample_rate), int(OVERLAP_S * sample_rate)

@@ -77,6 +77,7 @@ CHAIN_FIELDS = (
     "hpss_adaptive",
     "mwf_iterations",
     "mwf_vocal",
+    "mwf_power",
     "vocal_yield",
     "vocal_remask",
     "vocal_two_stage",
@@ -84,7 +85,7 @@ CHAIN_FIELDS = (
     "voice_helper",
 )
 """config.json's settings of what runs around the CDAEs: median-filtering blend, multichannel Wiener
-filter (and whether the vocal shares in it), vocal yield, vocal remask (and its two-stage share),
+filter (whether the vocal shares in it, its magnitude exponent), vocal yield, vocal remask (and its two-stage share),
 the vocal model's second run, helper DRNN."""
 CDAE_CHAIN_KEYS = ("mask_power", "gains", *CHAIN_FIELDS)
 """The settings of the CDAE separator's chain (:class:`ModelConfig`), which no other architecture reads."""
@@ -108,6 +109,7 @@ class ModelConfig:
     hpss_adaptive: bool = False  # that share rises towards 1 where median filtering is decisive (mixin.hpss)
     mwf_iterations: int = 0  # multichannel Wiener filter iterations redrawing that split last (mixin.spatial)
     mwf_vocal: bool = False  # the vocal shares in that filter as a third source (mixin.redraw)
+    mwf_power: float = 2.0  # the exponent of the stems' magnitudes in that filter: 2 classic (mixin.filtering)
     vocal_yield: bool = False  # the vocal gives way where the mix is decisive for median filtering (mixin.redraw)
     vocal_remask: bool = False  # the vocal redrawn as a mask of the mix on a finer STFT (mixin.redraw)
     vocal_two_stage: float = 0.0  # that mask's share from median filtering's two-stage vocal (mixin.hpss)
@@ -182,6 +184,9 @@ class ModelConfig:
             raise MixinError(path, f"vocal_hears must be one of {', '.join(HELPER_HEARS)}, not {config.vocal_hears!r}")
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
+        power = config.mwf_power
+        if isinstance(power, bool) or not (isinstance(power, (int, float)) and 0 < power < math.inf):
+            raise MixinError(path, f"mwf_power must be a positive number, not {power!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db", "hears"}:
             raise MixinError(
@@ -218,8 +223,8 @@ def load_separator(model_dir: str | Path | None = None, **options: Any) -> Chunk
 
     ``options`` go to the architecture's ``from_config``: for ``cdae`` ``instrumental``,
     ``single_model``, ``mask_power``, ``hpss_weight``, ``voice_weight``, ``voice_hears``, ``mwf_iterations``,
-    ``mwf_vocal``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``, ``overlap`` and
-    ``batch_size`` (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto"
+    ``mwf_vocal``, ``mwf_power``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage``, ``vocal_hears``,
+    ``overlap`` and ``batch_size`` (:meth:`mixin.separators.Separator.from_config`); for both ``backend``: "auto"
     (ONNX exports when present and current, else TensorFlow), "onnx" or "tensorflow" (``mixin.backend``),
     and ``shifts``: runs averaged over shifted chunk boundaries (``mixin.apply.stream_shifted``; 1).
     """

@@ -7,6 +7,7 @@ Which one a model directory holds is the registry's business (:func:`mixin.regis
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,8 @@ class Separator(ChunkedSeparator):
     ``hpss_adaptive`` raises that share towards 1 in stretches where median filtering is decisive.
     ``mwf_iterations`` > 0 then redraws the harmonic/percussive split with that many iterations of
     the multichannel Wiener filter, which also hears stereo placement (:mod:`mixin.spatial`;
-    ``mwf_vocal``: the vocal shares in it as a third source); the blend and the filter run last,
+    ``mwf_vocal``: the vocal shares in it as a third source; ``mwf_power``: the exponent of the
+    stems' magnitudes in its power spectrograms, 2 the classic filter); the blend and the filter run last,
     in one stage (:mod:`mixin.redraw`); before them ``vocal_remask`` redraws the vocal as a mask
     of the mix on a finer STFT (``vocal_two_stage``: that far also by median filtering's two-stage
     vocal, :func:`mixin.hpss.two_stage_vocal`), and ``vocal_yield`` gives the vocal's share back
@@ -93,6 +95,7 @@ class Separator(ChunkedSeparator):
         hpss_adaptive: bool = False,
         mwf_iterations: int = 0,
         mwf_vocal: bool = False,
+        mwf_power: float = 2.0,
         vocal_yield: bool = False,
         vocal_remask: bool = False,
         vocal_two_stage: float = 0.0,
@@ -135,6 +138,9 @@ class Separator(ChunkedSeparator):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
         self.mwf_vocal = bool(mwf_vocal) and self.mwf_iterations > 0 and "vocal" in self.sources
+        if isinstance(mwf_power, bool) or not (isinstance(mwf_power, (int, float)) and 0 < mwf_power < math.inf):
+            raise ValueError(f"mwf_power must be a positive number, not {mwf_power!r}")
+        self.mwf_power = float(mwf_power)
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
         if not 0 <= vocal_two_stage <= 1:
@@ -180,6 +186,7 @@ class Separator(ChunkedSeparator):
         voice_hears: str | None = None,
         mwf_iterations: int | None = None,
         mwf_vocal: bool | None = None,
+        mwf_power: float | None = None,
         vocal_yield: bool | None = None,
         vocal_remask: bool | None = None,
         vocal_two_stage: float | None = None,
@@ -189,7 +196,7 @@ class Separator(ChunkedSeparator):
         backend: str = "auto",
     ) -> Separator:
         """Load the models of a model directory, once; ``mask_power``, ``hpss_weight``,
-        ``mwf_iterations``, ``mwf_vocal``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and
+        ``mwf_iterations``, ``mwf_vocal``, ``mwf_power``, ``vocal_yield``, ``vocal_remask``, ``vocal_two_stage`` and
         ``vocal_hears`` default to the ones in its ``config.json`` (a ``vocal_two_stage`` above 0 given
         with ``vocal_remask`` False is an error: it is a share of the remask; so is ``mwf_vocal`` True
         given with ``mwf_iterations`` 0: it joins the filter). (:meth:`from_pretrained`
@@ -248,6 +255,7 @@ class Separator(ChunkedSeparator):
             hpss_adaptive=config.hpss_adaptive,
             mwf_iterations=config.mwf_iterations if mwf_iterations is None else mwf_iterations,
             mwf_vocal=config.mwf_vocal if mwf_vocal is None else mwf_vocal,
+            mwf_power=config.mwf_power if mwf_power is None else mwf_power,
             vocal_yield=config.vocal_yield if vocal_yield is None else vocal_yield,
             vocal_remask=config.vocal_remask if vocal_remask is None else vocal_remask,
             vocal_two_stage=config.vocal_two_stage if vocal_two_stage is None else vocal_two_stage,
@@ -298,6 +306,7 @@ class Separator(ChunkedSeparator):
                 self.vocal_remask,
                 self.vocal_two_stage,
                 self.mwf_vocal,
+                self.mwf_power,
             )
         yield from stems
 
@@ -388,6 +397,7 @@ CDAE_ONLY_OPTIONS = {
     "voice_hears": "--voice-hears",
     "mwf_iterations": "--mwf-iterations",
     "mwf_vocal": "--mwf-vocal",
+    "mwf_power": "--mwf-power",
     "vocal_yield": "--vocal-yield",
     "vocal_remask": "--vocal-remask",
     "vocal_two_stage": "--vocal-two-stage",

@@ -24,13 +24,13 @@ BLOCK_BINS = 128
 """Bins filtered at a time."""
 
 
-def refine_spectra(mix: np.ndarray, parts: np.ndarray, iterations: int = 1) -> np.ndarray:
+def refine_spectra(mix: np.ndarray, parts: np.ndarray, iterations: int = 1, power: float = 2.0) -> np.ndarray:
     """``parts`` (sources - 1, channels, bins, frames) of the (channels, bins, frames) STFT ``mix``
-    after ``iterations`` of the multichannel Wiener filter, the mix less their sum being the last
-    source (``parts`` is overwritten with the result)."""
+    after ``iterations`` of the multichannel Wiener filter (``power``: its magnitude exponent), the mix
+    less their sum being the last source (``parts`` is overwritten with the result)."""
     for lo in range(0, mix.shape[-2], BLOCK_BINS):  # bins are filtered independently: bounded memory
         bins = np.s_[..., lo : lo + BLOCK_BINS, :]
         ours = parts[bins]
         estimates = np.concatenate((ours, (mix[bins] - ours.sum(axis=0))[None]))
-        parts[bins] = multichannel_wiener(mix[bins], estimates, iterations, outputs=len(parts))
+        parts[bins] = multichannel_wiener(mix[bins], estimates, iterations, outputs=len(parts), power=power)
     return parts

@@ -261,3 +261,86 @@ def test_shipped_separator_filters_the_pair_then_the_vocal(tmp_path):
     assert p.parse_args(["--mwf-vocal", "off"]).mwf_vocal == "off"
     with pytest.raises(SystemExit):
         p.parse_args(["--mwf-vocal", "1"])
+
+
+def test_mwf_power_is_the_generalised_wiener_mask_in_mono():
+    """In mono the filter is a mask of the estimates' powers: with ``power`` p it is the generalised
+    Wiener mask |S|^p / sum |S|^p (:func:`mixin.filtering.wiener_masks`) where the sources carry
+    the same energy over the frames of a bin (the rescaling of ``fractional_psd`` then cancels);
+    2 is the classic filter exactly, and a smaller p shares the mix out more softly."""
+    from mixin.filtering import wiener_masks
+
+    rng = np.random.default_rng(3)
+    mix = (rng.normal(size=(1, 65, 40)) + 1j * rng.normal(size=(1, 65, 40))).astype(np.complex64)
+    mix[..., 20:] = mix[..., :20]  # the second half of the frames repeats the first ...
+    share = rng.uniform(0.1, 0.9, size=(1, 65, 20)).astype(np.float32)
+    share = np.concatenate((share, 1 - share), axis=-1)  # ... with the shares swapped: equal energies
+    estimates = np.stack((share * mix, (1 - share) * mix))
+    magnitudes = np.abs(estimates[:, 0])
+    np.testing.assert_array_equal(multichannel_wiener(mix, estimates, power=2.0), multichannel_wiener(mix, estimates))
+    for p in (1.0, 1.5, 3.0):
+        refined = multichannel_wiener(mix, estimates, power=p)
+        expected = wiener_masks(magnitudes, power=p)[:, None] * mix
+        np.testing.assert_allclose(refined, expected, rtol=1e-3, atol=1e-3 * np.abs(mix).max())
+    louder = share > 0.5
+    soft, classic = (np.abs(multichannel_wiener(mix, estimates, power=p)[0]) for p in (1.0, 2.0))
+    assert np.all(soft[louder] < classic[louder]) and np.all(soft[~louder] > classic[~louder])
+
+
+@pytest.mark.parametrize("power", [0.5, 1.0, 1.5])
+def test_soft_filter_stays_finite_at_one_place_and_sums_to_the_mix(power):
+    """The rescaled powers keep the diagonal loading in the mix's units: a source at one place
+    (rank one) with a power below 2 once gave 0 / 0 here."""
+    rng = np.random.default_rng(4)
+    mono = rng.normal(size=22050).astype(np.float32)
+    mix = stft(np.stack((mono, mono)) * 100, N_FFT, HOP)
+    estimates = np.stack((0.3 * mix, 0.7 * mix))
+    refined = multichannel_wiener(mix, estimates, power=power)
+    assert np.all(np.isfinite(refined))
+    error = np.abs(refined.sum(axis=0) - mix)
+    assert np.sum(error**2) < 1e-4 * np.sum(np.abs(mix) ** 2)
+    silent = multichannel_wiener(np.zeros_like(mix), np.zeros_like(estimates), power=power)
+    assert np.all(np.isfinite(silent)) and not np.any(silent)
+    with pytest.raises(ValueError, match="power must be positive"):
+        multichannel_wiener(mix, estimates, power=0.0)
+
+
+def test_mwf_power_in_config_separator_and_flags(tmp_path):
+    """``mwf_power`` in config.json must be a positive number (2, the classic filter, where absent);
+    the separator refuses what the config refuses; ``--mwf-power`` overrides the shipped 1.25 and
+    reaches the stems."""
+    from conftest import cli_separator
+    from mixin.errors import MixinError
+    from mixin.registry import ModelConfig
+    from mixin.separators import Separator
+
+    for bad in ("0", "-1.5", "true", '"2"'):
+        (tmp_path / "config.json").write_text(f'{{"mwf_power": {bad}}}')
+        with pytest.raises(MixinError, match="mwf_power must be a positive number"):
+            ModelConfig.load(tmp_path)
+    assert ModelConfig().mwf_power == 2.0
+    for bad in (0, -1.0, True, float("inf")):
+        with pytest.raises(ValueError, match="mwf_power must be a positive number"):
+            Separator({"harmonic": None, "percussive": None}, mwf_power=bad)
+    assert cli_separator().mwf_power == 1.25
+    assert cli_separator("--mwf-power", "2").mwf_power == 2.0
+    with pytest.raises(SystemExit):
+        cli_separator("--mwf-power", "0")
+
+
+def test_stream_redraw_passes_mwf_power_on():
+    """The streamed redraw filters with the power it is given: 2 is the default's result, 1 another."""
+    rate = 22050
+    source_a, source_b = _panned_noises(3.0, rate, seed=6)
+    stems = np.stack((0.6 * source_a.T + 0.4 * source_b.T, 0.4 * source_a.T + 0.6 * source_b.T))
+    sources = ("harmonic", "percussive")
+
+    def run(**options):
+        return np.concatenate(
+            list(stream_redraw(stem_blocks(stems, 4096), sources, rate, mwf_iterations=1, **options)), axis=1
+        )
+
+    default, classic, soft = run(), run(mwf_power=2.0), run(mwf_power=1.0)
+    np.testing.assert_array_equal(default, classic)
+    np.testing.assert_allclose(soft.sum(axis=0), stems.sum(axis=0), atol=1e-4)
+    assert np.sum((soft - classic) ** 2) > 1e-4 * np.sum(classic**2)

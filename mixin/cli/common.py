@@ -75,8 +75,8 @@ def shift_count(text: str) -> int:
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     """``--pretrained-model-dir``, ``--instrumental``, ``--single-model``, ``--mask-power``,
     ``--hpss-weight``, ``--voice-weight``, ``--voice-hears``, ``--mwf-iterations``, ``--mwf-vocal``,
-    ``--vocal-yield``, ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and ``--shifts``: which
-    separator runs (shared by separating and evaluating)."""
+    ``--mwf-power``, ``--vocal-yield``, ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and
+    ``--shifts``: which separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
     p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
     p.add_argument(
@@ -128,6 +128,14 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
         help="on: the vocal shares in that Wiener filter as a third source (its own power and stereo placement), "
         "off: the filter redraws the harmonic/percussive pair only; needs --mwf-iterations above 0 (default: the "
         "model directory's config.json, on for the shipped models)",
+    )
+    p.add_argument(
+        "--mwf-power",
+        type=positive_float,
+        metavar="P",
+        help="exponent of the stems' magnitudes in that Wiener filter's power spectrograms: 2 the classic "
+        "filter, less shares the mix out more softly (default: the model directory's config.json, 1.25 for the "
+        "shipped models)",
     )
     p.add_argument(
         "--vocal-yield",
@@ -184,6 +192,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSepa
         voice_hears=args.voice_hears,
         mwf_iterations=args.mwf_iterations,
         mwf_vocal=None if args.mwf_vocal is None else args.mwf_vocal == "on",
+        mwf_power=args.mwf_power,
         vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
         vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
         vocal_two_stage=args.vocal_two_stage,
