@@ -41,6 +41,11 @@ def is_whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_positive_number(value: Any) -> bool:
+    """A finite int or float above 0, and not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+
+
 @dataclass(frozen=True)
 class Architecture:
     """What one architecture's models are built for, and the separator class that runs them."""
@@ -184,9 +189,8 @@ class ModelConfig:
             raise MixinError(path, f"vocal_hears must be one of {', '.join(HELPER_HEARS)}, not {config.vocal_hears!r}")
         if not is_whole_number(config.mwf_iterations):
             raise MixinError(path, f"mwf_iterations must be a whole number >= 0, not {config.mwf_iterations!r}")
-        power = config.mwf_power
-        if isinstance(power, bool) or not (isinstance(power, (int, float)) and 0 < power < math.inf):
-            raise MixinError(path, f"mwf_power must be a positive number, not {power!r}")
+        if not is_positive_number(config.mwf_power):
+            raise MixinError(path, f"mwf_power must be a positive number, not {config.mwf_power!r}")
         helper = config.voice_helper
         if not isinstance(helper, dict) or not set(helper) <= {"model_dir", "weight", "gate_db", "hears"}:
             raise MixinError(

@@ -7,7 +7,6 @@ Which one a model directory holds is the registry's business (:func:`mixin.regis
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,7 @@ from .constants import (
 )
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
-from .registry import ModelConfig, is_whole_number
+from .registry import ModelConfig, is_positive_number, is_whole_number
 from .transforms import nsgt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,7 +137,7 @@ class Separator(ChunkedSeparator):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
         self.mwf_iterations = mwf_iterations if split else 0
         self.mwf_vocal = bool(mwf_vocal) and self.mwf_iterations > 0 and "vocal" in self.sources
-        if isinstance(mwf_power, bool) or not (isinstance(mwf_power, (int, float)) and 0 < mwf_power < math.inf):
+        if not is_positive_number(mwf_power):
             raise ValueError(f"mwf_power must be a positive number, not {mwf_power!r}")
         self.mwf_power = float(mwf_power)
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
