@@ -307,8 +307,8 @@ def test_soft_filter_stays_finite_at_one_place_and_sums_to_the_mix(power):
 
 def test_mwf_power_in_config_separator_and_flags(tmp_path):
     """``mwf_power`` in config.json must be a positive number (2, the classic filter, where absent);
-    the separator refuses what the config refuses; ``--mwf-power`` overrides the shipped 1.25 and
-    reaches the stems."""
+    the separator refuses what the config refuses; ``--mwf-power`` overrides the shipped 1.25 (that
+    the power reaches the stems is the next test's)."""
     from conftest import cli_separator
     from mixin.errors import MixinError
     from mixin.registry import ModelConfig
