@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,9 +42,19 @@ def is_whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def is_number(value: Any) -> bool:
+    """A finite real number (NumPy's too), and not a bool (JSON's ``true`` would pass as the int 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def is_positive_number(value: Any) -> bool:
     """A finite int or float above 0, and not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+    return is_number(value) and value > 0
+
+
+def is_fraction(value: Any) -> bool:
+    """A finite int or float in [0, 1], and not a bool: a share or a weight."""
+    return is_number(value) and 0 <= value <= 1
 
 
 @dataclass(frozen=True)
@@ -169,22 +180,19 @@ class ModelConfig:
             config = cls(**data)
         except (ValueError, TypeError) as exc:
             raise MixinError(path, f"invalid model config ({exc})") from None
-        if not isinstance(config.mask_power, (int, float)) or not config.mask_power > 0:
+        if not is_positive_number(config.mask_power):
             raise MixinError(path, f"mask_power must be a positive number, not {config.mask_power!r}")
-        if not isinstance(config.gains, dict) or not all(
-            isinstance(g, (int, float)) and g > 0 and math.isfinite(g) for g in config.gains.values()
-        ):
+        if not isinstance(config.gains, dict) or not all(is_positive_number(g) for g in config.gains.values()):
             raise MixinError(path, f"gains must map sources to positive numbers, not {config.gains!r}")
-        if not isinstance(config.hpss_weight, (int, float)) or not 0 <= config.hpss_weight <= 1:
+        if not is_fraction(config.hpss_weight):
             raise MixinError(path, f"hpss_weight must be a number in [0, 1], not {config.hpss_weight!r}")
         if not isinstance(config.hpss_adaptive, bool):
             raise MixinError(path, f"hpss_adaptive must be true or false, not {config.hpss_adaptive!r}")
         for name in ("vocal_yield", "vocal_remask", "mwf_vocal"):
             if not isinstance(getattr(config, name), bool):
                 raise MixinError(path, f"{name} must be true or false, not {getattr(config, name)!r}")
-        two_stage = config.vocal_two_stage
-        if isinstance(two_stage, bool) or not isinstance(two_stage, (int, float)) or not 0 <= two_stage <= 1:
-            raise MixinError(path, f"vocal_two_stage must be a number in [0, 1], not {two_stage!r}")
+        if not is_fraction(config.vocal_two_stage):
+            raise MixinError(path, f"vocal_two_stage must be a number in [0, 1], not {config.vocal_two_stage!r}")
         if config.vocal_hears not in HELPER_HEARS:
             raise MixinError(path, f"vocal_hears must be one of {', '.join(HELPER_HEARS)}, not {config.vocal_hears!r}")
         if not is_whole_number(config.mwf_iterations):
@@ -197,15 +205,15 @@ class ModelConfig:
                 path, f"voice_helper must hold model_dir, weight, gate_db and optionally hears, not {helper!r}"
             )
         weight = helper.get("weight", 0.0)
-        if not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        if not is_fraction(weight):
             raise MixinError(path, f"voice_helper weight must be a number in [0, 1], not {weight!r}")
-        if not isinstance(helper.get("gate_db", 0.0), (int, float)):
+        if not is_number(helper.get("gate_db", 0.0)):
             raise MixinError(path, f"voice_helper gate_db must be a number, not {helper['gate_db']!r}")
         if helper.get("hears", "mix") not in HELPER_HEARS:
             raise MixinError(
                 path, f"voice_helper hears must be one of {', '.join(HELPER_HEARS)}, not {helper['hears']!r}"
             )
-        if not isinstance(config.input_level, (int, float)) or not config.input_level > 0:
+        if not is_positive_number(config.input_level):
             raise MixinError(path, f"input_level must be a positive number, not {config.input_level!r}")
         if config.input not in MODEL_INPUTS:
             raise MixinError(path, f"unknown model input {config.input!r} (known: {', '.join(MODEL_INPUTS)})")

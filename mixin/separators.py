@@ -29,7 +29,7 @@ from .constants import (
 )
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
-from .registry import ModelConfig, is_positive_number, is_whole_number
+from .registry import ModelConfig, is_fraction, is_positive_number, is_whole_number
 from .transforms import nsgt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -118,6 +118,8 @@ class Separator(ChunkedSeparator):
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
+        if not is_positive_number(mask_power):
+            raise ValueError(f"mask_power must be a positive number, not {mask_power!r}")
         self.mask_power = float(mask_power)
         gains = dict(gains or {})
         self.gains = np.array([gains.get(s, 1.0) for s in self.sources], dtype=np.float32)
@@ -128,7 +130,7 @@ class Separator(ChunkedSeparator):
         self.trained = trained
         self.model_input = model_input
         self.input_level = float(input_level)
-        if not 0 <= hpss_weight <= 1:
+        if not is_fraction(hpss_weight):
             raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
         split = {"harmonic", "percussive"} <= set(self.sources) and mode == "wiener"  # a pair to redraw
         self.hpss_weight = float(hpss_weight) if split else 0.0
@@ -142,10 +144,10 @@ class Separator(ChunkedSeparator):
         self.mwf_power = float(mwf_power)
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
-        if not 0 <= vocal_two_stage <= 1:
+        if not is_fraction(vocal_two_stage):
             raise ValueError(f"vocal_two_stage must be in [0, 1], not {vocal_two_stage!r}")
         self.vocal_two_stage = float(vocal_two_stage) if self.vocal_remask else 0.0  # a share of the remask's mask
-        if not 0 <= voice_weight <= 1:
+        if not is_fraction(voice_weight):
             raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
         self.voice_helper = voice_helper if usable else None

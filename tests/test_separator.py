@@ -138,6 +138,45 @@ def test_mask_power_from_config_or_argument(model_dir, tmp_path, separator):
         Separator.from_pretrained(tmp_path)
 
 
+def test_config_numbers_refuse_bools_and_infinity(tmp_path):
+    """Every number of config.json is checked one way: JSON's ``true`` is not the number 1 and an
+    infinite power or level is no setting; the separator refuses the same and takes NumPy scalars."""
+    from mixin.registry import ModelConfig
+
+    bad = {
+        "mask_power": ("true", "Infinity", "0"),
+        "input_level": ("true", "1e999", "-0.1"),
+        "hpss_weight": ("true", "NaN", "1.5"),
+        "vocal_two_stage": ("false", "-Infinity", "-0.5"),
+    }
+    for key, values in bad.items():
+        for value in values:
+            (tmp_path / "config.json").write_text(f'{{"{key}": {value}}}')
+            with pytest.raises(MixinError, match=f"{key} must be a "):
+                ModelConfig.load(tmp_path)
+    for helper, message in (
+        ('{"model_dir": "d", "weight": true}', "voice_helper weight must be"),
+        ('{"model_dir": "d", "weight": 0.5, "gate_db": Infinity}', "voice_helper gate_db must be"),
+        ('{"model_dir": "d", "weight": 0.5, "gate_db": true}', "voice_helper gate_db must be"),
+    ):
+        (tmp_path / "config.json").write_text(f'{{"voice_helper": {helper}}}')
+        with pytest.raises(MixinError, match=message):
+            ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"gains": {"vocal": true}}')
+    with pytest.raises(MixinError, match="gains must map sources to positive numbers"):
+        ModelConfig.load(tmp_path)
+    (tmp_path / "config.json").write_text('{"mask_power": 2, "hpss_weight": 1, "input_level": 0.05}')
+    assert ModelConfig.load(tmp_path).hpss_weight == 1
+    pair = {"harmonic": None, "percussive": None}
+    for option in ("mask_power", "hpss_weight", "vocal_two_stage", "voice_weight"):
+        with pytest.raises(ValueError, match=f"{option} must be"):
+            Separator(pair, **{option: True})
+        with pytest.raises(ValueError, match=f"{option} must be"):
+            Separator(pair, **{option: float("nan")})
+    numpy_chain = Separator(pair, mask_power=np.float32(2.0), hpss_weight=np.float32(0.25))
+    assert (numpy_chain.mask_power, numpy_chain.hpss_weight) == (2.0, 0.25)
+
+
 def test_gains_scale_each_model_output(separator, tmp_path):
     x = np.random.default_rng(6).random((1, 96, 1948)).astype(np.float32)
     scaled = Separator(separator.models, gains={"percussive": 2.5})

@@ -324,8 +324,9 @@ def test_mwf_power_in_config_separator_and_flags(tmp_path):
             Separator({"harmonic": None, "percussive": None}, mwf_power=bad)
     assert cli_separator().mwf_power == 1.25
     assert cli_separator("--mwf-power", "2").mwf_power == 2.0
-    with pytest.raises(SystemExit):
-        cli_separator("--mwf-power", "0")
+    for bad in ("0", "inf", "nan"):
+        with pytest.raises(SystemExit):
+            cli_separator("--mwf-power", bad)
 
 
 def test_stream_redraw_passes_mwf_power_on():

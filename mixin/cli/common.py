@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import traceback
@@ -32,12 +33,12 @@ def add_output_flags(p: argparse.ArgumentParser, quiet: str = "no progress bars 
 
 
 def positive_float(text: str) -> float:
-    """An argparse type: a number above zero."""
+    """An argparse type: a finite number above zero."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
 
