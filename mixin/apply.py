@@ -376,9 +376,10 @@ class ChunkedSeparator:
         to the input exactly even where resampling loses a band (e.g. above 8 kHz for a 16 kHz
         model): that band goes to the last source.
         """
-        if self.model_rate == sample_rate:
-            yield from stream_overlap_add(
-                blocks,
+
+        def separate(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            return stream_overlap_add(
+                chunks,
                 self.separate_chunks,
                 len(self.sources),
                 self.chunk_size,
@@ -386,6 +387,9 @@ class ChunkedSeparator:
                 self.batch_size,
                 executor=executor,
             )
+
+        if self.model_rate == sample_rate:
+            yield from separate(blocks)
             return
         pending = SampleQueue()  # input samples not yet matched by output
         nothing = np.zeros((0, channels), np.float32)
@@ -402,15 +406,7 @@ class ChunkedSeparator:
         others = len(self.sources) - 1 if self.sums_to_mix else len(self.sources)
         to_model = Resampler(sample_rate, self.model_rate, channels)
         back = Resampler(self.model_rate, sample_rate, channels * others)
-        separated = stream_overlap_add(
-            to_model.stream(remember(blocks)),
-            self.separate_chunks,
-            len(self.sources),
-            self.chunk_size,
-            self.overlap,
-            self.batch_size,
-            executor=executor,
-        )
+        separated = separate(to_model.stream(remember(blocks)))
         flat = (s[:others].transpose(1, 0, 2).reshape(s.shape[1], -1) for s in separated)
         for out in back.stream(flat):
             stems = out.reshape(len(out), others, channels).transpose(1, 0, 2)

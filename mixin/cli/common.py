@@ -32,26 +32,25 @@ def add_output_flags(p: argparse.ArgumentParser, quiet: str = "no progress bars 
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks and TensorFlow's log")
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number above zero."""
+def _number(text: str, ok: Callable[[float], bool], what: str) -> float:
+    """``text`` as a float that passes ``ok``, else an argparse error saying it must be ``what``."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above zero."""
+    return _number(text, lambda value: 0 < value < math.inf, "positive")
 
 
 def fraction(text: str) -> float:
     """An argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
+    return _number(text, lambda value: 0 <= value <= 1, "in [0, 1]")
 
 
 def whole_number(text: str) -> int:
