@@ -114,6 +114,18 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
             ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--drum-share", "1.5"],
             "--drum-share: must be in [0, 1], got 1.5",
         ),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--remix", "3"], "--remix: must be in [0, 1], got 3"),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--gamma", "-1"], "--gamma: must be in [0, 1], got -1"),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--dropout", "1"], "--dropout: must be below 1, got 1"),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--compress", "0"], "--compress: must be positive, got 0"),
+        (
+            ["--train", "--arch", "drnn", "--stem-dirs", "x", "--pitch-shift", "-2"],
+            "--pitch-shift: must be 0 or more, got -2",
+        ),
+        (
+            ["--train", "--arch", "drnn", "--stem-dirs", "x", "--weight-decay", "inf"],
+            "--weight-decay: must be 0 or more, got inf",
+        ),
         (["--train", "--stem-dirs", "x", "--workers", "4"], "--workers: for --objective masks only"),
         (
             ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--workers", "0"],
@@ -121,7 +133,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         ),
     ],
 )
-def test_drum_level_options_are_checked(argv, message, capsys):
+def test_train_options_are_checked(argv, message, capsys):
     from mixin.cli.train import main
 
     with pytest.raises(SystemExit) as exit_:

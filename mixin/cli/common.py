@@ -48,6 +48,11 @@ def positive_float(text: str) -> float:
     return _number(text, lambda value: 0 < value < math.inf, "positive")
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number of zero or more (a range's half-width, a decay)."""
+    return _number(text, lambda value: 0 <= value < math.inf, "0 or more")
+
+
 def fraction(text: str) -> float:
     """An argparse type: a number in [0, 1]."""
     return _number(text, lambda value: 0 <= value <= 1, "in [0, 1]")

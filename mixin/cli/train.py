@@ -13,7 +13,7 @@ from pathlib import Path
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
 from ..training.settings import SETTINGS, Augment, DRNNSettings, JointSettings, TrainSettings, freezable
-from .common import EXIT_OK, add_output_flags, fraction, positive_float, progress_enabled, run
+from .common import EXIT_OK, add_output_flags, fraction, non_negative_float, positive_float, progress_enabled, run
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
@@ -301,40 +301,40 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         action="store_true",
         help="train on every clip, no validation, keep the last epoch (epochs chosen by --val-singer runs)",
     )
-    dr.add_argument("--gamma", type=float, help=f"weight of the discriminative term ({_default('gamma')})")
+    dr.add_argument("--gamma", type=fraction, help=f"weight of the discriminative term ({_default('gamma')})")
     dr.add_argument(
         "--pitch-shift",
-        type=float,
+        type=non_negative_float,
         metavar="ST",
         help=f"resample each clip's voice by a random -ST..ST semitones per epoch (default: {Augment.pitch:g})",
     )
     dr.add_argument(
         "--gain-db",
-        type=float,
+        type=non_negative_float,
         metavar="DB",
         help=f"random voice-to-music gain in -DB..DB dB per clip and epoch (default: {Augment.gain_db:g})",
     )
     dr.add_argument(
         "--remix",
-        type=float,
+        type=fraction,
         metavar="P",
         help=f"with probability P a clip's voice goes with another clip's music (default: {Augment.remix:g})",
     )
     dr.add_argument(
         "--dropout",
-        type=float,
+        type=dropout_rate,
         metavar="P",
         help=f"dropout after each hidden layer in training ({_default('dropout')})",
     )
     dr.add_argument(
         "--compress",
-        type=float,
+        type=positive_float,
         metavar="POWER",
         help=f"the hidden layers see the magnitudes ** POWER; 1: none, as the paper ({_default('compress')})",
     )
     dr.add_argument(
         "--weight-decay",
-        type=float,
+        type=non_negative_float,
         metavar="W",
         help=f"AdamW's decoupled weight decay W instead of plain Adam ({_default('weight_decay')})",
     )
@@ -523,6 +523,14 @@ def make_song_clips(args: argparse.Namespace) -> None:
         f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "
         f"-> {args.make_song_clips}/"
     )
+
+
+def dropout_rate(text: str) -> float:
+    """An argparse type: a dropout rate, in [0, 1)."""
+    value = fraction(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text}")
+    return value
 
 
 def prepare(args: argparse.Namespace, progress: bool) -> None:
