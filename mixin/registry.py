@@ -48,12 +48,12 @@ def is_number(value: Any) -> bool:
 
 
 def is_positive_number(value: Any) -> bool:
-    """A finite int or float above 0, and not a bool."""
+    """A number (:func:`is_number`) above 0."""
     return is_number(value) and value > 0
 
 
 def is_fraction(value: Any) -> bool:
-    """A finite int or float in [0, 1], and not a bool: a share or a weight."""
+    """A number (:func:`is_number`) in [0, 1]: a share or a weight."""
     return is_number(value) and 0 <= value <= 1
 
 

@@ -116,7 +116,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         ),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--remix", "3"], "--remix: must be in [0, 1], got 3"),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--gamma", "-1"], "--gamma: must be in [0, 1], got -1"),
-        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--dropout", "1"], "--dropout: must be below 1, got 1"),
+        (["--train", "--arch", "drnn", "--stem-dirs", "x", "--dropout", "1"], "--dropout: must be in [0, 1), got 1"),
         (["--train", "--arch", "drnn", "--stem-dirs", "x", "--compress", "0"], "--compress: must be positive, got 0"),
         (
             ["--train", "--arch", "drnn", "--stem-dirs", "x", "--pitch-shift", "-2"],

@@ -58,6 +58,11 @@ def fraction(text: str) -> float:
     return _number(text, lambda value: 0 <= value <= 1, "in [0, 1]")
 
 
+def dropout_rate(text: str) -> float:
+    """An argparse type: a number in [0, 1)."""
+    return _number(text, lambda value: 0 <= value < 1, "in [0, 1)")
+
+
 def whole_number(text: str) -> int:
     """argparse type: an integer >= 0."""
     try:

@@ -13,7 +13,16 @@ from pathlib import Path
 from ..constants import CDAE_SOURCES, LEARNING_RATE
 from ..data.mir1k import SPLITS
 from ..training.settings import SETTINGS, Augment, DRNNSettings, JointSettings, TrainSettings, freezable
-from .common import EXIT_OK, add_output_flags, fraction, non_negative_float, positive_float, progress_enabled, run
+from .common import (
+    EXIT_OK,
+    add_output_flags,
+    dropout_rate,
+    fraction,
+    non_negative_float,
+    positive_float,
+    progress_enabled,
+    run,
+)
 
 PROG = "train_util.py"
 CDAE_ONLY = ("distribute", "plot_training", "calibrate")
@@ -523,14 +532,6 @@ def make_song_clips(args: argparse.Namespace) -> None:
         f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "
         f"-> {args.make_song_clips}/"
     )
-
-
-def dropout_rate(text: str) -> float:
-    """An argparse type: a dropout rate, in [0, 1)."""
-    value = fraction(text)
-    if value == 1:
-        raise argparse.ArgumentTypeError(f"must be below 1, got {text}")
-    return value
 
 
 def prepare(args: argparse.Namespace, progress: bool) -> None:
