@@ -29,7 +29,7 @@ from .constants import (
 )
 from .errors import MixinError
 from .filtering import model_input, wiener_masks, with_mixture_phase
-from .registry import ModelConfig, is_fraction, is_positive_number, is_whole_number
+from .registry import ModelConfig, is_fraction, is_number, is_positive_number, is_whole_number
 from .transforms import nsgt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,6 +152,8 @@ class Separator(ChunkedSeparator):
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
         self.voice_helper = voice_helper if usable else None
         self.voice_weight = float(voice_weight) if self.voice_helper is not None else 0.0
+        if not is_number(voice_gate_db):
+            raise ValueError(f"voice_gate_db must be a number, not {voice_gate_db!r}")
         self.voice_gate_db = float(voice_gate_db)
         if voice_hears not in HELPER_HEARS:
             raise ValueError(f"voice_hears must be one of {', '.join(HELPER_HEARS)}, not {voice_hears!r}")

@@ -133,6 +133,10 @@ def test_offset_and_duration(tmp_path, model_dir, capsys):
     assert np.sqrt(np.mean((sum(stems) - span)[500:-500] ** 2)) < 1e-3 * np.sqrt(np.mean(span**2))
     code, err = run([src, "--offset", "5", "--force"], model_dir, capsys)
     assert code == 1 and "outside the file" in error_lines(err)[0]
+    for flag, value, message in (("--offset", "-1", "must be 0 or more"), ("--duration", "0", "must be positive")):
+        with pytest.raises(SystemExit) as exit_:
+            run([src, flag, value, "--force"], model_dir, capsys)
+        assert exit_.value.code == 2 and f"{flag}: {message}, got {value}" in capsys.readouterr().err
 
 
 def test_instrumental_writes_two_stems(tmp_path, model_dir, capsys):

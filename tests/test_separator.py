@@ -173,6 +173,9 @@ def test_config_numbers_refuse_bools_and_infinity(tmp_path):
             Separator(pair, **{option: True})
         with pytest.raises(ValueError, match=f"{option} must be"):
             Separator(pair, **{option: float("nan")})
+    for gate in (True, float("inf"), "-20"):
+        with pytest.raises(ValueError, match="voice_gate_db must be a number"):
+            Separator(pair, voice_gate_db=gate)
     numpy_chain = Separator(pair, mask_power=np.float32(2.0), hpss_weight=np.float32(0.25))
     assert (numpy_chain.mask_power, numpy_chain.hpss_weight) == (2.0, 0.25)
 

@@ -19,6 +19,8 @@ from .common import (
     add_model_options,
     add_output_flags,
     load_separator_from,
+    non_negative_float,
+    positive_float,
     progress_enabled,
     report,
     run,
@@ -59,8 +61,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default="wav",
         help="output format: wav (32-bit float, the default), flac (24-bit) or mp3 (lossy)",
     )
-    p.add_argument("--offset", type=float, default=0.0, metavar="SECONDS", help="start this far into each file")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="separate at most this much of each file")
+    p.add_argument(
+        "--offset", type=non_negative_float, default=0.0, metavar="SECONDS", help="start this far into each file"
+    )
+    p.add_argument("--duration", type=positive_float, metavar="SECONDS", help="separate at most this much of each file")
     p.add_argument(
         "--crossfade",
         type=int,
