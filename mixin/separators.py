@@ -107,8 +107,8 @@ class Separator(ChunkedSeparator):
     ) -> None:
         if mode not in ("wiener", "single"):
             raise ValueError(f"mode must be 'wiener' or 'single', not {mode!r}")
-        if not mask_power > 0:
-            raise ValueError(f"mask_power must be positive, not {mask_power!r}")
+        if not is_positive_number(mask_power):
+            raise ValueError(f"mask_power must be a positive number, not {mask_power!r}")
         if not models:
             raise ValueError("at least one model is needed")
         if model_input not in MODEL_INPUTS:
@@ -118,8 +118,6 @@ class Separator(ChunkedSeparator):
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
-        if not is_positive_number(mask_power):
-            raise ValueError(f"mask_power must be a positive number, not {mask_power!r}")
         self.mask_power = float(mask_power)
         gains = dict(gains or {})
         self.gains = np.array([gains.get(s, 1.0) for s in self.sources], dtype=np.float32)
