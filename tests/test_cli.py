@@ -113,6 +113,33 @@ def test_existing_outputs_need_force(tmp_path, model_dir, capsys):
     assert code == 0 and sf.info(str(existing)).frames == 8820
 
 
+def test_one_call_never_overwrites_its_own_outputs(tmp_path, model_dir, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_audio(tmp_path / "a" / "song.wav", noise(0.2, 44100, 1))
+    second = write_audio(tmp_path / "b" / "song.wav", noise(0.3, 44100, 1, seed=2))
+    beside = write_audio(tmp_path / "a" / "song.flac", noise(0.4, 44100, 1, seed=3), subtype="PCM_16")
+    out = tmp_path / "out"
+    code, err = run([first, second, "--outdir", out, "--force"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {second}: its stems would overwrite those of {first}, written by this call "
+        "(as song_harmonic.wav): give it another --outdir or name"
+    ]
+    assert sf.info(str(out / "song_vocal.wav")).frames == 8820  # the first file's stems, kept
+    code, err = run([first, beside, "--force"], model_dir, capsys)
+    assert code == 1 and len(error_lines(err)) == 1 and f"error: {beside}: its stems" in err
+    assert sf.info(str(tmp_path / "a" / "song_vocal.wav")).frames == 8820
+
+
+def test_a_file_given_twice_is_separated_once(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    code = main([str(src), str(tmp_path / "." / "s.wav"), "--pretrained-model-dir", str(model_dir)])
+    err = capsys.readouterr().err
+    assert code == 0 and not error_lines(err)
+    assert f"note: {tmp_path / '.' / 's.wav'}: given more than once, separated once" in err
+
+
 def test_unwritable_output_directory(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
     blocker = tmp_path / "file"

@@ -123,8 +123,11 @@ def separate_files(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     failed = 0
-    for name in args.files:
+    written: dict[Path, str] = {}  # output file -> the input of this call that wrote it
+    files = unique_files(args.files, quiet=args.quiet)
+    for name in files:
         try:
+            check_not_written(written, name, separator.sources, args)
             result = separate_one(separator, name, args)
         except MixinError as exc:
             failed += 1
@@ -134,6 +137,7 @@ def separate_files(args: argparse.Namespace) -> int:
             failed += 1
             report(exc, args.verbose, where=f"{name}: {type(exc).__name__}: ")
             continue
+        written.update({out.resolve(): name for out in result.outputs.values()})
         if not args.quiet:
             speed = result.duration / result.seconds if result.seconds else float("inf")
             names = ", ".join(p.name for p in result.outputs.values())
@@ -143,8 +147,41 @@ def separate_files(args: argparse.Namespace) -> int:
                 f"-> {where}/: {names}"
             )
     if failed and not args.quiet:
-        print(f"{failed} of {len(args.files)} files failed", file=sys.stderr)
+        print(f"{failed} of {len(files)} files failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def unique_files(names: Sequence[str], quiet: bool = False) -> list[str]:
+    """``names`` with repeats of the same file dropped (a note on stderr unless ``quiet``): it is
+    separated once."""
+    seen: set[Path] = set()
+    kept = []
+    for name in names:
+        key = Path(name).resolve()
+        if key in seen:
+            if not quiet:
+                print(f"note: {name}: given more than once, separated once", file=sys.stderr)
+            continue
+        seen.add(key)
+        kept.append(name)
+    return kept
+
+
+def check_not_written(written: dict[Path, str], name: str, sources: Sequence[str], args: argparse.Namespace) -> None:
+    """A :class:`MixinError` if ``name``'s stems would replace those another input of this call wrote
+    (``a/song.wav`` and ``b/song.wav`` with one ``--outdir``, or ``song.wav`` beside ``song.flac``):
+    ``--force`` is for outputs of earlier calls, not for losing this call's own."""
+    from ..errors import MixinError
+    from ..files import output_paths
+
+    for out in output_paths(Path(name), args.outdir, sources, args.format).values():
+        other = written.get(out.resolve())
+        if other is not None:
+            raise MixinError(
+                name,
+                f"its stems would overwrite those of {other}, written by this call (as {out.name}): "
+                "give it another --outdir or name",
+            )
 
 
 def separate_one(separator: ChunkedSeparator, name: str, args: argparse.Namespace) -> FileResult:
