@@ -211,6 +211,10 @@ def test_bad_option_values(tmp_path, model_dir, capsys):
             main([str(src), "--mask-power", bad])
         assert exit_.value.code == 2
     assert "argument --mask-power: not a number: 'two'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(src), "--batch-size", "0"])
+    assert exit_.value.code == 2
+    assert "argument --batch-size: must be a whole number >= 1, got 0" in capsys.readouterr().err
 
 
 def test_help_is_fast_and_lists_every_documented_flag():

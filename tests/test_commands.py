@@ -129,7 +129,24 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         (["--train", "--stem-dirs", "x", "--workers", "4"], "--workers: for --objective masks only"),
         (
             ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--workers", "0"],
-            "--workers: at least 1, got 0",
+            "--workers: must be a whole number >= 1, got 0",
+        ),
+        (["--render-stems", "r", "--tracks", "-1"], "--tracks: must be a whole number >= 1, got -1"),
+        (["--render-stems", "r", "--max-seconds", "nan"], "--max-seconds: must be positive, got nan"),
+        (["--prepare-stems", "--stem-dirs", "x", "--segment-duration", "0"], "--segment-duration: must be positive"),
+        (["--prepare-stems", "--stem-dirs", "x", "--segment-offset", "-2"], "--segment-offset: must be a whole"),
+        (["--prepare-stems", "--stem-dirs", "x", "--augment", "-1"], "--augment: must be a whole number >= 0"),
+        (["--make-song-clips", "c", "--songs", "x", "--paired", "-1"], "--paired: must be a whole number >= 0"),
+        (
+            ["--make-song-clips", "c", "--songs", "x", "--paired", "0", "--drum-level", "nan", "0"],
+            "--drum-level: must be a finite number, got nan",
+        ),
+        (["--train", "--stem-dirs", "x", "--arch", "drnn", "--batch-size", "0"], "--batch-size: must be a whole"),
+        (["--train", "--stem-dirs", "x", "--arch", "drnn", "--epochs", "0"], "--epochs: must be a whole number >= 1"),
+        (["--train", "--stem-dirs", "x", "--arch", "drnn", "--learning-rate", "-1"], "--learning-rate: must be"),
+        (
+            ["--train", "--objective", "masks", "--stem-dirs", "x", "--val-dirs", "y", "--steps", "0"],
+            "--steps: must be a whole number >= 1, got 0",
         ),
     ],
 )

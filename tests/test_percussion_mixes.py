@@ -125,6 +125,12 @@ def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     assert "--stem-db: 'vocals=nan' is not NAME=DB" in capsys.readouterr().err
     assert main([str(tmp_path / "songs"), "--stem-db", "vocals=2"]) == 2
     assert "--stem-db: for --make-loud-drums only" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # before, NaN audio was written
+        main([str(tmp_path / "songs"), "--make-loud-drums", str(tmp_path / "o5"), "--drums-db", "nan"])
+    assert exit_.value.code == 2 and "--drums-db: must be a finite number, got nan" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "songs"), "--cores", "0"])
+    assert exit_.value.code == 2 and "--cores: must be a whole number >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "o5").exists()
 
 

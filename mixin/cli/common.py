@@ -43,6 +43,11 @@ def _number(text: str, ok: Callable[[float], bool], what: str) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: any finite number (a level in dB)."""
+    return _number(text, math.isfinite, "a finite number")
+
+
 def positive_float(text: str) -> float:
     """An argparse type: a finite number above zero."""
     return _number(text, lambda value: 0 < value < math.inf, "positive")
@@ -63,23 +68,25 @@ def dropout_rate(text: str) -> float:
     return _number(text, lambda value: 0 <= value < 1, "in [0, 1)")
 
 
-def whole_number(text: str) -> int:
-    """argparse type: an integer >= 0."""
+def _integer(text: str, least: int) -> int:
+    """``text`` as an integer of at least ``least``, else an argparse error saying so."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text}")
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, got {text}")
     return value
 
 
-def shift_count(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    value = whole_number(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
+def whole_number(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _integer(text, 0)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a count: tracks, steps, cores, a batch)."""
+    return _integer(text, 1)
 
 
 def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
@@ -179,7 +186,7 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     )
     p.add_argument(
         "--shifts",
-        type=shift_count,
+        type=positive_int,
         default=1,
         metavar="N",
         help="separate N times, the input delayed each time by another 1/N of a chunk (1 s for the CDAEs), and "

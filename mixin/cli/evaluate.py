@@ -9,7 +9,16 @@ from pathlib import Path
 
 from ..constants import EVAL_SYSTEMS as SYSTEMS
 from ..constants import LOUD_DRUMS_DB
-from .common import EXIT_OK, add_model_options, add_output_flags, progress_enabled, run, usage_error
+from .common import (
+    EXIT_OK,
+    add_model_options,
+    add_output_flags,
+    finite_float,
+    positive_int,
+    progress_enabled,
+    run,
+    usage_error,
+)
 
 PROG = "eval_mixin.py"
 
@@ -32,7 +41,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
     p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
     p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
-    p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--cores", type=positive_int, default=1, help="score this many tracks in parallel (default: 1)")
     p.add_argument(
         "--make-percussion-mixes",
         type=Path,
@@ -57,7 +66,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--drums-db",
-        type=float,
+        type=finite_float,
         default=LOUD_DRUMS_DB,
         metavar="DB",
         help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})",

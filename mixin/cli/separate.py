@@ -21,6 +21,7 @@ from .common import (
     load_separator_from,
     non_negative_float,
     positive_float,
+    positive_int,
     progress_enabled,
     report,
     run,
@@ -75,7 +76,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_int,
         default=BATCH_CHUNKS,
         metavar="CHUNKS",
         help=f"chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, ~100 MiB "
@@ -100,8 +101,6 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
     if not 0 <= args.crossfade < CHUNK_SIZE // 2:
         return usage_error(f"--crossfade must be in [0, {CHUNK_SIZE // 2}), got {args.crossfade}")
-    if args.batch_size < 1:
-        return usage_error("--batch-size must be at least 1")
     if args.plot:
         import importlib.util
 

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from .common import EXIT_OK, add_output_flags, positive_float, progress_enabled, run
+from .common import EXIT_OK, add_output_flags, positive_float, positive_int, progress_enabled, run
 
 PROG = "mixin sweep-mask-power"
 POWERS = "0.5,0.75,1,1.5,2"
@@ -35,7 +35,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help="the CDAEs (default: the shipped ones)")
     p.add_argument("--powers", type=powers, default=powers(POWERS), help=f"comma-separated (default: {POWERS})")
     p.add_argument("--out", type=Path, default=Path("mask-power"), help="report directory (default: mask-power/)")
-    p.add_argument("--cores", type=int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--cores", type=positive_int, default=1, help="score this many tracks in parallel (default: 1)")
     add_output_flags(p, quiet="no progress bars (the table is still printed)")
     return p
 

@@ -17,11 +17,14 @@ from .common import (
     EXIT_OK,
     add_output_flags,
     dropout_rate,
+    finite_float,
     fraction,
     non_negative_float,
     positive_float,
+    positive_int,
     progress_enabled,
     run,
+    whole_number,
 )
 
 PROG = "train_util.py"
@@ -112,7 +115,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
 
     ren = p.add_argument_group("--render-stems")
-    ren.add_argument("--tracks", type=int, default=10, help="tracks to render (default: 10)")
+    ren.add_argument("--tracks", type=positive_int, default=10, help="tracks to render (default: 10)")
     ren.add_argument(
         "--render-split",
         choices=SPLITS,
@@ -125,7 +128,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         metavar="DIR",
         help="MIR-1K-style clips whose right channel is sung over the tracks (also --make-song-clips)",
     )
-    ren.add_argument("--max-seconds", type=float, metavar="S", help="cut rendered tracks to at most S seconds")
+    ren.add_argument("--max-seconds", type=positive_float, metavar="S", help="cut rendered tracks to at most S seconds")
     ren.add_argument("--render-seed", type=int, default=0, help="seed of the per-track variations (default: 0)")
     ren.add_argument("--dry", action="store_true", help="no stereo placement, EQ, compression or reverb on the parts")
 
@@ -140,7 +143,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     clips.add_argument(
         "--paired",
-        type=int,
+        type=whole_number,
         default=100,
         metavar="N",
         help="clips of a random --voices voice over a random stretch of accompaniment (default: 100)",
@@ -155,7 +158,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     clips.add_argument(
         "--loop-clips",
-        type=int,
+        type=whole_number,
         default=0,
         metavar="N",
         help="clips of a random --voices voice over a random --loops loop alone (default: 0)",
@@ -164,11 +167,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     prep = p.add_argument_group("--prepare-stems")
     prep.add_argument("--stem-dirs", type=Path, nargs="+", metavar="DIR", help="folders of tracks (see below)")
     prep.add_argument(
-        "--segment-duration", type=float, default=30.0, metavar="S", help="segment length in seconds (default: 30)"
+        "--segment-duration",
+        type=positive_float,
+        default=30.0,
+        metavar="S",
+        help="segment length in seconds (default: 30)",
     )
-    prep.add_argument("--segment-offset", type=int, default=0, metavar="N", help="skip each track's first N segments")
-    prep.add_argument("--segment-limit", type=int, metavar="N", help="stop before segment N of each track")
-    prep.add_argument("--track-limit", type=int, metavar="N", help="use the first N tracks only")
+    prep.add_argument(
+        "--segment-offset", type=whole_number, default=0, metavar="N", help="skip each track's first N segments"
+    )
+    prep.add_argument("--segment-limit", type=positive_int, metavar="N", help="stop before segment N of each track")
+    prep.add_argument("--track-limit", type=positive_int, metavar="N", help="use the first N tracks only")
     prep.add_argument(
         "--layout",
         choices=("auto", "multitrack", "mir1k"),
@@ -177,7 +186,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     prep.add_argument(
         "--augment",
-        type=int,
+        type=whole_number,
         default=0,
         metavar="N",
         help="N extra copies of each segment: random gain per source, a source swapped in from another "
@@ -217,16 +226,18 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="--objective masks: start from the CDAEs of this model directory (e.g. pretrained-models) "
         "instead of from scratch",
     )
-    tr.add_argument("--steps", type=int, help=f"--objective masks: training steps in all ({_default('steps')})")
+    tr.add_argument(
+        "--steps", type=positive_int, help=f"--objective masks: training steps in all ({_default('steps')})"
+    )
     tr.add_argument(
         "--eval-every",
-        type=int,
+        type=positive_int,
         metavar="N",
         help=f"--objective masks: score --val-dirs every N steps ({_default('eval_every')})",
     )
     tr.add_argument(
         "--drum-level",
-        type=float,
+        type=finite_float,
         nargs=2,
         metavar=("LOW", "HIGH"),
         help="--objective masks, --make-song-clips: draw the drums' level against the rest of each example "
@@ -258,13 +269,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="--objective masks: processes drawing training batches (mixing stems, NSGT) while the "
         f"models learn; 1: one background thread ({_default('workers')})",
     )
-    tr.add_argument("--epochs", type=int, help=f"at most this many epochs ({_default('epochs')})")
-    tr.add_argument("--batch-size", type=int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})")
+    tr.add_argument("--epochs", type=positive_int, help=f"at most this many epochs ({_default('epochs')})")
+    tr.add_argument(
+        "--batch-size", type=positive_int, help=f"chunks (drnn: sequences) per batch ({_default('batch_size')})"
+    )
     tr.add_argument(
         "--sources",
         default=",".join(CDAE_SOURCES),
@@ -272,12 +285,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--patience",
-        type=int,
+        type=whole_number,
         help=f"stop after this many epochs without a better validation loss ({_default('patience')})",
     )
     tr.add_argument(
         "--learning-rate",
-        type=float,
+        type=positive_float,
         help=f"Adam's learning rate (default: {LEARNING_RATE:g}; with --resume, the checkpoint's unless given)",
     )
     tr.add_argument(
@@ -387,9 +400,6 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         parser.error("--make-song-clips needs --songs")
     if args.make_song_clips and (args.paired or args.loop_clips) and not args.voices:
         parser.error("--make-song-clips needs --voices (or --paired 0 and --loop-clips 0)")
-    for flag, value in (("--paired", args.paired), ("--loop-clips", args.loop_clips)):
-        if value < 0:
-            parser.error(f"{flag} must be 0 or more, not {value}")
     if args.loop_clips and not args.loops:
         parser.error("--loop-clips needs --loops")
     if args.prepare_stems and not args.stem_dirs:
@@ -423,8 +433,6 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         parser.error("--val-chain: for --objective masks only")
     if args.workers is not None and not masks:
         parser.error("--workers: for --objective masks only")
-    if args.workers is not None and args.workers < 1:
-        parser.error(f"--workers: at least 1, got {args.workers}")
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
