@@ -47,12 +47,16 @@ def run(*args: str) -> str:
 
 
 def main() -> int:
+    from mixin.cli.common import positive_float, positive_int
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--delete", action="store_true", help="delete ./data, ./model and ./logdir first")
-    p.add_argument("--tracks", type=int, default=4, help="synthetic tracks when STEM_DIR is unset (default: 4)")
-    p.add_argument("--segment-duration", type=float, default=2.0, help="default: 2")
-    p.add_argument("--track-limit", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument(
+        "--tracks", type=positive_int, default=4, help="synthetic tracks when STEM_DIR is unset (default: 4)"
+    )
+    p.add_argument("--segment-duration", type=positive_float, default=2.0, help="default: 2")
+    p.add_argument("--track-limit", type=positive_int, default=None)
+    p.add_argument("--epochs", type=positive_int, default=2)
     args = p.parse_args()
 
     import numpy as np
