@@ -39,6 +39,8 @@ def output_paths(path: Path, outdir: Path | None, sources: Iterable[str], fmt: s
 
 def check_writable(directory: Path) -> None:
     """Create ``directory`` if needed and make sure files can be written there."""
+    if directory.exists() and not directory.is_dir():
+        raise MixinError(directory, "is a file, not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -124,6 +124,25 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
 
 
 @pytest.mark.slow
+def test_eval_cli_refuses_what_it_cannot_score(tmp_path, capsys):
+    tracks = tmp_path / "tracks"
+    write_musdb_track(tracks / "song0", 1.0, seed=0)
+    assert main([str(tracks), "--systems", " , "]) == 2
+    assert "error: --systems: name at least one of mixin, mixture, hpss, oracle" in capsys.readouterr().err
+    assert main([str(tracks), "--layout", "mir1k", "--systems", "hpss", "-q"]) == 1  # before: an empty report
+    assert f"error: {tracks}: no audio clips in it (--layout mir1k" in capsys.readouterr().err
+    report = tmp_path / "report"
+    report.write_text("a file")
+    assert main([str(tracks), "--systems", "hpss", "--out", str(report), "-q"]) == 1  # before: a traceback
+    assert capsys.readouterr().err == f"error: {report}: is a file, not a directory\n"
+    empty = tmp_path / "est"
+    empty.mkdir()
+    out = tmp_path / "out"
+    assert main([str(tracks), "--systems", "", "--estimates-dir", str(empty), "--out", str(out), "-q"]) == 1
+    assert f"error: {tracks}: nothing scored: every track or system was skipped" in capsys.readouterr().err
+    assert not (out / "results.json").exists()
+
+
 def test_silent_reference_reported(tmp_path):
     tracks = tmp_path / "t"
     write_musdb_track(tracks / "quiet", 2.0, seed=1)

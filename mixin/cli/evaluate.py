@@ -99,6 +99,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in args.systems if s not in SYSTEMS]
+    if not args.systems and args.estimates_dir is None:
+        return usage_error(f"--systems: name at least one of {', '.join(SYSTEMS)}")
     if unknown:
         return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
     if args.make_percussion_mixes and args.make_loud_drums:
@@ -162,6 +164,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..evaluation.report import write_report
     from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
+    from ..files import check_writable
     from .common import load_separator_from
 
     if args.estimates_dir is not None:
@@ -169,6 +172,7 @@ def evaluate(args: argparse.Namespace) -> int:
             raise MixinError(args.estimates_dir, "estimates directory not found")
         args.systems.append(args.estimates_name)
     tracks = load_tracks(args.tracks_dir, args.layout)
+    check_writable(args.out)  # before minutes of scoring, not after
     separator = load_separator_from(args) if "mixin" in args.systems else None
     if separator is not None and tuple(separator.sources) == VOICE_SOURCES:
         tracks = [as_voice_pair(t) for t in tracks]  # every system scored on vocal/accompaniment
@@ -182,6 +186,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if s.skipped:
             print(f"skipped {s.track} ({s.system}): {s.skipped}", file=sys.stderr)
     summary = summarise(scores)
+    if not any(summary.values()):
+        raise MixinError(args.tracks_dir, "nothing scored: every track or system was skipped")
     write_report(args.out, scores, summary, skipped_tracks)
     if not args.quiet:
         print((args.out / "results.md").read_text())

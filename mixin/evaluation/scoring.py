@@ -129,6 +129,8 @@ def load_tracks(tracks_dir: Path, layout: str = "auto", names: Collection[str] |
     wanted = (lambda p: True) if names is None else (lambda p: p.name in names or p.stem in names)
     folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir() and wanted(p))
     clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and wanted(p))
+    if layout == "mir1k" and not clips:
+        raise MixinError(tracks_dir, "no audio clips in it (--layout mir1k: stereo clips, voice right)")
     if layout == "mir1k" or (layout == "auto" and clips and not folders):
         return [clip_track(p) for p in clips]
     if folders:
