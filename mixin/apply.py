@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -302,6 +303,15 @@ def stream_shifted(
             yield sum(q.take(ready) for q in queues) * np.float32(1 / shifts)
 
 
+def check_rate(sample_rate: Any) -> int:
+    """``sample_rate`` as an int, or a ValueError: a whole number of Hz above 0 (44100.0 will do,
+    44100.5 and ``True`` will not)."""
+    if isinstance(sample_rate, numbers.Real) and not isinstance(sample_rate, bool):
+        if math.isfinite(sample_rate) and sample_rate >= 1 and float(sample_rate).is_integer():
+            return int(sample_rate)
+    raise ValueError(f"sample_rate must be a whole number of Hz above 0, got {sample_rate!r}")
+
+
 class ChunkedSeparator:
     """What every architecture shares: audio at any rate and channel count in, stems out,
     through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
@@ -357,6 +367,7 @@ class ChunkedSeparator:
         ``executor``: where the chunks are separated (default: the models' shared thread). With
         ``shifts`` above 1, the mean of that many runs of the whole separation, delayed by
         fractions of a chunk (:func:`stream_shifted`)."""
+        sample_rate = check_rate(sample_rate)
         if self.shifts == 1:
             return self._stream_once(blocks, sample_rate, channels, executor)
         period = max(1, round(self.chunk_size * sample_rate / self.model_rate))
@@ -426,6 +437,11 @@ class ChunkedSeparator:
         frames = audio[:, None] if mono else audio
         if frames.ndim != 2 or len(frames) == 0:
             raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
+        if frames.shape[1] > max(len(frames), 2):
+            raise ValueError(
+                f"audio of shape {audio.shape} has more channels than samples: it must be (samples, channels) "
+                "(channels first? pass audio.T)"
+            )
         if not np.isfinite(frames).all():
             raise ValueError("audio contains NaN or infinite samples")
         stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]

@@ -99,6 +99,18 @@ def test_nan_input_refused(separator):
         separator.separate(x, 44100)
 
 
+def test_bad_rates_and_channels_first_audio_refused(separator):
+    x = np.zeros((4410, 2), dtype=np.float32)
+    for rate in (0, 44100.5, True, -8000):  # before: 0 failed on "overlap", 44100.5 ran
+        with pytest.raises(ValueError, match=f"sample_rate must be a whole number of Hz above 0, got {rate!r}"):
+            separator.separate(x, rate)
+    assert separator.separate(x, 22050.0)["vocal"].shape == x.shape
+    assert separator.separate(x, np.int64(22050))["vocal"].shape == x.shape
+    with pytest.raises(ValueError, match=r"shape \(2, 4410\) has more channels than samples.*audio\.T"):
+        separator.separate(x.T, 44100)  # before: 4410 channels of 2 samples
+    assert separator.separate(x[:1], 44100)["vocal"].shape == (1, 2)
+
+
 def test_missing_model_file(model_dir, tmp_path):
     for name in ("config.json", "model_harmonic.h5", "model_percussive.h5"):
         (tmp_path / name).write_bytes((model_dir / name).read_bytes())
