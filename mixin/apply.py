@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ import numpy as np
 from .audio import Resampler
 from .constants import BATCH_CHUNKS
 from .errors import MixinError
-from .registry import is_whole_number
+from .registry import is_number, is_whole_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import Executor, Future
@@ -306,9 +305,8 @@ def stream_shifted(
 def check_rate(sample_rate: Any) -> int:
     """``sample_rate`` as an int, or a ValueError: a whole number of Hz above 0 (44100.0 will do,
     44100.5 and ``True`` will not)."""
-    if isinstance(sample_rate, numbers.Real) and not isinstance(sample_rate, bool):
-        if math.isfinite(sample_rate) and sample_rate >= 1 and float(sample_rate).is_integer():
-            return int(sample_rate)
+    if is_number(sample_rate) and sample_rate >= 1 and float(sample_rate).is_integer():
+        return int(sample_rate)
     raise ValueError(f"sample_rate must be a whole number of Hz above 0, got {sample_rate!r}")
 
 
