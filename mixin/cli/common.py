@@ -71,10 +71,10 @@ def dropout_rate(text: str) -> float:
 def _integer(text: str, least: int) -> int:
     """``text`` as an integer of at least ``least``, else an argparse error saying so."""
     try:
-        value = int(text)
+        value: int | None = int(text)
     except ValueError:
-        value = least - 1
-    if value < least:
+        value = None
+    if value is None or value < least:
         raise argparse.ArgumentTypeError(f"must be a whole number >= {least}, got {text}")
     return value
 
