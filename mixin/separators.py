@@ -54,7 +54,8 @@ class Separator(ChunkedSeparator):
     """MiXiN's separator: one CDAE magnitude model per source on the Bark NSGT.
 
     ``mode="wiener"`` (default) shares the mix's coefficients out with soft masks, so the stems
-    sum to the mix; ``mode="single"`` inverts each model's magnitude with the mix's phase.
+    sum to the mix; ``mode="single"`` inverts each model's magnitude (in the mix's units, also for
+    normalised input) with the mix's phase.
     ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
     ``gains`` scale each source's model output first (calibration, see ``mixin.training.calibrate``).
     ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
@@ -113,8 +114,6 @@ class Separator(ChunkedSeparator):
             raise ValueError("at least one model is needed")
         if model_input not in MODEL_INPUTS:
             raise ValueError(f"model_input must be one of {MODEL_INPUTS}, not {model_input!r}")
-        if mode == "single" and model_input != "magnitude":
-            raise ValueError("mixture-phase mode needs models that estimate magnitudes of the mix as it is")
         self.models = dict(models)
         self.sources: tuple[str, ...] = tuple(self.models)
         self.mode = mode
@@ -215,10 +214,6 @@ class Separator(ChunkedSeparator):
         if mwf_vocal and mwf_iterations == 0:
             raise MixinError(None, "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0")
 
-        if single_model and config.input != "magnitude":
-            raise MixinError(
-                directory, "--single-model needs models fed the mix's own magnitudes; these get normalised input"
-            )
         sources: Sequence[str] = config.sources
         if instrumental:
             sources = [s for s in sources if s in INSTRUMENTAL_SOURCES]
@@ -378,6 +373,9 @@ class Separator(ChunkedSeparator):
         mags = np.abs(coefs).reshape(n * channels, *self.transform.shape)
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
         if self.mode == "single":
+            if self.model_input == "normalised":  # back from the models' units to the mix's
+                level = mags.mean(axis=(-2, -1)).reshape(n, channels, 1, 1) + np.float32(INPUT_EPS)
+                estimates = estimates * (level / np.float32(self.input_level))
             return self.transform.inverse(with_mixture_phase(estimates, coefs), threads=threads)
         masks = wiener_masks(estimates, self.mask_power)
         # All but the last stem from their masks; the last is the rest, so the sum is exact.

@@ -282,7 +282,9 @@ def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
+def test_single_model_stems_of_mask_trained_models_follow_the_mix_level(stems_dir, tmp_path):
+    """Models fed normalised input answer in their own units; --single-model takes their
+    magnitudes back to the mix's, so a mix 10 times louder gives stems 10 times louder."""
     from mixin.separators import Separator
 
     train_joint(
@@ -292,8 +294,12 @@ def test_single_model_refused_for_mask_trained_models(stems_dir, tmp_path):
         [stems_dir],
         JointSettings(steps=1, eval_every=1, batch_size=1),
     )
-    with pytest.raises(MixinError, match="single-model"):
-        Separator.from_pretrained(tmp_path / "model", single_model=True)
+    single = Separator.from_pretrained(tmp_path / "model", single_model=True)
+    assert single.model_input == "normalised"
+    x = np.random.default_rng(8).standard_normal((1, 2, 44032)).astype(np.float32) * 0.1
+    quiet, loud = single.separate_chunks(x), single.separate_chunks(10 * x)
+    assert np.sqrt(np.mean(quiet**2)) > 1e-3  # not silence
+    np.testing.assert_allclose(loud, 10 * quiet, rtol=0, atol=1e-3 * np.abs(loud).max())
 
 
 def test_initial_models_fold_calibrated_gains(model_dir, tmp_path):
