@@ -7,6 +7,7 @@ ffmpeg when it is installed (:mod:`mixin.ffmpeg`).
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -75,9 +76,60 @@ def probe(path: str | Path) -> AudioInfo:
     except Exception as exc:  # libsndfile's messages are one line already
         rate, channels, frames = _probe_with_ffmpeg(path, exc)
         decoder = "ffmpeg"
+    else:
+        if frames >= UNKNOWN_LENGTH or (info.format == "MP3" and not _mp3_length_recorded(path)):
+            frames, decoder = _count_unrecorded(path, info.format)
     if frames <= 0:
         raise MixinError(path, "contains no samples")
     return AudioInfo(path, int(rate), int(channels), int(frames), decoder)
+
+
+UNKNOWN_LENGTH = 1 << 62
+"""Frame counts from here up are libsndfile's "unknown" (2**63 - 1: a FLAC written to a pipe)."""
+
+
+def _mp3_length_recorded(path: Path) -> bool:
+    """Whether an MP3 records its length: a Xing, Info or VBRI header in its first frame. Without
+    one, libsndfile guesses the length from the first frame's bit rate, which falls short of a
+    variable-rate file's end (and libsndfile reads no further) or past a constant-rate one's."""
+    with open(path, "rb") as f:
+        head = f.read(10)
+        start = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # an ID3v2 tag first: its size is synchsafe
+            size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+            start = 10 + size + (10 if head[5] & 0x10 else 0)
+        f.seek(start)
+        data = f.read(1 << 16)
+    for i in range(len(data) - 1):
+        if data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0:  # the first frame's sync word
+            frame = data[i : i + 200]
+            return any(tag in frame for tag in (b"Xing", b"Info", b"VBRI"))
+    return False
+
+
+def _count_unrecorded(path: Path, fmt: str) -> tuple[int, str]:
+    """(samples, decoder) of a file whose header does not record its length: ffmpeg's exact
+    count where it is installed; else an MP3 counted by libsndfile (exact at a constant bit rate;
+    a variable-rate one it reads only as far as its guess), and a FLAC refused."""
+    from . import ffmpeg
+
+    if ffmpeg.binary() is not None:
+        try:
+            return ffmpeg.probe(path)[2], "ffmpeg"
+        except ffmpeg.FFmpegError as exc:
+            raise MixinError(path, f"cannot read audio (ffmpeg: {exc})") from None
+    if fmt != "MP3":
+        raise MixinError(
+            path, f"cannot read audio: its header records no length (written to a pipe?); {ffmpeg.INSTALL_HINT}"
+        )
+    count = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            while n := len(f.read(READ_BLOCK, dtype="float32", always_2d=True)):
+                count += n
+    except Exception as exc:
+        raise MixinError(path, f"cannot decode audio ({_first_line(exc)})") from None
+    return count, "soundfile"
 
 
 def _soundfile_reads(path: Path) -> bool:
@@ -169,6 +221,10 @@ def read_blocks(info: AudioInfo, blocksize: int, start: int = 0, frames: int | N
         raise MixinError(info.path, f"file ends at sample {pos}, header says {info.frames}")
 
 
+FLAC_MAX_RATE = 655350
+"""The highest sample rate libsndfile writes to FLAC (and at most eight channels)."""
+
+
 def check_output_format(path: Path, fmt: str, sample_rate: int, channels: int) -> None:
     """A one-line :class:`MixinError` if ``fmt`` cannot hold audio of this rate and channel count."""
     if fmt == "mp3" and (sample_rate not in MP3_RATES or channels > 2):
@@ -176,6 +232,12 @@ def check_output_format(path: Path, fmt: str, sample_rate: int, channels: int) -
             path,
             f"MP3 holds 1 or 2 channels at 8 to 48 kHz; this is {channels} channel(s) at {sample_rate} Hz "
             "(use --format wav or flac)",
+        )
+    if fmt == "flac" and (sample_rate > FLAC_MAX_RATE or channels > 8):
+        raise MixinError(
+            path,
+            f"FLAC holds up to 8 channels at up to {FLAC_MAX_RATE} Hz; this is {channels} channel(s) at "
+            f"{sample_rate} Hz (use --format wav)",
         )
 
 
@@ -208,11 +270,20 @@ class Resampler:
                 yield tail
 
 
+NAME_MAX = 255
+"""Bytes a file name may hold on the usual file systems (ext4, XFS, APFS, NTFS in UTF-16 units)."""
+
+
 def temporary_beside(target: Path, suffix: str = "") -> Path:
     """A new empty file next to ``target`` (same file system, so ``os.replace`` is atomic),
-    hidden, ending in ``.part`` plus ``suffix``, with the permissions a plain ``open`` gives."""
+    hidden, ending in ``.part`` plus ``suffix``, with the permissions a plain ``open`` gives.
+
+    Its name starts with ``target``'s, shortened where needed so that a target whose own name
+    is near the file system's limit still gets one."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=target.parent)
+    room = NAME_MAX - len(f"..XXXXXXXX.part{suffix}".encode())
+    stem = target.name.encode()[:room].decode(errors="ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part" + suffix, dir=target.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -229,12 +300,66 @@ def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:
     return np.pad(out, ((0, max(0, n - len(out))), (0, 0)))[:n]
 
 
+WAV_LIMIT = 0xFFFFFFFF - (1 << 16)
+"""Bytes of samples a RIFF WAV file can hold (its sizes are 32-bit; room kept for the header)."""
+
+
+def container(fmt: str, frames: int, channels: int) -> str:
+    """The libsndfile format for an output: RF64 (the EBU's 64-bit WAV) for float WAV over 4 GiB,
+    which plain WAV cannot hold, else ``fmt`` itself."""
+    if fmt == "wav" and frames * channels * 4 > WAV_LIMIT:
+        return "RF64"
+    return fmt.upper()
+
+
+class _PartFile:
+    """The temporary file as libsndfile writes it (soundfile's virtual I/O): a failed write
+    (a full disk, a quota) is kept here, since libsndfile's FLAC and MP3 encoders drop it."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "r+b", buffering=0)  # noqa: SIM115 (closed by close())
+        self.error: OSError | None = None
+
+    def _write(self, data: memoryview) -> int:
+        return self._file.write(data)
+
+    def write(self, data: bytes) -> int:
+        view, done = memoryview(data), 0
+        while done < len(view) and self.error is None:
+            try:
+                n = self._write(view[done:])
+            except OSError as exc:
+                self.error = exc
+                break
+            if not n:
+                self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done += n or 0
+        return done
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.error = self.error or exc
+
+
 class AtomicAudioWriter:
     """Write an audio file under a temporary name beside it; rename on :meth:`commit`.
 
     Exactly ``frames`` samples are written (padding or trimming the last block), so an output
-    has the input's length whatever the resampler's rounding. On :meth:`abort`, or leaving a
-    ``with`` block by an exception, the temporary file is removed and nothing else is touched.
+    has the input's length whatever the resampler's rounding. A failed write (a full disk) is an
+    ``OSError`` from :meth:`write` or :meth:`finish`, never a truncated file put in place. On
+    :meth:`abort`, or leaving a ``with`` block by an exception, the temporary file is removed and
+    nothing else is touched.
     """
 
     def __init__(self, path: Path, sample_rate: int, channels: int, frames: int, fmt: str) -> None:
@@ -244,32 +369,65 @@ class AtomicAudioWriter:
         self.subtype = OUTPUT_SUBTYPES[fmt]
         self._tmp = temporary_beside(self.path)
         try:
+            self._part = _PartFile(self._tmp)
             self._file = sf.SoundFile(
-                str(self._tmp), "w", samplerate=sample_rate, channels=channels, format=fmt.upper(), subtype=self.subtype
+                self._part,
+                "w",
+                samplerate=sample_rate,
+                channels=channels,
+                format=container(fmt, frames, channels),
+                subtype=self.subtype,
             )
-        except Exception:
+        except BaseException:
             self._tmp.unlink(missing_ok=True)
             raise
+        self._finished = False
+
+    def _check(self) -> None:
+        if self._part.error is not None:
+            raise self._part.error
 
     def write(self, block: np.ndarray) -> None:
         block = block[: self.frames - self.written]
         if self.subtype != "FLOAT":  # integer and lossy formats hold [-1, 1]
             block = np.clip(block, -1.0, 1.0)
-        self._file.write(block)
+        try:
+            self._file.write(block)
+        except (sf.SoundFileRuntimeError, AssertionError):  # soundfile asserts a short write away
+            self._check()  # the cause behind libsndfile's "System error."
+            raise
+        self._check()
         self.written += len(block)
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
+        """Pad to ``frames``, close the file and check that every byte reached it; the file
+        stays under its temporary name until :meth:`rename`."""
         if self.written < self.frames:
-            channels = self._file.channels
-            self._file.write(np.zeros((self.frames - self.written, channels), dtype=np.float32))
-            self.written = self.frames
+            self.write(np.zeros((self.frames - self.written, self._file.channels), dtype=np.float32))
         self._file.close()
+        self._part.close()
+        self._check()
+        self._finished = True
+
+    def rename(self) -> Path:
+        """Put the finished file in place."""
+        if not self._finished:
+            raise RuntimeError("finish() the file before renaming it")
         os.replace(self._tmp, self.path)
         return self.path
 
+    def commit(self) -> Path:
+        """:meth:`finish`, then :meth:`rename`."""
+        self.finish()
+        return self.rename()
+
     def abort(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()
+            except Exception:  # noqa: S110 (the file is being thrown away)
+                pass
+        self._part.close()
         self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicAudioWriter:
@@ -278,7 +436,7 @@ class AtomicAudioWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._tmp.exists():  # not committed: an exception, or the caller gave up
+        if self._tmp.exists():  # not put in place: an exception, or the caller gave up
             self.abort()
 
 

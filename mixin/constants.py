@@ -45,6 +45,10 @@ EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 """What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);
 another separator's estimates on disk join under a name of their own."""
 
+MIN_RATE = 1000
+"""The lowest input sample rate separated (Hz): below it nothing of music's range is left, and the
+later stages' windows of a few samples break down."""
+
 INPUT_EPS = 1e-4
 """Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -50 dB
 below a typical song's mean): silence stays silence instead of amplified noise."""

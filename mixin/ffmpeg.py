@@ -92,6 +92,8 @@ def _decoding(path: Path) -> Iterator[tuple[IO[bytes], int, int]]:
             proc.wait()
             errors.seek(0)
             lines = errors.read().decode(errors="replace").strip().splitlines()
+            if any("matches no streams" in line for line in lines):  # -map 0:a:0 in a file without audio
+                return FFmpegError("no audio stream")
             return FFmpegError(lines[-1].removeprefix(f"file:{path}: ") if lines else default)
 
         try:

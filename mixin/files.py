@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ import soundfile as sf
 
 from .apply import ChunkedSeparator
 from .audio import AtomicAudioWriter, check_output_format, probe, read_blocks
+from .constants import MIN_RATE, OUTPUT_SUBTYPES
 from .errors import MixinError
 from .progress import progress_bar
 
@@ -67,7 +69,13 @@ def separate_file(
     """
     start_time = time.perf_counter()
     path = Path(path)
+    if fmt not in OUTPUT_SUBTYPES:
+        raise MixinError(None, f"output format must be one of {', '.join(OUTPUT_SUBTYPES)}, not {fmt!r}")
+    if not math.isfinite(offset) or (duration is not None and math.isnan(duration)):
+        raise MixinError(path, f"offset and duration must be numbers of seconds, got {offset} and {duration}")
     info = probe(path)
+    if info.sample_rate < MIN_RATE:
+        raise MixinError(path, f"sample rate {info.sample_rate} Hz is too low to separate (at least {MIN_RATE} Hz)")
     start = int(round(offset * info.sample_rate))
     if offset < 0 or start >= info.frames:
         raise MixinError(path, f"offset {offset:g} s is outside the file ({info.duration:.2f} s)")
@@ -75,16 +83,22 @@ def separate_file(
     if duration is not None:
         if duration <= 0:
             raise MixinError(path, f"duration must be positive, got {duration:g}")
-        frames = min(frames, int(round(duration * info.sample_rate)))
+        if duration * info.sample_rate < frames:
+            frames = int(round(duration * info.sample_rate))
+        if frames == 0:
+            raise MixinError(path, f"duration {duration:g} s is less than one sample at {info.sample_rate} Hz")
     check_output_format(path, fmt, info.sample_rate, info.channels)
     outputs = output_paths(path, outdir, separator.sources, fmt)
     resolved = path.resolve()
     for out in outputs.values():
         if out.resolve() == resolved:
             raise MixinError(out, "output would overwrite the input")
+        if out.is_dir():
+            raise MixinError(out, "output is a directory")
         if out.exists() and not force:
             raise MixinError(out, "already exists (use --force to overwrite)")
-    check_writable(next(iter(outputs.values())).parent)
+    where = next(iter(outputs.values())).parent
+    check_writable(where)
 
     bar = progress_bar(progress, total=frames, unit="sample", unit_scale=True, desc=path.name)
     blocks = read_blocks(info, READ_BLOCK, start, frames)
@@ -98,11 +112,12 @@ def separate_file(
                 for s, stem in zip(separator.sources, stems, strict=True):
                     writers[s].write(stem)
                 bar.update(min(stems.shape[1], frames - bar.n))
+            for writer in writers.values():  # every stem complete before any is put in place
+                writer.finish()
+            for writer in writers.values():
+                writer.rename()
         except (OSError, sf.SoundFileRuntimeError) as exc:
-            where = next(iter(outputs.values())).parent
             raise MixinError(where, f"cannot write output ({getattr(exc, 'strerror', None) or exc})") from None
         finally:
             bar.close()
-        for writer in writers.values():
-            writer.commit()
     return FileResult(path, start, frames, outputs, frames / info.sample_rate, time.perf_counter() - start_time)

@@ -132,6 +132,122 @@ def test_one_call_never_overwrites_its_own_outputs(tmp_path, model_dir, capsys):
     assert sf.info(str(tmp_path / "a" / "song_vocal.wav")).frames == 8820
 
 
+def test_force_never_overwrites_another_input(tmp_path, model_dir, capsys):
+    song = write_audio(tmp_path / "a.wav", noise(0.2, 44100, 1))
+    other = write_audio(tmp_path / "a_vocal.wav", noise(0.3, 44100, 1, seed=2), subtype="PCM_24")
+    before = other.read_bytes()
+    code, err = run([song, other, "--force"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {song}: its stem a_vocal.wav would overwrite {other}, an input of this call: give it another --outdir"
+    ]
+    assert other.read_bytes() == before  # still the input: separated from its own samples
+    assert sf.info(str(tmp_path / "a_vocal_vocal.wav")).frames == 13230
+
+
+def test_a_failed_write_leaves_earlier_stems_in_place(tmp_path, model_dir, capsys, monkeypatch):
+    """A full disk: libsndfile's FLAC and MP3 encoders drop write errors, so the temporary file
+    keeps them; no truncated stem replaces an earlier one, and nothing is left behind."""
+    import errno
+
+    from mixin import audio
+
+    src = write_audio(tmp_path / "s.wav", noise(1.0, 44100, 2))
+    for fmt in ("flac", "mp3", "wav"):
+        earlier = {s: tmp_path / f"s_{s}.{fmt}" for s in ("harmonic", "percussive", "vocal")}
+        for path in earlier.values():
+            path.write_bytes(b"earlier stem")
+        written = [0]
+        real_write = audio._PartFile._write
+
+        def full_disk(self, data, written=written, real_write=real_write):
+            written[0] += len(data)
+            if written[0] > 20000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real_write(self, data)
+
+        monkeypatch.setattr(audio._PartFile, "_write", full_disk)
+        code, err = run([src, "--format", fmt, "--force"], model_dir, capsys)
+        assert code == 1
+        assert error_lines(err) == [f"error: {tmp_path}: cannot write output (No space left on device)"], fmt
+        assert all(path.read_bytes() == b"earlier stem" for path in earlier.values()), fmt
+        assert not list(tmp_path.glob(".*part")), fmt
+        monkeypatch.undo()
+
+
+def test_no_stem_is_put_in_place_unless_all_can_be(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    (tmp_path / "s_harmonic.wav").write_bytes(b"earlier stem")
+    (tmp_path / "s_percussive.wav").mkdir()
+    code, err = run([src, "--force"], model_dir, capsys)
+    assert code == 1 and error_lines(err) == [f"error: {tmp_path / 's_percussive.wav'}: output is a directory"]
+    assert (tmp_path / "s_harmonic.wav").read_bytes() == b"earlier stem"
+
+
+def test_names_near_the_file_systems_limit(tmp_path, model_dir, capsys):
+    """The stems' names fit in 255 bytes, so their temporary names must too."""
+    src = write_audio(tmp_path / ("n" * 228 + ".wav"), noise(0.2, 44100, 1))
+    code, err = run([src], model_dir, capsys)
+    assert code == 0, err
+    assert sf.info(str(tmp_path / ("n" * 228 + "_percussive.wav"))).frames == 8820
+
+
+def test_too_little_to_separate(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    code, err = run([src, "--duration", "0.00001"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [f"error: {src}: duration 1e-05 s is less than one sample at 44100 Hz"]
+    slow = write_audio(tmp_path / "slow.wav", noise(2.0, 50, 1), 50)
+    code, err = run([slow], model_dir, capsys)  # before: a ZeroDivisionError
+    assert code == 1
+    assert error_lines(err) == [f"error: {slow}: sample rate 50 Hz is too low to separate (at least 1000 Hz)"]
+    assert not list(tmp_path.glob("s_*")) and not list(tmp_path.glob("slow_*"))
+
+
+def test_separate_file_checks_its_arguments(tmp_path, separator):
+    from mixin.errors import MixinError
+    from mixin.files import separate_file
+
+    src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
+    with pytest.raises(MixinError, match="^output format must be one of wav, flac, mp3, not 'ogg'$"):
+        separate_file(separator, src, fmt="ogg")
+    with pytest.raises(MixinError, match="offset and duration must be numbers of seconds, got 0.0 and nan"):
+        separate_file(separator, src, duration=float("nan"))
+    assert separate_file(separator, src, duration=float("inf")).frames == 8820  # to the end
+
+
+def test_flac_refuses_what_it_cannot_hold(tmp_path, model_dir, capsys):
+    src = write_audio(tmp_path / "nine.wav", noise(0.1, 8000, 9), 8000)
+    code, err = run([src, "--format", "flac"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {src}: FLAC holds up to 8 channels at up to 655350 Hz; this is 9 channel(s) at 8000 Hz "
+        "(use --format wav)"
+    ]
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path):
+    """A ``kill`` (or a scheduler's time limit) mid-file: exit 143, no temporary file left."""
+    import argparse
+    import os
+    import signal
+
+    from mixin.audio import AtomicAudioWriter
+    from mixin.cli.common import run as run_command
+
+    def killed_while_writing(args):
+        with AtomicAudioWriter(tmp_path / "s.wav", 44100, 1, 100, "wav") as writer:
+            writer.write(np.zeros((50, 1), np.float32))
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler interrupts this
+        return 0
+
+    previous = signal.getsignal(signal.SIGTERM)
+    code = run_command(killed_while_writing, argparse.Namespace(verbose=False))
+    assert code == 143 and not list(tmp_path.iterdir())
+    assert signal.getsignal(signal.SIGTERM) is previous
+
+
 def test_a_file_given_twice_is_separated_once(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "s.wav", noise(0.2, 44100, 1))
     code = main([str(src), str(tmp_path / "." / "s.wav"), "--pretrained-model-dir", str(model_dir)])

@@ -112,3 +112,57 @@ def test_mp3_refuses_what_it_cannot_hold(tmp_path, model_dir, capsys, rate, chan
         "(use --format wav or flac)"
     ]
     assert not list(tmp_path.glob("hi_*"))
+
+
+@needs_ffmpeg
+@pytest.mark.parametrize("codec", [["-b:a", "128k"], ["-q:a", "2"]], ids=["cbr", "vbr"])
+def test_mp3_without_a_length_header_is_read_whole(tmp_path, codec):
+    """Without a Xing/Info header libsndfile guesses an MP3's length from its first frame's bit
+    rate: past a constant-rate file's end (which it then called truncated), short of a
+    variable-rate one's (whose end it never read). ffmpeg counts it exactly."""
+    src = write_audio(tmp_path / "src.wav", noise(3.0, 44100, 2), 44100, subtype="FLOAT")
+    decoded, _ = encode(src, tmp_path / "bare.mp3", *codec, "-write_xing", "0")
+    assert sf.info(str(tmp_path / "bare.mp3")).frames != len(decoded)  # libsndfile's guess
+    info = probe(tmp_path / "bare.mp3")
+    assert (info.decoder, info.frames) == ("ffmpeg", len(decoded))
+    assert sum(len(b) for b in read_blocks(info, 4096)) == len(decoded)
+    tagged, _ = encode(src, tmp_path / "tagged.mp3", *codec)
+    assert probe(tmp_path / "tagged.mp3").decoder == "soundfile"  # its header is exact: libsndfile reads it
+
+
+@needs_ffmpeg
+def test_without_ffmpeg_a_constant_rate_mp3_is_counted(tmp_path, monkeypatch):
+    src = write_audio(tmp_path / "src.wav", noise(3.0, 44100, 2), 44100, subtype="FLOAT")
+    decoded, _ = encode(src, tmp_path / "bare.mp3", "-b:a", "128k", "-write_xing", "0")
+    monkeypatch.setattr(ffmpeg, "binary", lambda: None)
+    info = probe(tmp_path / "bare.mp3")
+    assert (info.decoder, info.frames) == ("soundfile", len(decoded))
+    assert sum(len(b) for b in read_blocks(info, 4096)) == len(decoded)
+
+
+@needs_ffmpeg
+def test_flac_written_to_a_pipe(tmp_path, model_dir, capsys, monkeypatch):
+    """A FLAC streamed to a pipe records no length (libsndfile says 2**63 - 1 and cannot read it)."""
+    src = write_audio(tmp_path / "src.wav", noise(1.0, 44100, 2), 44100, subtype="PCM_16")
+    with open(tmp_path / "piped.flac", "wb") as out:
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-f", "flac", "-"], stdout=out, check=True)
+    info = probe(tmp_path / "piped.flac")
+    assert (info.decoder, info.frames) == ("ffmpeg", 44100)
+    monkeypatch.setattr(ffmpeg, "binary", lambda: None)
+    code, err = run([tmp_path / "piped.flac"], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {tmp_path / 'piped.flac'}: cannot read audio: its header records no length (written to a pipe?); "
+        f"{ffmpeg.INSTALL_HINT}"
+    ]
+
+
+@needs_ffmpeg
+def test_a_video_without_sound(tmp_path, model_dir, capsys):
+    video = tmp_path / "silent-film.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=black:s=32x32:d=1", "-c:v", "mpeg4", str(video)],
+        check=True,
+    )
+    code, err = run([video], model_dir, capsys)
+    assert code == 1 and error_lines(err) == [f"error: {video}: cannot read audio (ffmpeg: no audio stream)"]

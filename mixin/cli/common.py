@@ -1,6 +1,7 @@
 """What every command shares: the ``-q``/``-v`` flags, the model options, logging and warnings,
 and the one rule for failures: a :class:`MixinError` is one line on stderr and exit status 1
-(a traceback too with ``-v``), Ctrl-C is 130, a usage error 2.
+(a traceback too with ``-v``), Ctrl-C is 130 and SIGTERM 143 (both unwound, so no temporary file stays
+behind), a usage error 2.
 
 Only argparse, the standard library and :mod:`mixin.constants` load here, so ``--help`` answers at once.
 """
@@ -11,7 +12,9 @@ import argparse
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable
@@ -23,7 +26,15 @@ from ..constants import HELPER_HEARS
 if TYPE_CHECKING:
     from ..apply import ChunkedSeparator
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit), unwound like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def add_output_flags(p: argparse.ArgumentParser, quiet: str = "no progress bars or summary lines") -> None:
@@ -250,6 +261,9 @@ def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
     else:
         logging.getLogger("absl").setLevel(logging.ERROR)  # Keras' "HDF5 is legacy" notice on every save
     formatwarning = warnings.formatwarning
+    on_term = None
+    if threading.current_thread() is threading.main_thread():
+        on_term = signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -259,8 +273,11 @@ def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) 
     except MixinError as exc:
         report(exc, args.verbose)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
         warnings.formatwarning = formatwarning
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)

@@ -122,11 +122,12 @@ def separate_files(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     failed = 0
-    written: dict[Path, str] = {}  # output file -> the input of this call that wrote it
     files = unique_files(args.files, quiet=args.quiet)
+    inputs = {Path(name).resolve(): name for name in files}
+    written: dict[Path, str] = {}  # output file -> the input of this call that wrote it
     for name in files:
         try:
-            check_not_written(written, name, separator.sources, args)
+            check_not_written(written, inputs, name, separator.sources, args)
             result = separate_one(separator, name, args)
         except MixinError as exc:
             failed += 1
@@ -166,15 +167,24 @@ def unique_files(names: Sequence[str], quiet: bool = False) -> list[str]:
     return kept
 
 
-def check_not_written(written: dict[Path, str], name: str, sources: Sequence[str], args: argparse.Namespace) -> None:
+def check_not_written(
+    written: dict[Path, str], inputs: dict[Path, str], name: str, sources: Sequence[str], args: argparse.Namespace
+) -> None:
     """A :class:`MixinError` if ``name``'s stems would replace those another input of this call wrote
-    (``a/song.wav`` and ``b/song.wav`` with one ``--outdir``, or ``song.wav`` beside ``song.flac``):
-    ``--force`` is for outputs of earlier calls, not for losing this call's own."""
+    (``a/song.wav`` and ``b/song.wav`` with one ``--outdir``, or ``song.wav`` beside ``song.flac``), or
+    another input of this call (``a.wav`` beside ``a_vocal.wav``): ``--force`` is for outputs of
+    earlier calls, not for losing this call's own files."""
     from ..errors import MixinError
     from ..files import output_paths
 
     for out in output_paths(Path(name), args.outdir, sources, args.format).values():
-        other = written.get(out.resolve())
+        key = out.resolve()
+        if key in inputs and inputs[key] != name:
+            raise MixinError(
+                name,
+                f"its stem {out.name} would overwrite {inputs[key]}, an input of this call: give it another --outdir",
+            )
+        other = written.get(key)
         if other is not None:
             raise MixinError(
                 name,
