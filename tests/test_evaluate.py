@@ -153,6 +153,20 @@ def test_silent_reference_reported(tmp_path):
     assert np.isfinite(score.metrics["harmonic"]["SDR"])
 
 
+def test_a_silent_estimate_is_scored_instead_of_stopping_the_run(tmp_path):
+    """The shipped chain can return an all-zero vocal; museval refuses one (ValueError), which
+    ended the whole run. It scores what a zero estimate scores by plain SDR, 0 dB."""
+    tracks = tmp_path / "t"
+    write_musdb_track(tracks / "song", 2.0, seed=1)
+    (track,) = load_tracks(tracks)
+    estimates = {s: track.mix for s in track.references}
+    estimates["vocal"] = np.zeros_like(track.mix)
+    score = score_track(track, "nothing-for-vocal", estimates)
+    assert score.metrics["vocal"]["SDR"] == pytest.approx(0.0, abs=0.1)
+    mixture = score_track(track, "mixture", {s: track.mix for s in track.references})
+    assert score.metrics["harmonic"] == mixture.metrics["harmonic"]  # the others scored as they are
+
+
 def test_a_folder_without_mixture_is_mixed_from_its_stems(tmp_path):
     """Stem folders made for training carry no mixture file: their mixture is the stems' sum (as
     MUSDB18's are), so trainers and reports score them as they are; stems that do not line up are

@@ -199,6 +199,15 @@ class Score:
     skipped: str | None = None
 
 
+def audible(estimate: np.ndarray) -> np.ndarray:
+    """``estimate``, or faint noise (1e-9) in its place if it is all zeros: BSS Eval refuses a
+    silent estimate (ValueError), which would end a whole evaluation; the noise scores about 0 dB
+    SDR, what a zero estimate scores by plain SDR ``10 log10(|s|^2 / |s - 0|^2)``."""
+    if np.any(estimate):
+        return estimate
+    return 1e-9 * np.random.default_rng(0).standard_normal(estimate.shape)
+
+
 def voice_metrics(voice: np.ndarray, music: np.ndarray, estimate: np.ndarray) -> dict:
     """Whole-clip voice SDR, SIR, SAR of ``estimate`` and SDR of the mixture, BSS Eval's
     ``bss_eval_sources`` (time-invariant 512-tap filters, as mir_eval and Huang et al.), via
@@ -209,11 +218,8 @@ def voice_metrics(voice: np.ndarray, music: np.ndarray, estimate: np.ndarray) ->
 
     def run(est_voice: np.ndarray) -> tuple:
         # bss_eval_sources scores each estimate on its own: the second (the mixture) only fills
-        # the slot BSS Eval wants non-silent; a silent voice estimate becomes faint noise (it
-        # scores very low rather than raising)
-        if not np.any(est_voice):
-            est_voice = 1e-9 * np.random.default_rng(0).standard_normal(len(est_voice))
-        ests = np.stack([est_voice, mix])[..., None].astype(np.float64)
+        # the slot BSS Eval wants non-silent
+        ests = np.stack([audible(est_voice), mix])[..., None].astype(np.float64)
         sdr, _, sir, sar, _ = m.bss_eval(
             refs,
             ests,
@@ -248,7 +254,7 @@ def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray])
         )
         return score
     refs = np.stack([track.references[s] for s in sources]).astype(np.float64)
-    ests = np.stack([estimates[s] for s in sources]).astype(np.float64)
+    ests = np.stack([audible(estimates[s]) for s in sources]).astype(np.float64)
     framewise = bss_v4(refs, ests, track.rate)
     for i, s in enumerate(sources):
         score.metrics[s] = {k: framewise_median(v[i]) for k, v in framewise.items()}
