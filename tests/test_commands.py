@@ -54,6 +54,13 @@ def test_link_songs_command(tmp_path):
     assert (
         missing.returncode == 1 and missing.stderr.strip() == f"error: {tmp_path / 'nowhere'}: clip directory not found"
     )
+    again = mixin("link-songs", "train", str(src), str(tmp_path / "val"))  # links only: an earlier call's
+    assert again.returncode == 0 and len(list((tmp_path / "val").iterdir())) == 8
+    onto_clips = mixin("link-songs", "train", str(src), str(src))  # before: removed every clip, "linked 0"
+    assert onto_clips.returncode == 1
+    message = "holds files that are not links; give a new or link-only directory"
+    assert onto_clips.stderr.strip() == f"error: {src}: {message}"
+    assert len(list(src.iterdir())) == 10
 
 
 def test_training_defaults_follow_the_architecture():

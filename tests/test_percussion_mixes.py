@@ -134,6 +134,17 @@ def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     assert not (tmp_path / "o5").exists()
 
 
+@pytest.mark.parametrize("make", [make_loud_drum_songs, make_percussion_mixes])
+def test_the_songs_read_are_never_rewritten(tmp_path, make):
+    """``eval_mixin.py songs --make-loud-drums songs --force`` used to rewrite the stems in place."""
+    write_musdb_track(tmp_path / "songs" / "song0", 1.0, seed=3)
+    write_musdb_track(tmp_path / "songs" / "song1", 1.0, seed=4)
+    before = (tmp_path / "songs" / "song0" / "drums.wav").read_bytes()
+    with pytest.raises(MixinError, match="is the folder the songs are read from: give another output folder"):
+        make(tmp_path / "songs", tmp_path / "songs" / ".." / "songs", force=True)
+    assert (tmp_path / "songs" / "song0" / "drums.wav").read_bytes() == before
+
+
 def test_loud_drum_songs_move_named_stems_first_and_refuse_unknown_ones(tmp_path):
     write_musdb_track(tmp_path / "songs" / "song0", 1.0, seed=4)
     plain = make_loud_drum_songs(tmp_path / "songs", tmp_path / "plain", drums_db=-3.0)[0]

@@ -176,3 +176,18 @@ def test_existing_segments_kept_without_force(tmp_path):
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == before
     prepare_stems([tmp_path / "stems"], tmp_path / "data", force=True)
     assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".")]
+
+
+def test_only_prepared_segments_are_replaced(tmp_path):
+    """A data directory that also holds folders of the user's own (here: the stem folder itself,
+    with a mix.wav): before, every folder holding a mix.wav was removed with the old segments."""
+    from mixin.data.stems import MANIFEST
+
+    data = tmp_path / "data"
+    write_musdb_track(data / "mine", 2.5, seed=1)
+    sf.write(str(data / "mine" / "mix.wav"), np.zeros((100, 2), np.float32), 44100)
+    prepare_stems([data / "mine"], data)
+    prepare_stems([data / "mine"], data, segment_duration=1.1, force=True)
+    segments = json.loads((data / MANIFEST).read_text())["segments"]
+    assert (data / "mine" / "mix.wav").exists() and (data / "mine" / "drums.wav").exists()
+    assert {p.name for p in data.iterdir() if p.is_dir()} == {"mine"} | {s["id"] for s in segments}

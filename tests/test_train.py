@@ -127,6 +127,30 @@ print("mae", r["harmonic"]["test_mae"])
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("arch", [["--arch", "cdae"], ["--arch", "drnn"], ["--objective", "masks"]])
+def test_a_fresh_training_run_never_replaces_another_without_force(arch, tmp_path, capsys):
+    """Forgetting --resume after a long interrupted run used to replace its checkpoint and models."""
+    from mixin.cli.train import main
+
+    models, logs = tmp_path / "model", tmp_path / "logdir"
+    models.mkdir()
+    (models / "config.json").write_text('{"arch": "cdae"}')
+    argv = ["--train", *arch, "--stem-dirs", "x", "--val-dirs", "y", "--data-dir", "d", "--model-dir", str(models)]
+    argv += ["--log-dir", str(logs), "-q"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {models}: already holds models: --force replaces them, --resume continues their training run"
+    )
+    (models / "config.json").unlink()
+    logs.mkdir()
+    (logs / "harmonic_last.keras").write_bytes(b"a long run's checkpoint")
+    assert main(argv) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: {logs}: already holds a training run: --resume continues it, --force starts a new one over it"
+    )
+    assert (logs / "harmonic_last.keras").read_bytes() == b"a long run's checkpoint"
+
+
 def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     import json
 

@@ -375,7 +375,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--log-dir", type=Path, default=Path("logdir"), help="checkpoints, histories, loss curves (default: ./logdir)"
     )
-    p.add_argument("--force", action="store_true", help="replace existing segments or HDF5 files")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace existing segments or HDF5 files, and (--train without --resume) the models of --model-dir "
+        "and the checkpoints of --log-dir",
+    )
     add_output_flags(p, quiet="no progress bars")
     return p
 
@@ -455,6 +460,7 @@ def run_steps(args: argparse.Namespace) -> int:
     if args.create_hdf5:
         create_hdf5(args, progress)
     if args.train:
+        check_fresh_run(args)
         trainer = train_drnn if args.arch == "drnn" else (train_masks if args.objective == "masks" else train_cdaes)
         trainer(args, progress)
     if args.calibrate and not args.train:  # --train calibrates what it trains
@@ -462,6 +468,24 @@ def run_steps(args: argparse.Namespace) -> int:
     if args.export_onnx or args.train or args.calibrate:
         export_onnx(args)
     return EXIT_OK
+
+
+def check_fresh_run(args: argparse.Namespace) -> None:
+    """A :class:`MixinError` if a ``--train`` that does not ``--resume`` would replace another run's
+    models (a ``config.json`` in ``--model-dir``) or checkpoints (anything in ``--log-dir``)
+    without ``--force``: forgetting ``--resume`` must not cost a long run."""
+    from ..errors import MixinError
+
+    if args.resume or args.force:
+        return
+    if (args.model_dir / "config.json").exists():
+        raise MixinError(
+            args.model_dir, "already holds models: --force replaces them, --resume continues their training run"
+        )
+    if args.log_dir.is_dir() and any(args.log_dir.iterdir()):
+        raise MixinError(
+            args.log_dir, "already holds a training run: --resume continues it, --force starts a new one over it"
+        )
 
 
 def settings(args: argparse.Namespace, progress: bool) -> TrainSettings | DRNNSettings | JointSettings:

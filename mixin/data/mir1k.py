@@ -101,13 +101,18 @@ def read_clip(path: Path, start_s: float = 0.0, seconds: float | None = None) ->
 
 
 def link_songs(src: Path, dst: Path, split: str) -> int:
-    """Symlink the clips of ``split``'s songs from ``src`` into a fresh ``dst``; returns how many."""
+    """Symlink the clips of ``split``'s songs from ``src`` into a fresh ``dst``; returns how many.
+    An existing ``dst`` is replaced only if it holds nothing but links (an earlier call's)."""
     if split not in SPLITS:
         raise MixinError(None, f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise MixinError(src, "clip directory not found")
-    if dst.exists():
+    if dst.exists() or dst.is_symlink():
+        if not dst.is_dir() or dst.is_symlink():
+            raise MixinError(dst, "exists and is not a directory of links")
+        if any(not p.is_symlink() for p in dst.iterdir()):  # a folder of real files: perhaps the clips
+            raise MixinError(dst, "holds files that are not links; give a new or link-only directory")
         shutil.rmtree(dst)
     dst.mkdir(parents=True)
     clips = split_clips(src, split)

@@ -100,11 +100,18 @@ def tile_to(audio: np.ndarray, length: int) -> np.ndarray:
     return np.tile(audio, (-(-length // len(audio)), 1))[:length]
 
 
+def _check_apart(tracks_dir: Path, out_dir: Path) -> None:
+    """A :class:`MixinError` if ``out_dir`` is ``tracks_dir``: even ``--force`` must not rewrite the songs read."""
+    if Path(out_dir).resolve() == Path(tracks_dir).resolve():
+        raise MixinError(out_dir, "is the folder the songs are read from: give another output folder")
+
+
 def make_percussion_mixes(
     tracks_dir: Path, out_dir: Path, loops: Sequence[Path] = (), *, seed: int = 0, force: bool = False
 ) -> list[Path]:
     """For each song of ``tracks_dir`` (MUSDB18-HQ layout): its pitched stems under the drums of
     the song three places on, and under the next loop of ``loops`` while any are left."""
+    _check_apart(tracks_dir, out_dir)
     songs = sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir())
     stems = {s: _stems(s) for s in songs}
     with_drums = [s for s in songs if stems[s][1] is not None]
@@ -162,6 +169,7 @@ def make_loud_drum_songs(
     the drums then sit at ``drums_db`` of what that leaves. A name no song has is refused, and so is
     a drum stem (its level is ``drums_db``'s). ``spread``: the stems placed by :func:`place` first
     (written as heard, so they still sum to the mixture)."""
+    _check_apart(tracks_dir, out_dir)
     stem_db = dict(stem_db or {})
     songs: list[tuple[Path, dict[str, np.ndarray], int]] = []
     seen: set[str] = set()

@@ -139,6 +139,16 @@ def _durations(track: Track) -> float:
     return shortest
 
 
+def _prepared_segments(data_dir: Path) -> list[Path]:
+    """The segment folders an earlier ``--prepare-stems`` wrote in ``data_dir`` (its manifest's)."""
+    try:
+        manifest = json.loads((Path(data_dir) / MANIFEST).read_text())
+        names = [str(s["id"]) for s in manifest["segments"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [Path(data_dir) / name for name in names if name and "/" not in name and name not in (".", "..")]
+
+
 @dataclass
 class Segment:
     """One prepared segment: its folder, the track it came from, the sources it holds."""
@@ -276,11 +286,12 @@ def prepare_stems(
             "segments": [asdict(s) for s in segments],
             "skipped": failures,
         }
+        old_segments = _prepared_segments(data_dir)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        # Replace the old segments only now that the new ones are complete.
-        for old in data_dir.iterdir():
-            if old.is_dir() and old != staging and (old / "mix.wav").exists():
-                shutil.rmtree(old)
+        # Replace the old segments only now that the new ones are complete (only those its
+        # manifest names: a folder of a user's own in the data directory is not ours to remove).
+        for old in old_segments:
+            shutil.rmtree(old, ignore_errors=True)
         for item in staging.iterdir():
             os.replace(item, data_dir / item.name)
     finally:

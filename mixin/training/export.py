@@ -90,9 +90,11 @@ def _activation(g: _Graph, x: str, layer: Any) -> str:
     name = layer.activation.__name__
     if name == "relu":
         return g.op("Relu", [x])
+    if name == "softplus":  # the output of CDAEs trained through the masks from scratch
+        return g.op("Softplus", [x])
     if name == "linear":
         return x
-    raise ValueError(f"layer {layer.name}: activation {name!r} is not exported (relu and linear are)")
+    raise ValueError(f"layer {layer.name}: activation {name!r} is not exported (relu, softplus and linear are)")
 
 
 CHANNEL_BLOCK = 16
@@ -113,7 +115,7 @@ def _check_conv(layer: Any) -> None:
         raise ValueError(f"layer {layer.name}: only channels_last is exported")
     if cfg["padding"] not in ("same", "valid"):
         raise ValueError(f"layer {layer.name}: padding {cfg['padding']!r} is not exported")
-    if layer.activation.__name__ not in ("relu", "linear"):
+    if layer.activation.__name__ not in ("relu", "softplus", "linear"):
         raise ValueError(f"layer {layer.name}: activation {layer.activation.__name__!r} is not exported")
 
 
