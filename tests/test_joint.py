@@ -281,6 +281,35 @@ def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
         )
 
 
+def test_drawing_processes_outlive_the_groups_ctrl_c(stems_dir):
+    """Ctrl-C reaches every process of the group: a drawing process it killed mid-batch never
+    delivered that batch, and training hung for good in close() instead of exiting 130."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+
+    from mixin.transforms import nsgt
+
+    pool, transform = StemPool([stems_dir]), nsgt()
+    forked = batches(pool, 2, 5, transform, start=1, workers=2)
+    next(forked)
+    for child in multiprocessing.active_children():
+        os.kill(child.pid, signal.SIGINT)
+        os.kill(child.pid, signal.SIGTERM)
+    drawn = []
+
+    def draw_then_close():
+        drawn.append(next(forked))  # still drawing
+        forked.close()
+
+    closing = threading.Thread(target=draw_then_close, daemon=True)
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive(), "drawing or closing hung"
+    assert drawn[0][0].shape[0] == 2 and not multiprocessing.active_children()
+
+
 @pytest.mark.slow
 def test_single_model_stems_of_mask_trained_models_follow_the_mix_level(stems_dir, tmp_path):
     """Models fed normalised input answer in their own units; --single-model takes their

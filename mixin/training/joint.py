@@ -171,6 +171,16 @@ _WORKER: dict = {}
 """What a drawing process works from (set before the fork, so the stems are inherited)."""
 
 
+def _quiet_worker() -> None:
+    """A drawing process ignores Ctrl-C and SIGTERM (they reach the whole process group): the
+    main process unwinds and ends the pool; a worker killed mid-batch would leave its batch
+    never delivered, and the pool's close waiting for it for good."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _draw(index: int) -> tuple[np.ndarray, np.ndarray]:
     w = _WORKER
     return batch_at(w["pool"], w["batch_size"], w["seed"], index, w["transform"], threads=1)
@@ -186,7 +196,7 @@ class _ProcessDraws:
 
         _WORKER.clear()
         _WORKER.update(pool=pool, batch_size=batch_size, seed=seed, transform=transform)
-        self.processes = multiprocessing.get_context("fork").Pool(workers)
+        self.processes = multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker)
         self.index = start + 2 * workers
         self.ahead = deque(self.processes.apply_async(_draw, (i,)) for i in range(start, self.index))
 
