@@ -368,6 +368,7 @@ class AtomicAudioWriter:
         self.written = 0
         self.subtype = OUTPUT_SUBTYPES[fmt]
         self._tmp = temporary_beside(self.path)
+        self._part: _PartFile | None = None
         try:
             self._part = _PartFile(self._tmp)
             self._file = sf.SoundFile(
@@ -379,6 +380,8 @@ class AtomicAudioWriter:
                 subtype=self.subtype,
             )
         except BaseException:
+            if self._part is not None:
+                self._part.close()
             self._tmp.unlink(missing_ok=True)
             raise
         self._finished = False

@@ -122,10 +122,9 @@ def separate_files(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     failed = 0
-    files = unique_files(args.files, quiet=args.quiet)
-    inputs = {Path(name).resolve(): name for name in files}
+    inputs = unique_files(args.files, quiet=args.quiet)
     written: dict[Path, str] = {}  # output file -> the input of this call that wrote it
-    for name in files:
+    for name in inputs.values():
         try:
             check_not_written(written, inputs, name, separator.sources, args)
             result = separate_one(separator, name, args)
@@ -147,23 +146,21 @@ def separate_files(args: argparse.Namespace) -> int:
                 f"-> {where}/: {names}"
             )
     if failed and not args.quiet:
-        print(f"{failed} of {len(files)} files failed", file=sys.stderr)
+        print(f"{failed} of {len(inputs)} files failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def unique_files(names: Sequence[str], quiet: bool = False) -> list[str]:
-    """``names`` with repeats of the same file dropped (a note on stderr unless ``quiet``): it is
-    separated once."""
-    seen: set[Path] = set()
-    kept = []
+def unique_files(names: Sequence[str], quiet: bool = False) -> dict[Path, str]:
+    """``names`` by the file each is, repeats of the same file dropped (a note on stderr unless
+    ``quiet``): it is separated once."""
+    kept: dict[Path, str] = {}
     for name in names:
         key = Path(name).resolve()
-        if key in seen:
+        if key in kept:
             if not quiet:
                 print(f"note: {name}: given more than once, separated once", file=sys.stderr)
             continue
-        seen.add(key)
-        kept.append(name)
+        kept[key] = name
     return kept
 
 

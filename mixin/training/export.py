@@ -86,15 +86,17 @@ def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int, int]:
     return out, total // 2, total - total // 2
 
 
+ACTIVATIONS = {"relu": "Relu", "softplus": "Softplus", "linear": None}
+"""Keras activations the exporter translates, and their ONNX ops (softplus: the output of CDAEs
+trained through the masks from scratch)."""
+
+
 def _activation(g: _Graph, x: str, layer: Any) -> str:
     name = layer.activation.__name__
-    if name == "relu":
-        return g.op("Relu", [x])
-    if name == "softplus":  # the output of CDAEs trained through the masks from scratch
-        return g.op("Softplus", [x])
-    if name == "linear":
-        return x
-    raise ValueError(f"layer {layer.name}: activation {name!r} is not exported (relu, softplus and linear are)")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"layer {layer.name}: activation {name!r} is not exported ({', '.join(ACTIVATIONS)} are)")
+    op = ACTIVATIONS[name]
+    return g.op(op, [x]) if op else x
 
 
 CHANNEL_BLOCK = 16
@@ -115,7 +117,7 @@ def _check_conv(layer: Any) -> None:
         raise ValueError(f"layer {layer.name}: only channels_last is exported")
     if cfg["padding"] not in ("same", "valid"):
         raise ValueError(f"layer {layer.name}: padding {cfg['padding']!r} is not exported")
-    if layer.activation.__name__ not in ("relu", "softplus", "linear"):
+    if layer.activation.__name__ not in ACTIVATIONS:
         raise ValueError(f"layer {layer.name}: activation {layer.activation.__name__!r} is not exported")
 
 
