@@ -95,6 +95,23 @@ def test_mir1k_clips_give_vocal_pairs_resampled(tmp_path):
     assert rate == 44100 and abs(len(vocal) - 2 * 44100) <= 1
 
 
+def test_clips_of_one_song_are_split_together(tmp_path):
+    """The HDF5 split assigns whole tracks (a segment's ``tracks``): a MIR-1K clip counts as its
+    song, so amy_1_01 and amy_1_02 can no longer land in training and validation apart."""
+    from mixin.data.hdf5 import split_tracks
+
+    clips = tmp_path / "mir"
+    clips.mkdir()
+    for song in (1, 2, 3):
+        for clip in (1, 2):
+            make_clip(clips / f"amy_{song}_{clip:02d}.flac", 1.5)
+    segs = prepare_stems([clips], tmp_path / "data", segment_duration=30)
+    assert sorted({s.track for s in segs}) == [f"mir/amy_{song}_{clip:02d}" for song in (1, 2, 3) for clip in (1, 2)]
+    assert sorted({t for s in segs for t in s.tracks}) == ["mir/amy_1", "mir/amy_2", "mir/amy_3"]
+    assignment = split_tracks((t for s in segs for t in s.tracks), seed=0)
+    assert sorted(assignment.values()) == ["test", "train", "validation"]
+
+
 def test_track_lacking_a_source_trains_only_what_it_has(tmp_path):
     track = tmp_path / "stems" / "novocal"
     write_musdb_track(track, 1.5, seed=2)

@@ -40,13 +40,17 @@ def split_for(items: Sequence[T], split: str) -> list[T]:
     return [x for x, k in zip(items, keep, strict=True) if k == (split == "validation")]
 
 
+def song_of(path: Path) -> str:
+    """MIR-1K names clips ``singer_song_clip``: the name without its clip number."""
+    return re.sub(r"_\d+$", "", Path(path).stem)
+
+
 def voice_groups(voice_dir: Path) -> list[list[Path]]:
     """MIR-1K clips grouped by song (``singer_song_clip``), in sorted order."""
     groups: dict[str, list[Path]] = {}
     for p in sorted(Path(voice_dir).glob("*.*")):
         if p.suffix.lower() in (".wav", ".flac"):
-            key = re.sub(r"_\d+$", "", p.stem)
-            groups.setdefault(key, []).append(p)
+            groups.setdefault(song_of(p), []).append(p)
     return [groups[k] for k in sorted(groups)]
 
 

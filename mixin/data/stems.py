@@ -30,7 +30,7 @@ from ..constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
 from .mir1k import RATE as MIR1K_RATE
-from .mir1k import SHIFT, read_clip
+from .mir1k import SHIFT, read_clip, song_of
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 MANIFEST = "segments.json"
@@ -62,6 +62,12 @@ class Track:
         if self.clip is not None:
             return ("vocal",)
         return tuple(s for s in CDAE_SOURCES if s in self.stems)
+
+    @property
+    def song(self) -> str:
+        """What the train/validation/test split keeps on one side: the track, or a clip's song
+        (the clips of one MIR-1K song must not straddle the split)."""
+        return self.name if self.clip is None else f"{self.clip.parent.name}/{song_of(self.clip)}"
 
 
 def _audio_files(directory: Path) -> list[Path]:
@@ -157,7 +163,7 @@ class Segment:
     track: str
     sources: list[str]
     vocal_mix: bool
-    tracks: list[str] = field(default_factory=list)  # all tracks it draws on (remixes: several)
+    tracks: list[str] = field(default_factory=list)  # all tracks it draws on (remixes: several; a clip: its song)
 
 
 def _segment_sources(track: Track, start: float, seconds: float) -> dict[str, np.ndarray]:
@@ -259,7 +265,7 @@ def prepare_stems(
                     stems = _segment_sources(track, start, min(segment_duration, duration - start))
                     if len(next(iter(stems.values()))) < CHUNK_SIZE:
                         continue
-                    others = [p for p in pool if p[0] != track.name]
+                    others = [p for p in pool if p[0] != track.song]
                     variants = [(stems, [], 0)] + [
                         (*_augmented(stems, rng, c, others), c) for c in range(1, augment + 1)
                     ]
@@ -271,9 +277,9 @@ def prepare_stems(
                             for name, audio in part.items():
                                 sf.write(str(folder / f"{name}.wav"), audio, SAMPLE_RATE, subtype="FLOAT")
                             sources = [s for s in CDAE_SOURCES if s in part]
-                            segments.append(Segment(seg_id, track.name, sources, with_voice, [track.name, *borrowed]))
+                            segments.append(Segment(seg_id, track.name, sources, with_voice, [track.song, *borrowed]))
                     if track.clip is None:
-                        pool = (pool + [(track.name, stems)])[-8:]
+                        pool = (pool + [(track.song, stems)])[-8:]
             except MixinError as exc:
                 failures.append(str(exc))
         if not segments:
