@@ -183,6 +183,23 @@ def test_calibrate_cli_updates_config_and_keeps_other_gains(data_dir, tmp_path):
     assert out.stderr.strip() == f"error: {model_dir / 'model_harmonic.h5'}: model file not found"
 
 
+def test_calibrate_refuses_models_fed_normalised_input(tmp_path):
+    """Calibrating a copy of the shipped models turned their vocal gain 1.5 into 4.5, fitted to
+    raw magnitudes the models never get."""
+    import shutil
+
+    from mixin.errors import MixinError
+    from mixin.training.calibrate import calibrate
+
+    models = tmp_path / "m"
+    models.mkdir()
+    shutil.copy(ROOT / "pretrained-models" / "config.json", models / "config.json")
+    before = (models / "config.json").read_text()
+    with pytest.raises(MixinError, match="the models get normalised input: calibration fits raw-magnitude outputs"):
+        calibrate(models, tmp_path / "no-data", ["vocal"])
+    assert (models / "config.json").read_text() == before
+
+
 def test_source_gain_undoes_a_scaled_estimate():
     from mixin.training.calibrate import source_gain
 

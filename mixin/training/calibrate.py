@@ -50,6 +50,12 @@ def calibrate(
 
     model_dir, data_dir = Path(model_dir), Path(data_dir)
     config = ModelConfig.load(model_dir)
+    if config.input != "magnitude":
+        raise MixinError(
+            model_dir / "config.json",
+            f"the models get {config.input} input: calibration fits raw-magnitude outputs, and would replace "
+            "gains chosen for the soft masks (--objective masks models need none)",
+        )
     gains = {}
     for source in sources:
         if source not in CDAE_SOURCES:

@@ -156,6 +156,7 @@ def train(
     present = [s for s in CDAE_SOURCES if ModelConfig().model_path(model_dir, s).exists()]
     config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults
     config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"
+    config.input = "magnitude"  # what these models learned from (the HDF5 files' raw |NSGT|), whatever was there
     config.save(model_dir)
     from .calibrate import calibrate
 
