@@ -30,12 +30,17 @@ def with_mixture_phase(magnitudes: np.ndarray, mix: np.ndarray) -> np.ndarray:
     return magnitudes * phasor[None]
 
 
+def plane_level(magnitudes: np.ndarray, eps: float = INPUT_EPS) -> np.ndarray:
+    """Each (bands, frames) plane's mean magnitude plus ``eps`` (kept dimensions): what
+    :func:`model_input` divides by, and what takes the models' answers back to the mix's units."""
+    return magnitudes.mean(axis=(-2, -1), keepdims=True) + np.float32(eps)
+
+
 def model_input(magnitudes: np.ndarray, level: float = INPUT_LEVEL, eps: float = INPUT_EPS) -> np.ndarray:
     """Each (bands, frames) plane of magnitudes scaled to a mean of ``level``: a quiet song and a
     loud one give the models the same picture (the masks do not depend on the outputs' scale)."""
     mags = np.asarray(magnitudes, dtype=np.float32)
-    mean = mags.mean(axis=(-2, -1), keepdims=True)
-    return mags * (np.float32(level) / (mean + np.float32(eps)))
+    return mags * (np.float32(level) / plane_level(mags, eps))
 
 
 def multichannel_wiener(

@@ -21,14 +21,13 @@ from .constants import (
     CHUNK_SIZE,
     CROSSFADE,
     HELPER_HEARS,
-    INPUT_EPS,
     INPUT_LEVEL,
     MASK_POWER,
     MODEL_INPUTS,
     SAMPLE_RATE,
 )
 from .errors import MixinError
-from .filtering import model_input, wiener_masks, with_mixture_phase
+from .filtering import model_input, plane_level, wiener_masks, with_mixture_phase
 from .registry import ModelConfig, is_fraction, is_number, is_positive_number, is_whole_number
 from .transforms import nsgt
 
@@ -346,12 +345,7 @@ class Separator(ChunkedSeparator):
         heard = magnitudes * (1.0 - wiener_masks(estimates, self.mask_power)[self.sources.index("percussive")])
         out = self._run(self.sources.index("vocal"), self._model_input(heard))
         if self.model_input == "normalised":
-            eps = np.float32(INPUT_EPS)
-            out = (
-                out
-                * (heard.mean(axis=(-2, -1), keepdims=True) + eps)
-                / (magnitudes.mean(axis=(-2, -1), keepdims=True) + eps)
-            )
+            out = out * plane_level(heard) / plane_level(magnitudes)
         return out
 
     def warm_up(self) -> None:
@@ -374,7 +368,7 @@ class Separator(ChunkedSeparator):
         estimates = self.estimate(mags).reshape(len(self.sources), n, channels, *self.transform.shape)
         if self.mode == "single":
             if self.model_input == "normalised":  # back from the models' units to the mix's
-                level = mags.mean(axis=(-2, -1)).reshape(n, channels, 1, 1) + np.float32(INPUT_EPS)
+                level = plane_level(mags).reshape(n, channels, 1, 1)
                 estimates = estimates * (level / np.float32(self.input_level))
             return self.transform.inverse(with_mixture_phase(estimates, coefs), threads=threads)
         masks = wiener_masks(estimates, self.mask_power)
