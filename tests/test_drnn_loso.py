@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,6 +10,7 @@ import soundfile as sf
 from mixin.data import mir1k
 from mixin.errors import MixinError
 from mixin.evaluation.scoring import voice_metrics
+from mixin.registry import ModelConfig
 from mixin.training import drnn as drnn_train
 
 
@@ -113,12 +115,23 @@ def test_resume_continues_the_same_run(tmp_path):
     kw = dict(batch_size=2, frames=4, hidden=8, val_singer="b", patience=10, verbose=0)
     with pytest.raises(MixinError, match="nothing to resume"):
         drnn_train.train_drnn([clips], tmp_path / "m0", tmp_path / "l0", epochs=1, resume=True, **kw)
-    r1 = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, **kw)
+    r1 = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, learning_rate=2e-3, **kw)
     assert r1["epochs"] == 1 and r1["train_clips"] == 2 and r1["validation_clips"] == 2
     r2 = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=3, resume=True, **kw)
     assert r2["epochs"] == 3 and 1 <= r2["best_epoch"] <= 3
     hist = (tmp_path / "l" / "drnn_history.csv").read_text().splitlines()
     assert len(hist) == 4  # header + 3 epochs, the first kept from the first call
+
+    def rate() -> tuple[float, str]:  # the optimizer's rate in the checkpoint, and the one the card notes
+        with h5py.File(tmp_path / "l" / drnn_train.LAST_WEIGHTS) as h5:
+            kept = float(h5["optimizer/vars/1"][()])  # Adam's variables: iterations, learning rate, moments
+        return kept, ModelConfig.load(tmp_path / "m").notes
+
+    kept, notes = rate()
+    assert kept == pytest.approx(2e-3) and "Adam 0.002;" in notes  # resumed at the checkpoint's rate
+    drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=4, resume=True, learning_rate=5e-4, **kw)
+    kept, notes = rate()
+    assert kept == pytest.approx(5e-4) and "Adam 0.0005;" in notes  # a new rate is applied, not only noted
 
 
 def test_all_clips_trains_on_everything_without_validation(tmp_path):

@@ -185,7 +185,7 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
         tmp_path / "model",
         log,
         [stems_dir],
-        JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir),
+        JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir, learning_rate=3e-4),
     )
     assert json.loads((log / "joint_history.json").read_text())["output"] == "relu"
     # Resumed without --init-from: the run's own ReLU outputs, not a fresh run's softplus.
@@ -197,6 +197,8 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
         JointSettings(steps=2, eval_every=1, batch_size=1, resume=True),
     )
     assert load_cdae(log / "candidate" / "model_vocal.h5").layers[-2].activation.__name__ == "relu"
+    # ... and at the checkpoint's learning rate (Adam's variables: iterations, learning rate, moments).
+    assert float(np.load(log / "checkpoint.npz")["optimizer/1"]) == pytest.approx(3e-4)
     history = json.loads((log / "joint_history.json").read_text())
     assert history["output"] == "relu" and [h["step"] for h in history["train"]] == [1, 2]
     # A log that does not say (written before it was recorded) needs --init-from to resume.

@@ -28,6 +28,20 @@ def data_dir(tmp_path_factory) -> Path:
     return root / "data"
 
 
+@pytest.fixture(scope="module")
+def instrumental_dir(tmp_path_factory) -> Path:
+    """Stems without a vocal: --create-hdf5 builds the harmonic and percussive files only."""
+    root = tmp_path_factory.mktemp("instrumental")
+    for i in range(3):
+        write_musdb_track(root / "stems" / f"song{i}", 2.2, seed=20 + i)
+        (root / "stems" / f"song{i}" / "vocals.wav").unlink()
+    prepare_stems([root / "stems"], root / "data", segment_duration=1.1)
+    counts = create_hdf5(root / "data", seed=0)
+    assert set(counts) == {"harmonic", "percussive"}
+    assert not hdf5_path(root / "data", "vocal").exists()
+    return root / "data"
+
+
 def history(log_dir: Path, source: str) -> list[dict]:
     with (log_dir / f"{source}_history.csv").open() as f:
         return list(csv.DictReader(f))
@@ -87,6 +101,42 @@ def test_resume_without_checkpoint_is_an_error(data_dir, tmp_path):
         train(data_dir, tmp_path / "m", tmp_path / "l", ["vocal"], TrainSettings(epochs=1, resume=True, verbose=0))
 
 
+def test_sources_missing_from_the_data_are_refused_before_any_work(instrumental_dir, tmp_path):
+    before = hdf5_path(instrumental_dir, "percussive").stat().st_mtime_ns
+    with pytest.raises(
+        MixinError, match=r"data: no prepared segment holds a vocal stem \(held: harmonic, percussive\)"
+    ):
+        create_hdf5(instrumental_dir, ["percussive", "vocal"], seed=0, force=True)
+    assert hdf5_path(instrumental_dir, "percussive").stat().st_mtime_ns == before  # not rewritten first
+    # --train checks every data file before the first model trains: a long run cannot die at its last source.
+    with pytest.raises(MixinError, match=r"data_vocal.hdf5: not found: run --create-hdf5 first"):
+        train(instrumental_dir, tmp_path / "m", tmp_path / "l", ["harmonic", "vocal"], TrainSettings(epochs=1))
+    assert not (tmp_path / "m").exists() and not (tmp_path / "l").exists()
+    with pytest.raises(MixinError, match=r"holds no data_<source>.hdf5 file: run --create-hdf5 first"):
+        train(tmp_path, tmp_path / "m", tmp_path / "l")
+    # A checkpoint that is not one is a one-line error, not a Keras traceback.
+    (tmp_path / "l").mkdir()
+    (tmp_path / "l" / "harmonic_last.keras").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(MixinError, match=r"harmonic_last.keras: cannot be read as a training checkpoint \("):
+        train(instrumental_dir, tmp_path / "m", tmp_path / "l", ["harmonic"], TrainSettings(epochs=2, resume=True))
+
+
+@pytest.mark.slow
+def test_resume_starts_the_sources_a_stopped_run_had_not_reached(instrumental_dir, tmp_path):
+    import json
+
+    model, log = tmp_path / "model", tmp_path / "log"
+    fast = dict(epochs=1, batch_size=4, verbose=0)
+    train(instrumental_dir, model, log, ["harmonic"], TrainSettings(**fast))  # stopped before percussive
+    results = train(instrumental_dir, model, log, None, TrainSettings(**fast, resume=True))
+    assert {s: r["epochs"] for s, r in results.items()} == {"harmonic": 1, "percussive": 1}
+    assert json.loads((model / "config.json").read_text())["sources"] == ["harmonic", "percussive"]
+    # A model whose checkpoint is gone is not silently trained again from scratch.
+    (log / "percussive_last.keras").unlink()
+    with pytest.raises(MixinError, match=r"model_percussive.h5: has no checkpoint in .* to resume from"):
+        train(instrumental_dir, model, log, None, TrainSettings(**fast, resume=True))
+
+
 def test_refuses_hdf5_with_other_settings(data_dir, tmp_path):
     other = tmp_path / "data"
     other.mkdir()
@@ -127,7 +177,9 @@ print("mae", r["harmonic"]["test_mae"])
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch", [["--arch", "cdae"], ["--arch", "drnn"], ["--objective", "masks"]])
+@pytest.mark.parametrize(
+    "arch", [["--arch", "cdae"], ["--arch", "drnn", "--stem-dirs", "x"], ["--objective", "masks", "--stem-dirs", "x"]]
+)
 def test_a_fresh_training_run_never_replaces_another_without_force(arch, tmp_path, capsys):
     """Forgetting --resume after a long interrupted run used to replace its checkpoint and models."""
     from mixin.cli.train import main
@@ -135,7 +187,8 @@ def test_a_fresh_training_run_never_replaces_another_without_force(arch, tmp_pat
     models, logs = tmp_path / "model", tmp_path / "logdir"
     models.mkdir()
     (models / "config.json").write_text('{"arch": "cdae"}')
-    argv = ["--train", *arch, "--stem-dirs", "x", "--val-dirs", "y", "--data-dir", "d", "--model-dir", str(models)]
+    argv = ["--train", *arch, *(["--val-dirs", "y"] if "masks" in arch else []), "--data-dir", "d"]
+    argv += ["--model-dir", str(models)]
     argv += ["--log-dir", str(logs), "-q"]
     assert main(argv) == 1
     assert capsys.readouterr().err.strip() == (

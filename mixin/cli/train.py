@@ -28,7 +28,12 @@ from .common import (
 )
 
 PROG = "train_util.py"
-CDAE_ONLY = ("distribute", "plot_training", "calibrate")
+CDAE_ONLY = ("distribute", "plot_training", "calibrate", "sources")
+"""Options of the CDAEs' MAE training (and its data), refused with the DRNN and the mask objective."""
+MASKS_ONLY = ("val_dirs", "init_from", "steps", "eval_every", "drum_share", "freeze", "val_chain", "workers")
+"""Options of ``--objective masks``, refused with the other trainers."""
+EPOCHS_ONLY = ("epochs", "patience")
+"""Options of the trainers that count epochs; ``--objective masks`` counts ``--steps``."""
 DRNN_ONLY = (
     "val_singer",
     "all_clips",
@@ -280,8 +285,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--sources",
-        default=",".join(CDAE_SOURCES),
-        help="comma-separated, for --train and --calibrate (default: harmonic,percussive,vocal)",
+        help=f"comma-separated, some of {','.join(CDAE_SOURCES)}: the sources --create-hdf5 builds, --train "
+        "trains and --calibrate calibrates (default: those the segments hold, those with an HDF5 file, "
+        "those with a model)",
     )
     tr.add_argument(
         "--patience",
@@ -412,40 +418,38 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     if args.arch == "drnn":
         if args.train and not args.stem_dirs:
             parser.error("--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
-        given = [f"--{name.replace('_', '-')}" for name in CDAE_ONLY if getattr(args, name)]
-        given += ["--objective masks"] if args.objective == "masks" else []
+        given = _given(args, CDAE_ONLY) + (["--objective masks"] if args.objective == "masks" else [])
         if given:
             parser.error(f"{', '.join(given)}: for --arch cdae only")
-    else:
-        given = [
-            f"--{n.replace('_', '-')}"
-            for n in DRNN_ONLY
-            if getattr(args, n) is not None and getattr(args, n) is not False
-        ]
-        if given:
-            parser.error(f"{', '.join(given)}: for --arch drnn only")
+    elif given := _given(args, DRNN_ONLY):
+        parser.error(f"{', '.join(given)}: for --arch drnn only")
     masks = args.arch == "cdae" and args.objective == "masks"
-    if args.drum_share is not None and not masks:
-        parser.error("--drum-share: for --objective masks only")
+    if not masks and (given := _given(args, MASKS_ONLY)):
+        parser.error(f"{', '.join(given)}: for --objective masks only")
+    if masks and (given := _given(args, EPOCHS_ONLY + CDAE_ONLY)):
+        parser.error(f"{', '.join(given)}: not for --objective masks (it trains for --steps, from --stem-dirs)")
     if args.freeze is not None:
-        if not masks:
-            parser.error("--freeze: for --objective masks only")
         frozen = tuple(s.strip() for s in args.freeze.split(",") if s.strip())
         if not frozen or not freezable(frozen):
             parser.error(f"--freeze: some of {','.join(CDAE_SOURCES)}, not all, not {args.freeze!r}")
         args.freeze = frozen
-    if args.val_chain is not None and not masks:
-        parser.error("--val-chain: for --objective masks only")
-    if args.workers is not None and not masks:
-        parser.error("--workers: for --objective masks only")
     if args.drum_level is not None and not (masks or args.make_song_clips):
         parser.error("--drum-level: for --objective masks or --make-song-clips only")
     if args.drum_level is not None and args.drum_level[0] > args.drum_level[1]:
         parser.error(f"--drum-level: LOW must not exceed HIGH, got {args.drum_level[0]:g} {args.drum_level[1]:g}")
     if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
         parser.error("--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
-    args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]  # for --train and --calibrate
+    if args.sources is not None:  # for --create-hdf5, --train and --calibrate
+        args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+        unknown = [s for s in args.sources if s not in CDAE_SOURCES]
+        if unknown or not args.sources:
+            parser.error(f"--sources: some of {','.join(CDAE_SOURCES)}, not {','.join(unknown) or 'none'}")
     return run(run_steps, args)
+
+
+def _given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    """The flags among ``names`` (argparse destinations) that the command line gave."""
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None and getattr(args, n) is not False]
 
 
 def run_steps(args: argparse.Namespace) -> int:
@@ -588,7 +592,7 @@ def prepare(args: argparse.Namespace, progress: bool) -> None:
 def create_hdf5(args: argparse.Namespace, progress: bool) -> None:
     from ..data.hdf5 import create_hdf5
 
-    counts = create_hdf5(args.data_dir, seed=args.seed, force=args.force, progress=progress)
+    counts = create_hdf5(args.data_dir, args.sources, seed=args.seed, force=args.force, progress=progress)
     for source, c in counts.items():
         print(
             f"{args.data_dir}/data_{source}.hdf5: chunks train {c['train']}, "

@@ -80,27 +80,50 @@ def _read_mono(path: Path) -> np.ndarray:
     return audio.mean(axis=1)
 
 
+def held_sources(data_dir: Path, segments: Iterable[dict], sources: Sequence[str] | None) -> list[str]:
+    """The sources to build files for: ``sources`` (each must be known and held by a segment), or
+    when None every source some segment holds (MIR-1K clips hold the vocal alone, instrumental
+    stems no vocal)."""
+    held = {s for seg in segments for s in seg["sources"]}
+    if sources is None:
+        chosen = [s for s in CDAE_SOURCES if s in held]
+        if not chosen:
+            raise MixinError(data_dir, f"no prepared segment holds a {', '.join(CDAE_SOURCES)} stem")
+        return chosen
+    unknown = [s for s in sources if s not in CDAE_SOURCES]
+    if unknown:
+        raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
+    missing = [s for s in sources if s not in held]
+    if missing:
+        held_ = ", ".join(sorted(held)) or "none"
+        raise MixinError(data_dir, f"no prepared segment holds a {', '.join(missing)} stem (held: {held_})")
+    return list(sources)
+
+
 def create_hdf5(
     data_dir: Path,
-    sources: Sequence[str] = CDAE_SOURCES,
+    sources: Sequence[str] | None = None,
     *,
     seed: int = 42,
     force: bool = False,
     progress: bool = False,
 ) -> dict[str, dict[str, int]]:
-    """Write ``data_<source>.hdf5`` for each source; returns chunk counts per source and split."""
+    """Write ``data_<source>.hdf5`` for each source (None: each source the segments hold); returns
+    chunk counts per source and split. Every target is checked before any is written."""
     import h5py
 
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
     segments = manifest["segments"]
+    sources = held_sources(data_dir, segments, sources)
+    targets = [hdf5_path(data_dir, s) for s in sources]
+    for target in targets:
+        if target.exists() and not force:
+            raise MixinError(target, "already exists (use --force to overwrite)")
     assignment = split_tracks((t for s in segments for t in s["tracks"]), seed)
     transform = nsgt()
     counts: dict[str, dict[str, int]] = {}
-    for source in sources:
-        target = hdf5_path(data_dir, source)
-        if target.exists() and not force:
-            raise MixinError(target, "already exists (use --force to overwrite)")
+    for source, target in zip(sources, targets, strict=True):
         by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
         dropped = 0
         for seg in segments:

@@ -40,11 +40,12 @@ def source_gain(predict: Predict, x: np.ndarray, y: np.ndarray, batch: int = CAL
 
 
 def calibrate(
-    model_dir: Path, data_dir: Path, sources: Sequence[str], split: str = CALIBRATION_SPLIT
+    model_dir: Path, data_dir: Path, sources: Sequence[str] | None = None, split: str = CALIBRATION_SPLIT
 ) -> dict[str, float]:
     """Measure each source's gain on ``split`` of its HDF5 file and record it in ``config.json``.
 
-    Gains of other sources already in the config are kept; returns the new ones.
+    ``sources`` None: each model the directory holds. Gains of other sources already in the config
+    are kept; returns the new ones.
     """
     from ..cdae import inference_graph, load_cdae
 
@@ -56,6 +57,8 @@ def calibrate(
             f"the models get {config.input} input: calibration fits raw-magnitude outputs, and would replace "
             "gains chosen for the soft masks (--objective masks models need none)",
         )
+    if sources is None:
+        sources = [s for s in config.sources if config.model_path(model_dir, s).exists()]
     gains = {}
     for source in sources:
         if source not in CDAE_SOURCES:

@@ -21,6 +21,7 @@ from .common import EarlyStopping, read_history, save_atomically, save_uncompile
 from .settings import TrainSettings
 
 if TYPE_CHECKING:  # pragma: no cover
+    import keras
     import tensorflow as tf
 
 LOSS = "MAE (|NSGT|)"
@@ -65,6 +66,25 @@ def _strategy(distribute: str | None):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
+def checkpoint_path(log_dir: Path, source: str) -> Path:
+    """Where a source's last state (optimizer included) is kept for ``--resume``."""
+    return Path(log_dir) / f"{source}_last.keras"
+
+
+def _load_checkpoint(path: Path) -> keras.Model:
+    """A CDAE checkpoint written by :func:`train_source`, or a one-line error for anything else."""
+    from ..backend import keras_module
+
+    keras = keras_module()
+    try:
+        model = keras.models.load_model(path)
+    except Exception as exc:  # Keras raises many kinds for a truncated or foreign file
+        raise MixinError(path, f"cannot be read as a training checkpoint ({type(exc).__name__})") from None
+    if tuple(model.input_shape[1:]) != (N_BANDS, N_FRAMES, 1) or model.optimizer is None:
+        raise MixinError(path, "is not a CDAE training checkpoint")
+    return model
+
+
 def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, settings: TrainSettings) -> dict:
     """Train one source's CDAE; returns its final train/validation/test MAE and epochs run."""
     from ..backend import keras_module
@@ -78,20 +98,19 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
         raise MixinError(path, f"needs training and validation chunks (has {n_train} and {n_val})")
     log_dir.mkdir(parents=True, exist_ok=True)
     model_dir.mkdir(parents=True, exist_ok=True)
-    last = log_dir / f"{source}_last.keras"
+    last = checkpoint_path(log_dir, source)
     history_csv = log_dir / f"{source}_history.csv"
     best_path = ModelConfig().model_path(model_dir, source)
 
-    history = read_history(history_csv) if settings.resume else []
+    resuming = settings.resume and last.exists()  # else not started when the run stopped: it starts now
+    history = read_history(history_csv) if resuming else []
     strategy = _strategy(settings.distribute)
     with strategy.scope():
-        if settings.resume and last.exists():
-            model = keras.models.load_model(last)
+        if resuming:
+            model = _load_checkpoint(last)
             if settings.learning_rate is not None:  # e.g. a lower rate to fine-tune a plateaued model
                 model.optimizer.learning_rate.assign(settings.learning_rate)
         else:
-            if settings.resume:
-                raise MixinError(last, "no checkpoint to resume from")
             keras.utils.set_random_seed(settings.seed)
             model = build_cdae(name=f"cdae_{source}")
             model.compile(optimizer=keras.optimizers.Adam(settings.learning_rate or LEARNING_RATE), loss="mae")
@@ -142,17 +161,38 @@ def train(
     data_dir: Path,
     model_dir: Path,
     log_dir: Path,
-    sources: Sequence[str] = CDAE_SOURCES,
+    sources: Sequence[str] | None = None,
     settings: TrainSettings | None = None,
 ) -> dict[str, dict]:
     """Train each source's model, then calibrate its output gain (``mixin.training.calibrate``); write
-    ``config.json`` so the directory loads as a separator (other settings in it are kept)."""
+    ``config.json`` so the directory loads as a separator (other settings in it are kept).
+
+    ``sources`` None: each source with a ``data_<source>.hdf5`` in ``data_dir``. Every data file is
+    checked before the first model trains, so a missing one cannot end a long run. With
+    ``settings.resume`` a source the stopped run had not started yet starts from scratch."""
     settings = settings or TrainSettings()
+    data_dir, model_dir, log_dir = Path(data_dir), Path(model_dir), Path(log_dir)
+    if sources is None:
+        sources = [s for s in CDAE_SOURCES if hdf5_path(data_dir, s).exists()]
+        if not sources:
+            raise MixinError(data_dir, "holds no data_<source>.hdf5 file: run --create-hdf5 first")
     unknown = [s for s in sources if s not in CDAE_SOURCES]
     if unknown:
         raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
-    results = {s: train_source(s, Path(data_dir), Path(model_dir), Path(log_dir), settings) for s in sources}
-    model_dir = Path(model_dir)
+    for source in sources:
+        open_checked(hdf5_path(data_dir, source), source).close()
+    if settings.resume:
+        started = [s for s in sources if checkpoint_path(log_dir, s).exists()]
+        if not started:
+            raise MixinError(log_dir, "no checkpoint to resume from")
+        for source in sources:
+            model_path = ModelConfig().model_path(model_dir, source)
+            if source not in started and model_path.exists():
+                raise MixinError(
+                    model_path,
+                    f"has no checkpoint in {log_dir} to resume from: leave it out of --sources, or train anew",
+                )
+    results = {s: train_source(s, data_dir, model_dir, log_dir, settings) for s in sources}
     present = [s for s in CDAE_SOURCES if ModelConfig().model_path(model_dir, s).exists()]
     config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults
     config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"

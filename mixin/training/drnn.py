@@ -189,7 +189,10 @@ def train_drnn(
     history: list[dict] = []
     if s.resume:
         model.optimizer.build(model.trainable_variables)  # so the optimizer's moments load too
-        model.load_weights(last_path)
+        model.load_weights(last_path)  # the checkpoint's learning rate too
+        if s.learning_rate is not None:
+            model.optimizer.learning_rate.assign(s.learning_rate)
+        learning_rate = float(model.optimizer.learning_rate)
         history = read_history(history_path)
     stopping = EarlyStopping.from_history(history, s.patience) if s.validate else EarlyStopping(s.patience)
     for epoch in range(len(history), s.epochs):

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..audio import level_gain, read_audio, temporary_beside
-from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, SAMPLE_RATE
+from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, LEARNING_RATE, SAMPLE_RATE
 from ..data.stems import Track, discover
 from ..errors import MixinError
 from ..filtering import EPS, model_input
@@ -332,12 +332,13 @@ def train_joint(
                 log_dir, f"the run was trained with {output} outputs, --init-from gives {history['output']} ones"
             )
         learns = [s not in settings.freeze for s in CDAE_SOURCES]
-        optimizer = keras.optimizers.Adam(settings.learning_rate)
+        optimizer = keras.optimizers.Adam(settings.learning_rate or LEARNING_RATE)
         variables = [v for m, on in zip(models, learns, strict=True) if on for v in m.trainable_variables]
         optimizer.build(variables)
         if settings.resume:
-            _restore(checkpoint, models, optimizer)
-            optimizer.learning_rate.assign(settings.learning_rate)
+            _restore(checkpoint, models, optimizer)  # the checkpoint's learning rate too
+            if settings.learning_rate is not None:
+                optimizer.learning_rate.assign(settings.learning_rate)
         power = float(settings.mask_power)
         # The vocal model is trained as the chain it is validated in runs it (its second run or not).
         vocal_hears = chain["vocal_hears"] if chain is not None else "mix"

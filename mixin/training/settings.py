@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constants import CDAE_SOURCES, LEARNING_RATE, MASK_POWER
+from ..constants import CDAE_SOURCES, MASK_POWER
 from ..drnn import GAMMA, HIDDEN, SEQUENCE
 
 
@@ -21,7 +21,7 @@ class CommonSettings:
     epochs: int
     batch_size: int
     patience: int  # stop after this many epochs without a better validation loss
-    learning_rate: float | None = None  # None: constants.LEARNING_RATE (CDAE --resume: the checkpoint's)
+    learning_rate: float | None = None  # None: constants.LEARNING_RATE (with resume: the checkpoint's)
     seed: int = 0
     verbose: int = 1
 
@@ -80,7 +80,7 @@ class JointSettings:
 
     steps: int = 6000
     batch_size: int = 8  # chunks
-    learning_rate: float = LEARNING_RATE
+    learning_rate: float | None = None  # None: constants.LEARNING_RATE (with resume: the checkpoint's)
     mask_power: float = MASK_POWER
     eval_every: int = 500  # steps between scores on the validation recordings
     resume: bool = False
