@@ -47,16 +47,19 @@ def run(*args: str) -> str:
 
 
 def main() -> int:
-    from mixin.cli.common import positive_float, positive_int
+    from mixin.cli.common import at_least, positive_float
+    from mixin.data.hdf5 import MIN_TRACKS
+
+    tracks = at_least(MIN_TRACKS)  # the HDF5 split puts whole tracks in train, validation and test
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--delete", action="store_true", help="delete ./data, ./model and ./logdir first")
     p.add_argument(
-        "--tracks", type=positive_int, default=4, help="synthetic tracks when STEM_DIR is unset (default: 4)"
+        "--tracks", type=tracks, default=4, help="synthetic tracks when STEM_DIR is unset (default: 4; 3 at least)"
     )
     p.add_argument("--segment-duration", type=positive_float, default=2.0, help="default: 2")
-    p.add_argument("--track-limit", type=positive_int, default=None)
-    p.add_argument("--epochs", type=positive_int, default=2)
+    p.add_argument("--track-limit", type=tracks, default=None)
+    p.add_argument("--epochs", type=at_least(1), default=2)
     args = p.parse_args()
 
     import numpy as np

@@ -29,3 +29,15 @@ def test_e2e_refuses_existing_work_dirs(tmp_path):
     )
     assert out.returncode == 1 and "refusing to overwrite existing model" in out.stdout
     assert (tmp_path / "model" / "keep.txt").read_text() == "mine"
+
+
+def test_e2e_refuses_too_few_tracks_to_split_before_any_work(tmp_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "test_e2e.py"), "--tracks", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2 and "--tracks: must be a whole number >= 3, got 2" in out.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -90,6 +90,15 @@ def _integer(text: str, least: int) -> int:
     return value
 
 
+def at_least(least: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``least``."""
+
+    def parse(text: str) -> int:
+        return _integer(text, least)
+
+    return parse
+
+
 def whole_number(text: str) -> int:
     """argparse type: an integer >= 0."""
     return _integer(text, 0)

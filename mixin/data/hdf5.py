@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import h5py
 
 SPLITS = ("train", "validation", "test")
+MIN_TRACKS = len(SPLITS)
+"""Tracks needed to split by track: one in each split at least."""
 FORMAT_VERSION = 1
 CHUNKS_PER_WRITE = 8
 
@@ -42,8 +44,10 @@ def split_tracks(
 ) -> dict[str, str]:
     """Assign whole tracks to splits (shuffled with ``seed``); every split gets one at least."""
     names = sorted(set(tracks))
-    if len(names) < 3:
-        raise MixinError(None, f"{len(names)} track(s): at least 3 are needed to split train/validation/test by track")
+    if len(names) < MIN_TRACKS:
+        raise MixinError(
+            None, f"{len(names)} track(s): at least {MIN_TRACKS} are needed to split train/validation/test by track"
+        )
     order = np.random.default_rng(seed).permutation(len(names))
     n_val = max(1, int(round(fractions[1] * len(names))))
     n_test = max(1, int(round(fractions[2] * len(names))))
