@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .audio import Resampler
+from .audio import Resampler, unfit_samples
 from .constants import BATCH_CHUNKS, MIN_RATE
 from .errors import MixinError
 from .registry import is_number, is_whole_number
@@ -440,8 +440,8 @@ class ChunkedSeparator:
                 f"audio of shape {audio.shape} has more channels than samples: it must be (samples, channels) "
                 "(channels first? pass audio.T)"
             )
-        if not np.isfinite(frames).all():
-            raise ValueError("audio contains NaN or infinite samples")
+        if problem := unfit_samples(frames):
+            raise ValueError(f"audio {problem}")
         stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
         if stems.shape[1] < len(frames):  # resampler rounding
             stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))

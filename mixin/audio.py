@@ -18,7 +18,7 @@ from types import TracebackType
 import numpy as np
 import soundfile as sf
 
-from .constants import OUTPUT_SUBTYPES
+from .constants import MAX_SAMPLE, OUTPUT_SUBTYPES
 from .errors import MixinError
 
 __all__ = [
@@ -202,15 +202,31 @@ def _decoded(info: AudioInfo, blocksize: int, start: int, count: int) -> Iterato
             yield block
 
 
+def unfit_samples(block: np.ndarray, offset: int = 0) -> str | None:
+    """Why the (samples, channels) ``block`` cannot be separated, naming the first bad sample
+    (counted from ``offset``): NaN, infinity, or a magnitude over :data:`MAX_SAMPLE`; None if it can."""
+    if np.isfinite(block).all():
+        over = np.abs(block).max(axis=1, initial=0.0) > MAX_SAMPLE
+        if not over.any():
+            return None
+        first = int(np.argmax(over))
+        return (
+            f"holds samples over {MAX_SAMPLE:.0e} (first at sample {offset + first}: "
+            f"{np.abs(block[first]).max():.3g}), 160 dB over full scale: rescale it to about ±1"
+        )
+    first = int(np.argmin(np.isfinite(block).all(axis=1)))
+    return f"contains NaN or infinite samples (first at sample {offset + first})"
+
+
 def read_blocks(info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:
-    """Yield float32 blocks (n, channels) of ``frames`` samples from ``start``; NaN/inf refused."""
+    """Yield float32 blocks (n, channels) of ``frames`` samples from ``start``; NaN, infinity and
+    absurd magnitudes refused (:func:`unfit_samples`)."""
     end = info.frames if frames is None else min(info.frames, start + frames)
     pos = start
     try:
         for block in _decoded(info, blocksize, start, end - start):
-            if not np.isfinite(block).all():
-                bad = pos + int(np.argmin(np.isfinite(block).all(axis=1)))
-                raise MixinError(info.path, f"contains NaN or infinite samples (first at sample {bad})")
+            if problem := unfit_samples(block, pos):
+                raise MixinError(info.path, problem)
             pos += len(block)
             yield block
     except MixinError:

@@ -45,6 +45,10 @@ EVAL_SYSTEMS = ("mixin", "mixture", "hpss", "oracle")
 """What the evaluation scores side by side: MiXiN and three baselines (mixin.evaluation.systems);
 another separator's estimates on disk join under a name of their own."""
 
+MAX_SAMPLE = 1e8
+"""The largest sample magnitude separated (160 dB over full scale): the chain is exact for any level
+up to it (float files in integer units included) and breaks down in float32 some 20 dB above."""
+
 MIN_RATE = 1000
 """The lowest input sample rate separated (Hz): below it nothing of music's range is left, and the
 later stages' windows of a few samples break down."""

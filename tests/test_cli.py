@@ -83,6 +83,19 @@ def test_nan_and_inf_samples_leave_nothing_behind(tmp_path, model_dir, capsys):
     assert src.read_bytes() == before
 
 
+def test_samples_too_loud_for_float32_are_refused_not_turned_to_nan(tmp_path, model_dir, capsys):
+    """A float file near 1e14 used to give NaN stems and hundreds of warnings."""
+    x = noise(2.0, 44100, 2)
+    x[50000, 1] = -3e14
+    src = write_audio(tmp_path / "absurd.wav", x, subtype="FLOAT")
+    code, err = run([src], model_dir, capsys)
+    assert code == 1 and error_lines(err) == [
+        f"error: {src}: holds samples over 1e+08 (first at sample 50000: 3e+14), 160 dB over full scale: "
+        "rescale it to about ±1"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["absurd.wav"]
+
+
 def test_silent_input_gives_silent_stems(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "quiet.wav", np.zeros((30000, 2), dtype=np.float32))
     code, err = run([src], model_dir, capsys)

@@ -1,5 +1,7 @@
 """The Separator: stems sum to the mix, any rate and channel count, modes, silence."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -320,3 +322,24 @@ def test_shifts_apply_to_the_drnn_too():
     stems = sep.separate(audio, rate)
     assert stems["vocal"].shape == audio.shape
     np.testing.assert_allclose(stems["vocal"] + stems["accompaniment"], audio, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_shipped_chain_scales_with_its_input_up_to_the_largest_sample_taken():
+    """Float audio in integer units (or any level up to MAX_SAMPLE) gives the same stems, scaled (to
+    within -40 dB of the mix's peak); beyond it ``separate`` refuses instead of returning NaN."""
+    from mixin.constants import MAX_SAMPLE
+    from mixin.registry import load_separator
+
+    sep = load_separator(Path(__file__).resolve().parents[1] / "pretrained-models")
+    rng = np.random.default_rng(5)
+    t = np.arange(3 * 44100) / 44100
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)[:, None] + 0.05 * rng.standard_normal((len(t), 2))).astype(np.float32)
+    base = sep.separate(x, 44100)
+    scale = 0.99 * MAX_SAMPLE / float(np.abs(x).max())
+    loud = sep.separate((x * scale).astype(np.float32), 44100)
+    for source in sep.sources:
+        err = np.abs(loud[source] / scale - base[source]).max()
+        assert err <= 1e-2 * np.abs(x).max(), source  # the eps of the chain's ratios: about -60 dB here
+    with pytest.raises(ValueError, match=r"audio holds samples over 1e\+08 \(first at sample 0: "):
+        sep.separate(x * np.float32(1.01 * MAX_SAMPLE / float(np.abs(x[0]).max())), 44100)
