@@ -395,6 +395,8 @@ CDAE_ONLY_OPTIONS = {
     "vocal_remask": "--vocal-remask",
     "vocal_two_stage": "--vocal-two-stage",
     "vocal_hears": "--vocal-hears",
+    "overlap": "--crossfade",
+    "batch_size": "--batch-size",
 }
 """The CDAE separator's options and their flags: given to another architecture, an error."""
 SWITCHES = ("instrumental", "single_model")
@@ -450,9 +452,8 @@ class DRNNSeparator(ChunkedSeparator):
         **options: Any,
     ) -> DRNNSeparator:
         """Load a DRNN model directory: ``model_drnn.onnx`` when present and current (see
-        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed
-        (the ``overlap`` and ``batch_size`` options are the CDAE's); the CDAE's model and mask
-        options are an error."""
+        ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed;
+        the CDAE's chunking (``overlap``, ``batch_size``), model and mask options are an error."""
         given = cdae_flags_given(options)
         if given:
             raise MixinError(

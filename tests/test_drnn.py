@@ -105,6 +105,8 @@ def test_train_save_load_and_separate(tmp_path, capsys):
         ("--vocal-two-stage", "0"),
         ("--vocal-hears", "mix"),
         ("--mwf-vocal", "off"),
+        ("--crossfade", "0"),  # the DRNN's cross-fade is its own
+        ("--batch-size", "4"),
     ):  # "off" and 0 are given too
         assert xtract([str(song), "--pretrained-model-dir", model, flag, value, "--quiet"]) == 1
         assert f"{flag} applies to the cdae architecture only" in capsys.readouterr().err

@@ -69,17 +69,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--crossfade",
         type=int,
-        default=CROSSFADE,
         metavar="SAMPLES",
-        help=f"overlap between neighbouring 1-s chunks, cross-faded (default: {CROSSFADE}; "
+        help=f"CDAEs: overlap between neighbouring 1-s chunks, cross-faded (default: {CROSSFADE}; "
         "0 butt-joins the chunks as the original MiXiN did)",
     )
     p.add_argument(
         "--batch-size",
         type=positive_int,
-        default=BATCH_CHUNKS,
         metavar="CHUNKS",
-        help=f"chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, ~100 MiB "
+        help=f"CDAEs: chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, ~100 MiB "
         "with TensorFlow, where more is a little faster)",
     )
     p.add_argument(
@@ -99,7 +97,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
-    if not 0 <= args.crossfade < CHUNK_SIZE // 2:
+    if args.crossfade is not None and not 0 <= args.crossfade < CHUNK_SIZE // 2:
         return usage_error(f"--crossfade must be in [0, {CHUNK_SIZE // 2}), got {args.crossfade}")
     if args.plot:
         import importlib.util
@@ -114,7 +112,9 @@ def separate_files(args: argparse.Namespace) -> int:
     others still go on."""
     from ..errors import MixinError
 
-    separator = load_separator_from(args, overlap=args.crossfade, batch_size=args.batch_size, backend=args.backend)
+    chunking = {"overlap": args.crossfade, "batch_size": args.batch_size}  # the CDAEs': a DRNN refuses them
+    given = {k: v for k, v in chunking.items() if v is not None}
+    separator = load_separator_from(args, backend=args.backend, **given)
     if not separator.trained:
         print(
             "warning: these models are UNTRAINED (random weights, see pretrained-models/README.md): "
