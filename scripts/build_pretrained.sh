@@ -69,7 +69,7 @@ rm -rf "$W/percussion-val"
 for w in ${HPSS_WEIGHTS:-0 0.25 0.5 0.75}; do
     for set in "$W/real-val" "$W/percussion-val"; do
         "$PY" eval_mixin.py "$set" --pretrained-model-dir "$W/joint/model" --systems mixin --hpss-weight "$w" \
-            --out "$W/hpss-weight/$w/$(basename "$set")" --cores 2 --quiet >/dev/null
+            --out "$W/hpss-weight/$w/$(basename "$set")" --cores 2 --force --quiet >/dev/null
         echo "hpss_weight $w, $(basename "$set"): $(grep -m1 '^| mixin |' "$W/hpss-weight/$w/$(basename "$set")/results.md")"
     done
 done

@@ -36,15 +36,15 @@ rm -rf "$W/real-val-less-harmonic"
     --stem-db bass=-4 --stem-db other=-4 --stem-db vocals=-2
 for set in real-val percussion-val real-val-loud real-val-spread real-val-less-harmonic; do
     "$PY" eval_mixin.py "$W/$set" --pretrained-model-dir "$MODELS" \
-        --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/$set" --cores 2 --quiet
+        --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/$set" --cores 2 --force --quiet
 done
 rm -rf "$W/acoustic-val"
 "$PY" scripts/make_acoustic_mixes.py "$W/acoustic-val" >/dev/null
 "$PY" eval_mixin.py "$W/acoustic-val" --pretrained-model-dir "$MODELS" \
-    --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/acoustic-val" --cores 2 --quiet
+    --systems mixin,mixture,hpss,oracle --out "$MODELS/validation/acoustic-val" --cores 2 --force --quiet
 "$PY" -m mixin link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
 "$PY" eval_mixin.py "$W/mir1k-validation-songs" --pretrained-model-dir "$MODELS" \
-    --systems mixin,mixture --out "$MODELS/validation/mir1k" --cores 2 --quiet
+    --systems mixin,mixture --out "$MODELS/validation/mir1k" --cores 2 --force --quiet
 # MIR-1K's protocol (16 kHz mono, voice and accompaniment at 0 dB, voice GNSDR) on singers that
 # nothing in the chain heard: the sung songs of (1) cut into 8-s clips with their own accompaniment,
 # as recorded and with the drums at -3 dB of the rest (real bands, not karaoke backing tracks).
@@ -53,12 +53,12 @@ rm -rf "$W/real-val-clips" "$W/real-val-clips-loud"
 "$PY" train_util.py --make-song-clips "$W/real-val-clips-loud" --songs "$W"/real-val/* --paired 0 --drum-level -3 -3 >/dev/null
 for set in real-val-clips real-val-clips-loud; do
     "$PY" eval_mixin.py "$W/$set" --layout mir1k --pretrained-model-dir "$MODELS" \
-        --systems mixin,mixture --out "$MODELS/validation/$set" --cores 2 --quiet
+        --systems mixin,mixture --out "$MODELS/validation/$set" --cores 2 --force --quiet
 done
 # The DRNN trained on every MIR-1K clip: its unseen singers here are real-dev's (all 8 songs).
 "$PY" eval_mixin.py "$REAL" --pretrained-model-dir "$MODELS/drnn" \
-    --systems mixin,mixture,oracle --out "$MODELS/drnn/validation" --cores 2 --quiet
+    --systems mixin,mixture,oracle --out "$MODELS/drnn/validation" --cores 2 --force --quiet
 # The DRNN that helps the CDAEs with the vocal (trained on MIR-1K and 4 other real-dev songs): the
 # singers of the 4 real songs above, which it never heard.
 "$PY" eval_mixin.py "$W/real-val" --pretrained-model-dir "$MODELS/drnn-songs" \
-    --systems mixin,mixture,oracle --out "$MODELS/drnn-songs/validation" --cores 2 --quiet
+    --systems mixin,mixture,oracle --out "$MODELS/drnn-songs/validation" --cores 2 --force --quiet

@@ -141,6 +141,29 @@ def test_eval_cli_refuses_what_it_cannot_score(tmp_path, capsys):
     assert main([str(tracks), "--systems", "", "--estimates-dir", str(empty), "--out", str(out), "-q"]) == 1
     assert f"error: {tracks}: nothing scored: every track or system was skipped" in capsys.readouterr().err
     assert not (out / "results.json").exists()
+    # Flags of the set-making modes, and a label that is a built-in system's, are refused, not ignored.
+    for flags, message in (
+        (["--drums-db", "-6"], "--drums-db: for --make-loud-drums only"),
+        (["--loops", "x.flac"], "--loops: for --make-percussion-mixes only"),
+        (["--estimates-dir", str(empty), "--estimates-name", "hpss"], "--estimates-name hpss: a built-in system's"),
+    ):
+        assert main([str(tracks), "--systems", "mixture", *flags, "-q"]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_report_is_replaced_only_with_force(tmp_path, capsys):
+    tracks, out = tmp_path / "tracks", tmp_path / "report"
+    write_musdb_track(tracks / "song0", 1.0, seed=0)
+    assert main([str(tracks), "--systems", "mixture", "--out", str(out), "-q"]) == 0
+    first = (out / "results.json").read_bytes()
+    assert main([str(tracks), "--systems", "mixture,hpss", "--out", str(out), "-q"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {out}: already holds a report (results.json, results.md, results.png): --force replaces it\n"
+    )
+    assert (out / "results.json").read_bytes() == first
+    assert main([str(tracks), "--systems", "mixture,hpss", "--out", str(out), "--force", "-q"]) == 0
+    assert '"hpss"' in (out / "results.json").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md", "results.png"]  # no temporaries
 
 
 def test_silent_reference_reported(tmp_path):

@@ -67,7 +67,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--drums-db",
         type=finite_float,
-        default=LOUD_DRUMS_DB,
         metavar="DB",
         help=f"drums against the rest for --make-loud-drums, in dB (default: {LOUD_DRUMS_DB:g})",
     )
@@ -89,7 +88,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--force",
         action="store_true",
-        help="--make-percussion-mixes / --make-loud-drums: overwrite track folders already in OUT_DIR",
+        help="replace a report already in --out, or (--make-percussion-mixes / --make-loud-drums) track folders "
+        "already in OUT_DIR",
     )
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
     return p
@@ -113,6 +113,12 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error("--stem-db: for --make-loud-drums only")
     if args.spread and not args.make_loud_drums:
         return usage_error("--spread: for --make-loud-drums only")
+    if args.drums_db is not None and not args.make_loud_drums:
+        return usage_error("--drums-db: for --make-loud-drums only")
+    if args.loops and not args.make_percussion_mixes:
+        return usage_error("--loops: for --make-percussion-mixes only")
+    if args.estimates_dir is not None and args.estimates_name in SYSTEMS:
+        return usage_error(f"--estimates-name {args.estimates_name}: a built-in system's name; give another label")
     if args.make_loud_drums:
         return run(make_loud_drums, args)
     return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
@@ -131,6 +137,8 @@ def make_loud_drums(args: argparse.Namespace) -> int:
     """--make-loud-drums: TRACKS_DIR's songs with their drums re-balanced, written, not scored."""
     from ..data.percussion_mixes import make_loud_drum_songs
 
+    if args.drums_db is None:
+        args.drums_db = LOUD_DRUMS_DB
     made = make_loud_drum_songs(
         args.tracks_dir, args.make_loud_drums, args.drums_db, stem_db=args.stem_db, spread=args.spread, force=args.force
     )
@@ -161,7 +169,7 @@ def evaluate(args: argparse.Namespace) -> int:
     import sys
 
     from ..errors import MixinError
-    from ..evaluation.report import write_report
+    from ..evaluation.report import REPORT_FILES, write_report
     from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
     from ..files import check_writable
@@ -173,6 +181,9 @@ def evaluate(args: argparse.Namespace) -> int:
         args.systems.append(args.estimates_name)
     tracks = load_tracks(args.tracks_dir, args.layout)
     check_writable(args.out)  # before minutes of scoring, not after
+    held = [name for name in REPORT_FILES if (args.out / name).exists()]
+    if held and not args.force:
+        raise MixinError(args.out, f"already holds a report ({', '.join(held)}): --force replaces it")
     separator = load_separator_from(args) if "mixin" in args.systems else None
     if separator is not None and tuple(separator.sources) == VOICE_SOURCES:
         tracks = [as_voice_pair(t) for t in tracks]  # every system scored on vocal/accompaniment

@@ -77,8 +77,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--batch-size",
         type=positive_int,
         metavar="CHUNKS",
-        help=f"CDAEs: chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, ~100 MiB "
-        "with TensorFlow, where more is a little faster)",
+        help=f"CDAEs: chunks separated at once (default: {BATCH_CHUNKS}; each takes ~35 MiB with ONNX Runtime, "
+        "~100 MiB with TensorFlow, where more is a little faster)",
     )
     p.add_argument(
         "--backend",

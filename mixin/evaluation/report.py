@@ -4,19 +4,32 @@ tables) and ``results.png`` (median SDR per source and system, the oracle as a m
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
+from ..audio import temporary_beside
 from .scoring import SOURCES, Score, SummaryTable
+
+REPORT_FILES = ("results.json", "results.md", "results.png")
+"""What a report directory holds."""
 
 
 def write_report(out: Path, scores: list[Score], summary: SummaryTable, skipped_tracks: list[tuple[str, str]]) -> None:
-    """results.json, results.md and results.png in ``out``."""
+    """results.json, results.md and results.png in ``out``: all three written to temporary names
+    first, then renamed, so a report is never half old and half new."""
     out.mkdir(parents=True, exist_ok=True)
     data = {"summary": summary, "scores": [asdict(s) for s in scores], "skipped_tracks": skipped_tracks}
-    (out / "results.json").write_text(json.dumps(data, indent=1, default=float) + "\n")
-    (out / "results.md").write_text(markdown(summary, scores, skipped_tracks))
-    plot(summary, out / "results.png")
+    parts = {name: temporary_beside(out / name, Path(name).suffix) for name in REPORT_FILES}
+    try:
+        parts["results.json"].write_text(json.dumps(data, indent=1, default=float) + "\n")
+        parts["results.md"].write_text(markdown(summary, scores, skipped_tracks))
+        plot(summary, parts["results.png"])
+        for name, part in parts.items():
+            os.replace(part, out / name)
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
 
 
 def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tuple[str, str]]) -> str:
