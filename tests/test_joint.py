@@ -38,6 +38,8 @@ def test_framewise_sdr_known_values():
 def test_stem_pool_examples(stems_dir):
     pool = StemPool([stems_dir])
     assert len(pool.tracks) == 2 and pool.seconds == pytest.approx(5.0, abs=0.01)
+    with pytest.warns(UserWarning, match="given twice in the stem directories, drawn as one folder"):
+        assert len(StemPool([stems_dir, Path(str(stems_dir) + "/.")]).groups) == 1
     rng = np.random.default_rng(0)
     examples = np.stack([pool.example(rng) for _ in range(40)])
     assert examples.shape == (40, 3, CHUNK_SIZE) and examples.dtype == np.float32

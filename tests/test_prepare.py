@@ -45,6 +45,11 @@ def test_discover_layouts(tmp_path):
     mir = discover([clips])
     assert len(mir) == 3 and all(t.clip is not None and t.sources == ("vocal",) for t in mir)
     assert [t.name for t in discover([multi, clips], track_limit=3)] == ["song0", "song1", "mir/abjones_1_00"]
+    # A folder given twice, or as a track and inside its parent, counts once: it used to double its song.
+    with pytest.warns(UserWarning, match="given twice in the stem directories, used once") as caught:
+        again = discover([multi, multi / "song1", clips, Path(str(clips) + "/")])
+    assert [t.name for t in again] == ["song0", "song1", *(t.name for t in mir)]
+    assert len(caught) == 4  # song1, and each of the three clips
 
 
 def test_segments_two_mixes_and_lengths(tmp_path):

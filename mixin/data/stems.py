@@ -109,9 +109,26 @@ def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int |
             tracks.append(_stem_track(d, files))
         else:
             raise MixinError(d, "no audio files or track folders in stem directory")
+    tracks = _once_each(tracks)
     if track_limit is not None:
         tracks = tracks[:track_limit]
     return tracks
+
+
+def _once_each(tracks: list[Track]) -> list[Track]:
+    """``tracks`` without repeats: a folder named twice in ``--stem-dirs``, or both as a track and
+    inside its parent, would otherwise count its song twice (with a warning)."""
+    seen: set[tuple[Path, ...]] = set()
+    kept = []
+    for track in tracks:
+        files = [track.clip] if track.clip is not None else [f for fs in track.stems.values() for f in fs]
+        key = tuple(sorted(f.resolve() for f in files))
+        if key in seen:
+            warnings.warn(f"{track.name}: given twice in the stem directories, used once", stacklevel=3)
+            continue
+        seen.add(key)
+        kept.append(track)
+    return kept
 
 
 def _read_span(path: Path, start_s: float, seconds: float, channels: str = "mono") -> np.ndarray:

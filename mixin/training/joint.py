@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -74,7 +75,12 @@ class StemPool:
         self.sources = tuple(sources)
         self.drum_level, self.drum_share = drum_level, drum_share
         self.groups: list[list[dict[str, np.ndarray]]] = []
+        seen: set[Path] = set()
         for d in stem_dirs:
+            if Path(d).resolve() in seen:  # a folder named twice would be drawn twice as often
+                warnings.warn(f"{d}: given twice in the stem directories, drawn as one folder", stacklevel=2)
+                continue
+            seen.add(Path(d).resolve())
             tracks = [t for t in discover([d], "multitrack") if t.stems]
             bar = progress_bar(progress, total=len(tracks), unit="track", desc=f"loading {Path(d).name}")
             group = []
