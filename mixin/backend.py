@@ -104,6 +104,8 @@ def keras_module() -> ModuleType:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # device discovery logs too (e.g. "failed call to cuInit")
+            if quiet:  # and its Python log, e.g. "triggered tf.function retracing" as each model is scored
+                tf.get_logger().setLevel("ERROR")
     return keras
 
 

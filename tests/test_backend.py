@@ -391,3 +391,18 @@ def test_keras_backend_other_than_tensorflow_is_honoured(monkeypatch):
     assert tensorflow_available()
     monkeypatch.delenv("KERAS_BACKEND")
     assert tensorflow_available()  # TensorFlow is installed where the tests run
+
+
+def test_tensorflows_python_warnings_only_when_its_log_is_asked_for():
+    """Training printed "triggered tf.function retracing" warnings for every model it scored."""
+    code = "from mixin.backend import keras_module; keras_module(); import tensorflow as tf; "
+    code += "print(tf.get_logger().level)"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    root = Path(__file__).resolve().parents[1]
+    levels = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=env | extra, cwd=root, capture_output=True, text=True, timeout=120
+        ).stdout.split()[-1]
+        for extra in ({}, {"TF_CPP_MIN_LOG_LEVEL": "0"})  # the second: what --verbose sets
+    ]
+    assert levels[0] == "40" and int(levels[1]) < 40  # logging.ERROR by default, TensorFlow's own with --verbose
