@@ -251,6 +251,8 @@ def test_calibrate_refuses_models_fed_normalised_input(tmp_path):
     with pytest.raises(MixinError, match="the models get normalised input: calibration fits raw-magnitude outputs"):
         calibrate(models, tmp_path / "no-data", ["vocal"])
     assert (models / "config.json").read_text() == before
+    with pytest.raises(MixinError, match="drnn: holds a drnn model: calibration measures the CDAEs' output gains"):
+        calibrate(ROOT / "pretrained-models" / "drnn", tmp_path / "no-data")
 
 
 def test_source_gain_undoes_a_scaled_estimate():

@@ -51,6 +51,8 @@ def calibrate(
 
     model_dir, data_dir = Path(model_dir), Path(data_dir)
     config = ModelConfig.load(model_dir)
+    if config.arch != "cdae":
+        raise MixinError(model_dir, f"holds a {config.arch} model: calibration measures the CDAEs' output gains")
     if config.input != "magnitude":
         raise MixinError(
             model_dir / "config.json",
