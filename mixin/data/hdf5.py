@@ -84,6 +84,13 @@ def _read_mono(path: Path) -> np.ndarray:
     return audio.mean(axis=1)
 
 
+def check_sources(sources: Sequence[str]) -> None:
+    """A :class:`MixinError` naming any of ``sources`` that is not a CDAE source."""
+    unknown = [s for s in sources if s not in CDAE_SOURCES]
+    if unknown:
+        raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
+
+
 def held_sources(data_dir: Path, segments: Iterable[dict], sources: Sequence[str] | None) -> list[str]:
     """The sources to build files for: ``sources`` (each must be known and held by a segment), or
     when None every source some segment holds (MIR-1K clips hold the vocal alone, instrumental
@@ -94,9 +101,7 @@ def held_sources(data_dir: Path, segments: Iterable[dict], sources: Sequence[str
         if not chosen:
             raise MixinError(data_dir, f"no prepared segment holds a {', '.join(CDAE_SOURCES)} stem")
         return chosen
-    unknown = [s for s in sources if s not in CDAE_SOURCES]
-    if unknown:
-        raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
+    check_sources(sources)
     missing = [s for s in sources if s not in held]
     if missing:
         held_ = ", ".join(sorted(held)) or "none"

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..constants import CDAE_SOURCES
-from ..data.hdf5 import hdf5_path, open_checked
+from ..data.hdf5 import check_sources, hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
 
@@ -61,10 +60,9 @@ def calibrate(
         )
     if sources is None:
         sources = [s for s in config.sources if config.model_path(model_dir, s).exists()]
+    check_sources(sources)
     gains = {}
     for source in sources:
-        if source not in CDAE_SOURCES:
-            raise MixinError(None, f"unknown source {source!r} (known: {', '.join(CDAE_SOURCES)})")
         model_path = config.model_path(model_dir, source)
         if not model_path.exists():
             raise MixinError(model_path, "model file not found")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
-from ..data.hdf5 import SPLITS, hdf5_path, open_checked
+from ..data.hdf5 import SPLITS, check_sources, hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
 from .common import EarlyStopping, read_history, save_atomically, save_uncompiled, write_history, write_record
@@ -176,9 +176,7 @@ def train(
         sources = [s for s in CDAE_SOURCES if hdf5_path(data_dir, s).exists()]
         if not sources:
             raise MixinError(data_dir, "holds no data_<source>.hdf5 file: run --create-hdf5 first")
-    unknown = [s for s in sources if s not in CDAE_SOURCES]
-    if unknown:
-        raise MixinError(None, f"unknown source(s) {', '.join(unknown)} (known: {', '.join(CDAE_SOURCES)})")
+    check_sources(sources)
     for source in sources:
         open_checked(hdf5_path(data_dir, source), source).close()
     if settings.resume:
