@@ -76,8 +76,11 @@ def fractional_psd(psd: np.ndarray, exponent: float) -> np.ndarray:
     source and bin to keep its sum over frames: the filter is that of ``psd ** exponent`` (the
     generalised Wiener filter of Liutkus & Badeau, 2015, here multichannel: the spatial covariance,
     normalised by that sum, absorbs the scale), while the diagonal loading stays in the mix's units
-    (without the rescaling, an exponent of 0.5 made the 2x2 determinant vanish on real songs)."""
-    soft = np.power(psd, np.float32(exponent))
+    (without the rescaling, an exponent of 0.5 made the 2x2 determinant vanish on real songs).
+    The power is taken of ``psd`` over its peak per source and bin, which the rescaling undoes:
+    in float32, ``psd ** 12`` overflowed to inf (NaN stems) for mixes at full scale."""
+    peak = psd.max(axis=-1, keepdims=True)
+    soft = np.power(np.divide(psd, peak, out=np.zeros_like(psd), where=peak > 0), np.float32(exponent))
     total, soft_total = psd.sum(axis=-1, keepdims=True), soft.sum(axis=-1, keepdims=True)
     return soft * np.divide(total, soft_total, out=np.zeros_like(total), where=soft_total > 0)
 

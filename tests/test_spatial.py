@@ -287,6 +287,22 @@ def test_mwf_power_is_the_generalised_wiener_mask_in_mono():
     assert np.all(soft[louder] < classic[louder]) and np.all(soft[~louder] > classic[~louder])
 
 
+def test_fractional_psd_holds_large_exponents_at_full_scale():
+    """``--mwf-power 24`` on a song at full scale (an exponent of 12 of powers up to 1e6) gave inf
+    in float32, then NaN stems; the powers are taken relative to each bin's peak."""
+    from mixin.filtering import fractional_psd
+
+    rng = np.random.default_rng(6)
+    psd = (rng.uniform(0, 1, size=(3, 5, 40)) * np.logspace(-4, 6, 40)).astype(np.float32)
+    psd[1, 2] = 0  # a silent bin stays silent
+    for exponent in (0.625, 4.0, 12.0):
+        soft = fractional_psd(psd, exponent)
+        expected = psd.astype(np.float64) ** exponent
+        expected *= psd.sum(-1, keepdims=True) / np.maximum(expected.sum(-1, keepdims=True), 1e-300)
+        assert np.all(np.isfinite(soft))
+        np.testing.assert_allclose(soft, expected, rtol=1e-4, atol=1e-30)
+
+
 @pytest.mark.parametrize("power", [0.5, 1.0, 1.5])
 def test_soft_filter_stays_finite_at_one_place_and_sums_to_the_mix(power):
     """The rescaled powers keep the diagonal loading in the mix's units: a source at one place
