@@ -17,9 +17,9 @@ from pathlib import Path
 RELAUNCHED = "MIXIN_RELAUNCHED"
 """Set in the environment of the relaunched script, so that it never relaunches again."""
 
-DEPENDENCIES = ("numpy", "scipy", "soundfile", "soxr")
-"""Modules of ``requirements.txt`` that every script needs sooner or later (found, not imported:
-``--help`` stays instant)."""
+DEPENDENCIES = ("numpy", "scipy", "soundfile", "soxr", "ducc0", "onnxruntime", "tqdm", "bottleneck")
+"""The modules of ``requirements.txt``, which every script needs sooner or later (found, not
+imported: ``--help`` stays instant); one missing means this is not the Python set up for it."""
 
 
 def venv_python(script: str | Path) -> Path:

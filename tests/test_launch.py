@@ -20,6 +20,14 @@ def test_missing_finds_without_importing():
     assert launch.missing(launch.DEPENDENCIES) is None  # the tests' own Python has them
 
 
+def test_dependencies_are_requirements_txt():
+    """Each package separating needs sends a Python without it to the .venv (one of them missing
+    used to end in a ModuleNotFoundError traceback instead)."""
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    required = {line.split(">")[0].split("=")[0].strip() for line in lines if line.strip() and line[0] != "#"}
+    assert set(launch.DEPENDENCIES) == required
+
+
 class Relaunched(Exception):
     pass
 
