@@ -429,8 +429,12 @@ class ChunkedSeparator:
             yield np.concatenate((np.zeros((others, *tail.shape), np.float32), tail[None]), axis=0)
 
     def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
-        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate."""
-        audio = np.asarray(audio, dtype=np.float32)
+        """Separate audio (samples,) or (samples, channels); stems of the same shape and rate, as
+        float32 in the input's units (integer samples, e.g. soundfile's ``dtype="int32"``, are
+        separated at full scale and the stems scaled back)."""
+        audio = np.asarray(audio)
+        unit = float(2 ** (8 * audio.dtype.itemsize - 1)) if np.issubdtype(audio.dtype, np.integer) else 1.0
+        audio = audio.astype(np.float32) / np.float32(unit) if unit != 1.0 else audio.astype(np.float32, copy=False)
         mono = audio.ndim == 1
         frames = audio[:, None] if mono else audio
         if frames.ndim != 2 or len(frames) == 0:
@@ -445,4 +449,6 @@ class ChunkedSeparator:
         stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
         if stems.shape[1] < len(frames):  # resampler rounding
             stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
+        if unit != 1.0:
+            stems *= np.float32(unit)
         return {s: (stem[:, 0] if mono else stem) for s, stem in zip(self.sources, stems, strict=True)}

@@ -29,6 +29,21 @@ def test_mono_and_multichannel(separator, channels):
     np.testing.assert_allclose(sum(stems.values()), x, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+def test_integer_audio_separated_at_full_scale_and_scaled_back(separator, dtype):
+    """As soundfile reads it with ``dtype="int32"``: full scale is 2**31, over the largest sample
+    taken as float (int32 audio used to be refused as 160 dB over full scale)."""
+    x = sum(synth_stems(1.0, 44100, 2, seed=2).values())
+    unit = 2.0 ** (8 * np.dtype(dtype).itemsize - 1)
+    ints = np.round(np.clip(x.astype(np.float64), -1, 1 - 1 / unit) * unit).astype(dtype)
+    stems = separator.separate(ints, 44100)
+    floats = separator.separate(ints / np.float32(unit), 44100)
+    for source, stem in stems.items():
+        assert stem.dtype == np.float32 and stem.shape == x.shape
+        np.testing.assert_allclose(stem / unit, floats[source], atol=1e-6)
+    np.testing.assert_allclose(sum(stems.values()) / unit, ints / unit, atol=1e-5)
+
+
 def test_one_dimensional_input_gives_one_dimensional_stems(separator):
     x = np.zeros(5000, dtype=np.float32)
     x[100] = 1.0
