@@ -215,6 +215,16 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     )
 
 
+def model_options_conflict(args: argparse.Namespace) -> str | None:
+    """What is wrong with a pair of :func:`add_model_options`' flags given together, or None: a
+    usage error (exit status 2), found before any model loads."""
+    if args.vocal_two_stage and args.vocal_remask == "off":
+        return "--vocal-two-stage is a share of the vocal remask: not with --vocal-remask off"
+    if args.mwf_vocal == "on" and args.mwf_iterations == 0:
+        return "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0"
+    return None
+
+
 def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSeparator:
     """The separator that :func:`add_model_options`' flags ask for."""
     from ..registry import load_separator

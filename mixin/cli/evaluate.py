@@ -14,6 +14,7 @@ from .common import (
     add_model_options,
     add_output_flags,
     finite_float,
+    model_options_conflict,
     positive_int,
     progress_enabled,
     run,
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(f"--systems: name at least one of {', '.join(SYSTEMS)}")
     if unknown:
         return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
+    conflict = model_options_conflict(args)
+    if conflict:
+        return usage_error(conflict)
     if args.make_percussion_mixes and args.make_loud_drums:
         return usage_error("--make-percussion-mixes and --make-loud-drums write different sets: one at a time")
     try:

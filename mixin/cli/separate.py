@@ -19,6 +19,7 @@ from .common import (
     add_model_options,
     add_output_flags,
     load_separator_from,
+    model_options_conflict,
     non_negative_float,
     positive_float,
     positive_int,
@@ -97,6 +98,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
+    conflict = model_options_conflict(args)
+    if conflict:
+        return usage_error(conflict)
     if args.crossfade is not None and not 0 <= args.crossfade < CHUNK_SIZE // 2:
         return usage_error(f"--crossfade must be in [0, {CHUNK_SIZE // 2}), got {args.crossfade}")
     if args.plot:
