@@ -289,6 +289,9 @@ class Resampler:
 NAME_MAX = 255
 """Bytes a file name may hold on the usual file systems (ext4, XFS, APFS, NTFS in UTF-16 units)."""
 
+NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+"""``os.link``'s errors on a file system that has no hard links (FAT, some network mounts)."""
+
 
 def temporary_beside(target: Path, suffix: str = "") -> Path:
     """A new empty file next to ``target`` (same file system, so ``os.replace`` is atomic),
@@ -382,6 +385,8 @@ class AtomicAudioWriter:
         self.path = Path(path)
         self.frames = frames
         self.written = 0
+        self.peak = 0.0
+        """The largest magnitude written to a format that holds [-1, 1]; above 1 it was clipped."""
         self.subtype = OUTPUT_SUBTYPES[fmt]
         self._tmp = temporary_beside(self.path)
         self._part: _PartFile | None = None
@@ -409,6 +414,8 @@ class AtomicAudioWriter:
     def write(self, block: np.ndarray) -> None:
         block = block[: self.frames - self.written]
         if self.subtype != "FLOAT":  # integer and lossy formats hold [-1, 1]
+            if block.size:
+                self.peak = max(self.peak, float(np.abs(block).max()))
             block = np.clip(block, -1.0, 1.0)
         try:
             self._file.write(block)
@@ -428,11 +435,27 @@ class AtomicAudioWriter:
         self._check()
         self._finished = True
 
-    def rename(self) -> Path:
-        """Put the finished file in place."""
+    def rename(self, replace: bool = True) -> Path:
+        """Put the finished file in place; with ``replace`` False, a ``FileExistsError`` (and the
+        file left under its temporary name) if one appeared there meanwhile, e.g. written by
+        another run: checking first and then renaming would replace it."""
         if not self._finished:
             raise RuntimeError("finish() the file before renaming it")
-        os.replace(self._tmp, self.path)
+        if replace:
+            os.replace(self._tmp, self.path)
+            return self.path
+        try:
+            os.link(self._tmp, self.path)  # fails on an existing name, unlike a rename
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in NO_HARD_LINKS:
+                raise
+            if self.path.exists():  # no hard links on this file system: check, then rename
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(self.path)) from None
+            os.replace(self._tmp, self.path)
+            return self.path
+        self._tmp.unlink(missing_ok=True)
         return self.path
 
     def commit(self) -> Path:

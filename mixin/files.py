@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 import soundfile as sf
 
 from .apply import ChunkedSeparator
-from .audio import AtomicAudioWriter, check_output_format, probe, read_blocks
+from .audio import NAME_MAX, AtomicAudioWriter, check_output_format, probe, read_blocks
 from .constants import MIN_RATE, OUTPUT_SUBTYPES
 from .errors import MixinError
 from .progress import progress_bar
@@ -76,7 +77,7 @@ def separate_file(
     info = probe(path)
     if info.sample_rate < MIN_RATE:
         raise MixinError(path, f"sample rate {info.sample_rate} Hz is too low to separate (at least {MIN_RATE} Hz)")
-    start = int(round(offset * info.sample_rate))
+    start = math.floor(offset * info.sample_rate + 1e-6)  # the sample at or before it: 1.99999 s of 2 s leaves one
     if offset < 0 or start >= info.frames:
         raise MixinError(path, f"offset {offset:g} s is outside the file ({info.duration:.2f} s)")
     frames = info.frames - start
@@ -91,6 +92,8 @@ def separate_file(
     outputs = output_paths(path, outdir, separator.sources, fmt)
     resolved = path.resolve()
     for out in outputs.values():
+        if len(out.name.encode()) > NAME_MAX:
+            raise MixinError(path, f"its output name {out.name} is longer than {NAME_MAX} bytes: rename the input")
         if out.resolve() == resolved:
             raise MixinError(out, "output would overwrite the input")
         if out.is_dir():
@@ -102,6 +105,7 @@ def separate_file(
 
     bar = progress_bar(progress, total=frames, unit="sample", unit_scale=True, desc=path.name)
     blocks = read_blocks(info, READ_BLOCK, start, frames)
+    placed: list[Path] = []  # stems put in place: all or none stay
     with ExitStack() as stack:
         writers = {
             s: stack.enter_context(AtomicAudioWriter(out, info.sample_rate, info.channels, frames, fmt))
@@ -114,10 +118,33 @@ def separate_file(
                 bar.update(min(stems.shape[1], frames - bar.n))
             for writer in writers.values():  # every stem complete before any is put in place
                 writer.finish()
+            clipped = {s: w.peak for s, w in writers.items() if w.peak > 1.0}
+            if clipped:
+                loudest = max(clipped, key=clipped.get)
+                warnings.warn(
+                    f"{path}: {', '.join(clipped)} stem(s) clipped to [-1, 1], which {fmt} holds (peak "
+                    f"{clipped[loudest]:.2f} in {outputs[loudest].name}); --format wav keeps them whole",
+                    stacklevel=2,
+                )
             for writer in writers.values():
-                writer.rename()
+                try:
+                    writer.rename(replace=force)
+                except FileExistsError:
+                    _remove(placed)
+                    raise MixinError(
+                        path, f"{writer.path} appeared while separating (use --force to overwrite)"
+                    ) from None
+                placed.append(writer.path)
         except (OSError, sf.SoundFileRuntimeError) as exc:
-            raise MixinError(where, f"cannot write output ({getattr(exc, 'strerror', None) or exc})") from None
+            _remove(placed)
+            reason = getattr(exc, "strerror", None) or exc
+            raise MixinError(path, f"cannot write its stems to {where} ({reason})") from None
         finally:
             bar.close()
     return FileResult(path, start, frames, outputs, frames / info.sample_rate, time.perf_counter() - start_time)
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    """Take back the stems a failed run already put in place, so that no partial set stays."""
+    for p in paths:
+        p.unlink(missing_ok=True)

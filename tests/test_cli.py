@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,7 +183,8 @@ def test_a_failed_write_leaves_earlier_stems_in_place(tmp_path, model_dir, capsy
         monkeypatch.setattr(audio._PartFile, "_write", full_disk)
         code, err = run([src, "--format", fmt, "--force"], model_dir, capsys)
         assert code == 1
-        assert error_lines(err) == [f"error: {tmp_path}: cannot write output (No space left on device)"], fmt
+        full = f"error: {src}: cannot write its stems to {tmp_path} (No space left on device)"
+        assert error_lines(err) == [full], fmt
         assert all(path.read_bytes() == b"earlier stem" for path in earlier.values()), fmt
         assert not list(tmp_path.glob(".*part")), fmt
         monkeypatch.undo()
@@ -198,11 +200,84 @@ def test_no_stem_is_put_in_place_unless_all_can_be(tmp_path, model_dir, capsys):
 
 
 def test_names_near_the_file_systems_limit(tmp_path, model_dir, capsys):
-    """The stems' names fit in 255 bytes, so their temporary names must too."""
+    """The stems' names fit in 255 bytes, so their temporary names must too; a stem's name over
+    the limit is refused before separating (it used to fail at the rename, leaving the stems
+    whose names fit: a set no rerun without --force could replace)."""
     src = write_audio(tmp_path / ("n" * 228 + ".wav"), noise(0.2, 44100, 1))
     code, err = run([src], model_dir, capsys)
     assert code == 0, err
     assert sf.info(str(tmp_path / ("n" * 228 + "_percussive.wav"))).frames == 8820
+    long = write_audio(tmp_path / ("x" * 241 + ".wav"), noise(0.2, 44100, 1))  # x..x_harmonic.wav fits
+    code, err = run([long], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {long}: its output name {'x' * 241}_percussive.wav is longer than 255 bytes: rename the input"
+    ]
+    assert not list(tmp_path.glob("x*_*")) and not list(tmp_path.glob(".*part"))
+
+
+def test_a_stem_written_meanwhile_by_another_run_is_kept(tmp_path, model_dir, capsys, monkeypatch):
+    """Without --force nothing is replaced, not even a file that appeared after the check (two
+    runs on one name): the run fails, and takes back the stems it had already put in place."""
+    from mixin import audio
+
+    src = write_audio(tmp_path / "s.wav", noise(0.5, 44100, 2))
+    finish = audio.AtomicAudioWriter.finish
+
+    def finish_then_another_run_writes(self):
+        finish(self)
+        if self.path.name == "s_vocal.wav":
+            self.path.write_bytes(b"another run's stem")
+
+    monkeypatch.setattr(audio.AtomicAudioWriter, "finish", finish_then_another_run_writes)
+    code, err = run([src], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [
+        f"error: {src}: {tmp_path / 's_vocal.wav'} appeared while separating (use --force to overwrite)"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav", "s_vocal.wav"]
+    assert (tmp_path / "s_vocal.wav").read_bytes() == b"another run's stem"
+    code, err = run([src, "--force"], model_dir, capsys)  # --force replaces it
+    assert code == 0, err
+    assert sf.info(str(tmp_path / "s_vocal.wav")).frames == 22050
+
+
+def test_a_failed_rename_takes_back_the_stems_put_in_place(tmp_path, model_dir, capsys, monkeypatch):
+    import errno
+
+    from mixin import audio
+
+    src = write_audio(tmp_path / "s.wav", noise(0.5, 44100, 2))
+    rename = audio.AtomicAudioWriter.rename
+
+    def rename_fails_for_the_last(self, replace=True):
+        if self.path.name == "s_vocal.wav":
+            raise OSError(errno.EIO, "Input/output error")
+        return rename(self, replace)
+
+    monkeypatch.setattr(audio.AtomicAudioWriter, "rename", rename_fails_for_the_last)
+    code, err = run([src], model_dir, capsys)
+    assert code == 1
+    assert error_lines(err) == [f"error: {src}: cannot write its stems to {tmp_path} (Input/output error)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav"]
+
+
+def test_stems_clipped_by_the_format_are_named(tmp_path, model_dir, capsys):
+    """FLAC and MP3 hold [-1, 1]: a stem beyond it is clipped with a warning (it used to be silent),
+    and WAV's float keeps it whole."""
+    src = write_audio(tmp_path / "hot.wav", noise(0.5, 44100, 2, scale=1.0), subtype="FLOAT")
+    with pytest.warns(UserWarning, match="clipped") as caught:
+        code, err = run([src, "--format", "flac"], model_dir, capsys)
+    assert code == 0, err
+    warning = [str(w.message) for w in caught]
+    assert len(warning) == 1 and warning[0].startswith(f"{src}: ")
+    assert "clipped to [-1, 1], which flac holds (peak " in warning[0] and "--format wav keeps them whole" in warning[0]
+    peak = max(np.abs(sf.read(p)[0]).max() for p in tmp_path.glob("hot_*.flac"))
+    assert 0.99 < peak <= 1.0
+    with warnings.catch_warnings(record=True) as caught:
+        code, err = run([src], model_dir, capsys)
+    assert code == 0 and not [w for w in caught if "clipped" in str(w.message)], err
+    assert max(np.abs(sf.read(p)[0]).max() for p in tmp_path.glob("hot_*.wav")) > 1.5
 
 
 def test_too_little_to_separate(tmp_path, model_dir, capsys):
@@ -289,6 +364,9 @@ def test_offset_and_duration(tmp_path, model_dir, capsys):
     assert np.sqrt(np.mean((sum(stems) - span)[500:-500] ** 2)) < 1e-3 * np.sqrt(np.mean(span**2))
     code, err = run([src, "--offset", "5", "--force"], model_dir, capsys)
     assert code == 1 and "outside the file" in error_lines(err)[0]
+    code, err = run([src, "--offset", "2.99999", "--force"], model_dir, capsys)  # the last sample, not rounded up
+    assert code == 0, err
+    assert sf.info(str(tmp_path / "long_vocal.wav")).frames == 1
     for flag, value, message in (("--offset", "-1", "must be 0 or more"), ("--duration", "0", "must be positive")):
         with pytest.raises(SystemExit) as exit_:
             run([src, flag, value, "--force"], model_dir, capsys)
@@ -344,6 +422,13 @@ def test_bad_option_values(tmp_path, model_dir, capsys):
         main([str(src), "--batch-size", "0"])
     assert exit_.value.code == 2
     assert "argument --batch-size: must be a whole number >= 1, got 0" in capsys.readouterr().err
+    for pair, message in (
+        (["--vocal-two-stage", "0.3", "--vocal-remask", "off"], "--vocal-two-stage is a share of the vocal remask"),
+        (["--mwf-vocal", "on", "--mwf-iterations", "0"], "--mwf-vocal on adds the vocal to the Wiener filter"),
+    ):
+        code, err = run([src, *pair], model_dir, capsys)  # usage errors, like any other (they exited 1)
+        assert code == 2 and error_lines(err)[0].startswith(f"error: {message}: not with"), err
+    assert not list(tmp_path.glob("o_*"))
 
 
 def test_help_is_fast_and_lists_every_documented_flag():
