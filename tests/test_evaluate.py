@@ -255,3 +255,29 @@ def test_a_vocal_accompaniment_model_is_scored_on_both(tmp_path):
     assert not summary.get("hpss")  # harmonic/percussive only: nothing to score here
     alone = score_track(track, "mixture", {"vocal": track.mix})
     assert alone.metrics["vocal"]["SDR"] == pytest.approx(summary["mixture"]["vocal"]["SDR"], abs=1e-6)
+
+
+def _two_songs_and_estimates(tmp_path, seconds=1.0):
+    """Songs A and B and an estimates folder holding the mixture as every source's estimate."""
+    tracks, est = tmp_path / "tracks", tmp_path / "est"
+    est.mkdir()
+    for i, name in enumerate("AB"):
+        write_musdb_track(tracks / name, seconds, seed=i)
+        mix, rate = sf.read(str(tracks / name / "mixture.wav"), dtype="float32")
+        for source in ("harmonic", "percussive", "vocal"):
+            sf.write(str(est / f"{name}_{source}.wav"), mix, rate, subtype="FLOAT")
+    return tracks, est
+
+
+def test_an_unreadable_estimate_skips_that_system_only(tmp_path, capsys):
+    """An unreadable estimate file dropped the track from every system, with no word on stderr."""
+    tracks, est = _two_songs_and_estimates(tmp_path)
+    (est / "A_vocal.wav").write_bytes(b"not audio at all")
+    out = tmp_path / "report"
+    assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped A (estimates): {est / 'A_vocal.wav'}: cannot read audio" in err
+    report = json.loads((out / "results.json").read_text())
+    assert report["skipped_tracks"] == []
+    assert report["summary"]["mixture"]["vocal"]["tracks"] == 2
+    assert report["summary"]["estimates"]["vocal"]["tracks"] == 1

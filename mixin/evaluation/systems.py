@@ -24,43 +24,57 @@ Estimates = dict[str, np.ndarray]
 def estimates_for(
     track: EvalTrack, systems: Sequence[str], separator: ChunkedSeparator | None, estimates_dir: Path | None, label: str
 ) -> dict[str, Estimates | str]:
-    """system -> estimates dict, or system -> str (why it has none for this track)."""
-    out: dict = {}
-    refs = track.references
+    """system -> estimates dict, or system -> str (why it has none for this track). A system that
+    fails on the track (an unreadable estimate file) is skipped with the error; the others are scored."""
+    out: dict[str, Estimates | str] = {}
     for system in systems:
-        if system == "mixin":
-            stems = separator.separate(track.mix, track.rate)
-            if track.voice_pair and {"harmonic", "percussive"} <= set(stems):
-                stems["accompaniment"] = stems["harmonic"] + stems["percussive"]
-            out[system] = stems
-        elif system == "mixture":
-            out[system] = mixture_as_estimate(track.mix, refs)
-        elif system == "hpss":
-            if {"harmonic", "percussive"} & set(refs):
-                out[system] = hpss(track.mix, track.rate)
-            else:
-                out[system] = "HPSS estimates harmonic/percussive only"
-        elif system == "oracle":
-            mix44 = resample(track.mix, track.rate, SAMPLE_RATE)
-            refs44 = {s: resample(r, track.rate, SAMPLE_RATE) for s, r in refs.items()}
-            n = min(len(mix44), *(len(r) for r in refs44.values()))
-            est = oracle_wiener(mix44[:n], {s: r[:n] for s, r in refs44.items()})
-            out[system] = {s: resample(e, SAMPLE_RATE, track.rate)[: len(track.mix)] for s, e in est.items()}
-            for s, e in out[system].items():
-                if len(e) < len(track.mix):
-                    out[system][s] = np.pad(e, ((0, len(track.mix) - len(e)), (0, 0)))
-        elif system == label and estimates_dir is not None:
-            found = {}
-            for s in refs:
-                path = estimates_dir / f"{track.name}_{s}.wav"
-                if path.exists():
-                    audio, rate = read_audio(path)
-                    if rate != track.rate:
-                        found = f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
-                        break
-                    found[s] = audio
-            out[system] = found if found else f"no {track.name}_<source>.wav in {estimates_dir}"
+        if system == label and estimates_dir is None:
+            continue
+        try:
+            out[system] = _estimates(system, track, separator, estimates_dir)
+        except MixinError as exc:
+            out[system] = str(exc)
     return out
+
+
+def _estimates(
+    system: str, track: EvalTrack, separator: ChunkedSeparator | None, estimates_dir: Path | None
+) -> Estimates | str:
+    """One system's estimates for ``track`` (``estimates_dir``'s files for any other name), or why it has none."""
+    refs = track.references
+    if system == "mixin":
+        stems = separator.separate(track.mix, track.rate)
+        if track.voice_pair and {"harmonic", "percussive"} <= set(stems):
+            stems["accompaniment"] = stems["harmonic"] + stems["percussive"]
+        return stems
+    if system == "mixture":
+        return mixture_as_estimate(track.mix, refs)
+    if system == "hpss":
+        if {"harmonic", "percussive"} & set(refs):
+            return hpss(track.mix, track.rate)
+        return "HPSS estimates harmonic/percussive only"
+    if system == "oracle":
+        mix44 = resample(track.mix, track.rate, SAMPLE_RATE)
+        refs44 = {s: resample(r, track.rate, SAMPLE_RATE) for s, r in refs.items()}
+        n = min(len(mix44), *(len(r) for r in refs44.values()))
+        est = oracle_wiener(mix44[:n], {s: r[:n] for s, r in refs44.items()})
+        out = {s: resample(e, SAMPLE_RATE, track.rate)[: len(track.mix)] for s, e in est.items()}
+        return {s: np.pad(e, ((0, len(track.mix) - len(e)), (0, 0))) for s, e in out.items()}
+    return _estimates_on_disk(track, estimates_dir)
+
+
+def _estimates_on_disk(track: EvalTrack, estimates_dir: Path) -> Estimates | str:
+    """``<track>_<source>.wav`` of ``estimates_dir`` for the track's references, or why not; an
+    unreadable file is a :class:`MixinError` naming it."""
+    found = {}
+    for s in track.references:
+        path = estimates_dir / f"{track.name}_{s}.wav"
+        if path.exists():
+            audio, rate = read_audio(path)
+            if rate != track.rate:
+                return f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
+            found[s] = audio
+    return found if found else f"no {track.name}_<source>.wav in {estimates_dir}"
 
 
 def _score(job: tuple[EvalTrack, str, Estimates]) -> Score:
@@ -81,12 +95,7 @@ def score_tracks(
     skipped_tracks = [(t.name, t.skipped) for t in tracks if t.skipped]
     jobs, scores = [], []
     for track in progress_bar(progress, [t for t in tracks if not t.skipped], unit="track", desc="separating"):
-        try:
-            per = estimates_for(track, systems, separator, estimates_dir, label)
-        except MixinError as exc:
-            skipped_tracks.append((track.name, str(exc)))
-            continue
-        for system, est in per.items():
+        for system, est in estimates_for(track, systems, separator, estimates_dir, label).items():
             if isinstance(est, str):
                 scores.append(Score(track.name, system, skipped=est))
             else:
