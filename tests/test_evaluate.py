@@ -281,3 +281,27 @@ def test_an_unreadable_estimate_skips_that_system_only(tmp_path, capsys):
     assert report["skipped_tracks"] == []
     assert report["summary"]["mixture"]["vocal"]["tracks"] == 2
     assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
+
+
+def test_nan_or_inf_samples_skip_with_a_reason(tmp_path, capsys):
+    """A NaN in an estimate was scored silently: its metrics came out NaN, which the medians
+    dropped while the track count kept it. Such an estimate skips that system; such a reference,
+    the track."""
+    tracks, est = _two_songs_and_estimates(tmp_path)
+    vocal, rate = sf.read(str(est / "A_vocal.wav"), dtype="float32")
+    vocal[100, 0] = np.nan
+    sf.write(str(est / "A_vocal.wav"), vocal, rate, subtype="FLOAT")
+    write_musdb_track(tracks / "C", 1.0, seed=2)
+    bass, rate = sf.read(str(tracks / "C" / "bass.wav"), dtype="float32")
+    bass[7, 1] = np.inf
+    sf.write(str(tracks / "C" / "bass.wav"), bass, rate, subtype="FLOAT")
+    out = tmp_path / "report"
+    assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    nan = "contains NaN or infinite samples"
+    assert f"skipped A (estimates): {est / 'A_vocal.wav'}: {nan} (first at sample 100)" in err
+    assert f"skipped C: {tracks / 'C' / 'bass.wav'}: {nan} (first at sample 7)" in err
+    report = json.loads((out / "results.json").read_text())
+    assert [name for name, _ in report["skipped_tracks"]] == ["C"]
+    assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
+    assert all(np.isfinite(v) for per in report["summary"].values() for m in per.values() for v in m.values())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import read_audio
+from ..audio import read_audio, unfit_samples
 from ..constants import CDAE_SOURCES
 from ..data.mir1k import read_clip
 from ..data.stems import AUDIO_SUFFIXES, source_of
@@ -56,6 +56,15 @@ class EvalTrack:
     skipped: str | None = None
 
 
+def read_finite(path: Path, read: Callable[[Path], tuple[np.ndarray, int]] = read_audio) -> tuple[np.ndarray, int]:
+    """``read(path)``, a :class:`MixinError` naming the file if a sample is NaN, infinite or absurd
+    (:func:`~mixin.audio.unfit_samples`): BSS Eval would score it NaN, which the medians leave out unseen."""
+    audio, rate = read(path)
+    if problem := unfit_samples(audio):
+        raise MixinError(path, problem)
+    return audio, rate
+
+
 def _folder_track(folder: Path) -> EvalTrack:
     """A folder's mixture and stems; without a mixture file (stem folders made for training) the
     mixture is the stems' sum, as MUSDB18's mixtures are."""
@@ -65,12 +74,12 @@ def _folder_track(folder: Path) -> EvalTrack:
     what = "mixture's" if mix_files else "first stem's"  # what the stems must match
     try:
         if mix_files:
-            track.mix, track.rate = read_audio(mix_files[0])
+            track.mix, track.rate = read_finite(mix_files[0])
         for p in files:
             source = source_of(p.stem)
             if source is None:
                 continue
-            audio, rate = read_audio(p)
+            audio, rate = read_finite(p)
             if not mix_files and not track.references:  # the first stem sets rate and shape
                 track.rate, track.mix = rate, np.zeros_like(audio)
             if rate != track.rate:
@@ -92,7 +101,7 @@ def clip_track(path: Path) -> EvalTrack:
     """MIR-1K-style clip, mixed at 0 dB voice-to-music ratio after normalising each to unit
     energy (Huang et al. 2014); references scaled the same way."""
     try:
-        audio, rate = read_clip(path)
+        audio, rate = read_finite(path, read_clip)
     except MixinError as exc:
         return EvalTrack(path.stem, 0, np.zeros((0, 1), np.float32), {}, True, str(exc))
     music, voice = audio[:, :1], audio[:, 1:]

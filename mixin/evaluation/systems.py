@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from ..apply import ChunkedSeparator
-from ..audio import read_audio, resample
+from ..audio import resample
 from ..constants import SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
 from .baselines import hpss, mixture_as_estimate, oracle_wiener
-from .scoring import EvalTrack, Score, score_track
+from .scoring import EvalTrack, Score, read_finite, score_track
 
 Estimates = dict[str, np.ndarray]
 
@@ -65,12 +65,12 @@ def _estimates(
 
 def _estimates_on_disk(track: EvalTrack, estimates_dir: Path) -> Estimates | str:
     """``<track>_<source>.wav`` of ``estimates_dir`` for the track's references, or why not; an
-    unreadable file is a :class:`MixinError` naming it."""
+    unreadable file, or one with NaN or infinite samples, is a :class:`MixinError` naming it."""
     found = {}
     for s in track.references:
         path = estimates_dir / f"{track.name}_{s}.wav"
         if path.exists():
-            audio, rate = read_audio(path)
+            audio, rate = read_finite(path)
             if rate != track.rate:
                 return f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
             found[s] = audio
