@@ -85,8 +85,10 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
     sf.write(str(bad / "drums.wav"), drums[:-100], rate, subtype="FLOAT")
     est_dir = tmp_path / "est"
     est_dir.mkdir()
-    mix, rate = sf.read(str(tracks / "song0" / "mixture.wav"), dtype="float32")
-    sf.write(str(est_dir / "song0_vocal.wav"), mix, rate, subtype="FLOAT")
+    for song in ("song0", "song1"):  # the mixture as every estimate
+        mix, rate = sf.read(str(tracks / song / "mixture.wav"), dtype="float32")
+        for source in ("harmonic", "percussive", "vocal"):
+            sf.write(str(est_dir / f"{song}_{source}.wav"), mix, rate, subtype="FLOAT")
     sf.write(str(est_dir / "song1_vocal.wav"), mix[:-10], rate, subtype="FLOAT")  # wrong length
     code = main(
         [
@@ -305,3 +307,28 @@ def test_nan_or_inf_samples_skip_with_a_reason(tmp_path, capsys):
     assert [name for name, _ in report["skipped_tracks"]] == ["C"]
     assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
     assert all(np.isfinite(v) for per in report["summary"].values() for m in per.values() for v in m.values())
+
+
+def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path, capsys):
+    """An estimates folder without A_vocal.wav was scored with the vocal left out of the
+    references, which moved the other sources' SIR (the vocal in them no longer counted as
+    interference). Such a track
+    is skipped for that system; a system that estimates fewer sources by design (HPSS) is scored,
+    its SDR unchanged, and results.md says its SIR/SAR leave the others out."""
+    tracks, est = _two_songs_and_estimates(tmp_path)
+    (est / "A_vocal.wav").unlink()
+    out = tmp_path / "report"
+    assert main([str(tracks), "--systems", "hpss", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped A (estimates): no A_vocal.wav in {est}: its reference would be left out" in err
+    report = json.loads((out / "results.json").read_text())
+    assert report["summary"]["estimates"]["harmonic"]["tracks"] == 1
+    assert report["summary"]["hpss"]["harmonic"]["tracks"] == 2
+    md = (out / "results.md").read_text()
+    assert "## Sources left out" in md and "- hpss: vocal" in md and "- estimates" not in md
+    (track,) = load_tracks(tracks, names=["A"])
+    full = score_track(track, "x", {s: track.mix for s in track.references})
+    fewer = score_track(track, "x", {s: track.mix for s in ("harmonic", "percussive")})
+    assert fewer.left_out == ["vocal"] and full.left_out == []
+    assert fewer.metrics["harmonic"]["SDR"] == pytest.approx(full.metrics["harmonic"]["SDR"], abs=1e-9)
+    assert abs(fewer.metrics["harmonic"]["SIR"] - full.metrics["harmonic"]["SIR"]) > 1

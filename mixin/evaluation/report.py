@@ -60,6 +60,7 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
             g = summary[x]["global"]
             lines.append(f"| {x} | {g['GNSDR']:.2f} | {g['GSIR']:.2f} | {g['GSAR']:.2f} |")
         lines.append("")
+    lines += left_out_note(scores)
     tracks = sorted({s.track for s in scores})
     lines += [f"Tracks scored: {len(tracks)}.", ""]
     skipped = [f"- {t}: {why}" for t, why in skipped_tracks] + [
@@ -68,6 +69,27 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
     if skipped:
         lines += ["## Skipped", "", *skipped, ""]
     return "\n".join(lines)
+
+
+def left_out_note(scores: list[Score]) -> list[str]:
+    """Lines naming the systems scored without some references (sources they do not estimate):
+    their SIR and SAR are not comparable with rows scored on every source."""
+    left: dict[str, set[str]] = {}
+    for s in scores:
+        if not s.skipped and s.left_out:
+            left.setdefault(s.system, set()).update(s.left_out)
+    if not left:
+        return []
+    return [
+        "## Sources left out",
+        "",
+        "These systems estimate fewer sources than the references hold. The others are left out of "
+        "their reference set, so they do not count as interference: their SIR and SAR are not "
+        "comparable with rows scored on every source (their SDR and ISR are).",
+        "",
+        *(f"- {system}: {', '.join(x for x in SOURCES if x in sources)}" for system, sources in left.items()),
+        "",
+    ]
 
 
 def plot(summary: SummaryTable, path: Path) -> None:

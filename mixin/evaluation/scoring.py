@@ -206,6 +206,7 @@ class Score:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # source -> metric -> value
     voice: dict | None = None  # global whole-clip values for GNSDR
     skipped: str | None = None
+    left_out: list[str] = field(default_factory=list)  # non-silent references it does not estimate
 
 
 def audible(estimate: np.ndarray) -> np.ndarray:
@@ -246,7 +247,13 @@ def voice_metrics(voice: np.ndarray, music: np.ndarray, estimate: np.ndarray) ->
 
 
 def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray]) -> Score:
-    """BSSv4 of ``estimates`` against the track's references (sources both have, non-silent)."""
+    """BSSv4 of ``estimates`` against the track's references (sources both have, non-silent).
+
+    A reference the system does not estimate (HPSS, ``--instrumental``: no vocal) is left out of
+    the set, so what of it the estimates hold counts as artifacts, not interference: SIR and SAR
+    are not comparable with a score on every source (SDR and ISR are: they do not depend on the
+    other references, bar the 1-s frames museval leaves out where one is silent).
+    ``Score.left_out`` names such sources."""
     score = Score(track.name, system)
     sources = [s for s in track.references if s in estimates]
     for s in sources:
@@ -262,6 +269,7 @@ def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray])
             f" (silent: {', '.join(silent)})" if silent else ""
         )
         return score
+    score.left_out = [s for s, r in track.references.items() if s not in estimates and np.any(r)]
     refs = np.stack([track.references[s] for s in sources]).astype(np.float64)
     ests = np.stack([audible(estimates[s]) for s in sources]).astype(np.float64)
     framewise = bss_v4(refs, ests, track.rate)

@@ -64,17 +64,25 @@ def _estimates(
 
 
 def _estimates_on_disk(track: EvalTrack, estimates_dir: Path) -> Estimates | str:
-    """``<track>_<source>.wav`` of ``estimates_dir`` for the track's references, or why not; an
-    unreadable file, or one with NaN or infinite samples, is a :class:`MixinError` naming it."""
+    """``<track>_<source>.wav`` of ``estimates_dir`` for the track's references, or why not: one
+    for every non-silent reference (scored without one, that source would not count as the others'
+    interference, and their SIR and SAR would change). An unreadable file, or one with NaN or infinite
+    samples, is a :class:`MixinError` naming it."""
+    paths = {s: estimates_dir / f"{track.name}_{s}.wav" for s in track.references}
+    if not any(p.exists() for p in paths.values()):
+        return f"no {track.name}_<source>.wav in {estimates_dir}"
+    missing = [s for s, p in paths.items() if not p.exists() and np.any(track.references[s])]
+    if missing:
+        names = ", ".join(paths[s].name for s in missing)
+        return f"no {names} in {estimates_dir}: its reference would be left out of the others' interference (SIR, SAR)"
     found = {}
-    for s in track.references:
-        path = estimates_dir / f"{track.name}_{s}.wav"
+    for s, path in paths.items():
         if path.exists():
             audio, rate = read_finite(path)
             if rate != track.rate:
                 return f"{path}: sample rate {rate} Hz, reference {track.rate} Hz"
             found[s] = audio
-    return found if found else f"no {track.name}_<source>.wav in {estimates_dir}"
+    return found
 
 
 def _score(job: tuple[EvalTrack, str, Estimates]) -> Score:
