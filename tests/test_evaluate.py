@@ -75,7 +75,7 @@ def test_oracle_beats_mixture():
 
 
 @pytest.mark.slow
-def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
+def test_eval_cli_report_and_skips(tmp_path, model_dir):
     tracks = tmp_path / "tracks"
     for i in range(2):
         write_musdb_track(tracks / f"song{i}", 2.5, seed=i)
@@ -90,23 +90,24 @@ def test_eval_cli_report_and_skips(tmp_path, model_dir, capsys):
         for source in ("harmonic", "percussive", "vocal"):
             sf.write(str(est_dir / f"{song}_{source}.wav"), mix, rate, subtype="FLOAT")
     sf.write(str(est_dir / "song1_vocal.wav"), mix[:-10], rate, subtype="FLOAT")  # wrong length
-    code = main(
-        [
-            str(tracks),
-            "--pretrained-model-dir",
-            str(model_dir),
-            "--estimates-dir",
-            str(est_dir),
-            "--systems",
-            "mixin,mixture,hpss",
-            "--out",
-            str(tmp_path / "report"),
-            "--quiet",
-            "--cores",
-            "2",
-        ]
-    )
-    err = capsys.readouterr().err
+    with pytest.warns(UserWarning) as caught:
+        code = main(
+            [
+                str(tracks),
+                "--pretrained-model-dir",
+                str(model_dir),
+                "--estimates-dir",
+                str(est_dir),
+                "--systems",
+                "mixin,mixture,hpss",
+                "--out",
+                str(tmp_path / "report"),
+                "--quiet",
+                "--cores",
+                "2",
+            ]
+        )
+    err = warned(caught)
     assert code == 0
     assert "skipped misaligned:" in err and "drums.wav: shape (110150, 2) differs from the mixture's (110250, 2)" in err
     assert "skipped song1 (estimates): estimates estimate for vocal has shape (110240, 2), reference (110250, 2)" in err
@@ -259,6 +260,11 @@ def test_a_vocal_accompaniment_model_is_scored_on_both(tmp_path):
     assert alone.metrics["vocal"]["SDR"] == pytest.approx(summary["mixture"]["vocal"]["SDR"], abs=1e-6)
 
 
+def warned(caught) -> str:
+    """The messages of the warnings ``pytest.warns`` caught (the CLI's ``warning:`` lines), one a line."""
+    return "\n".join(str(w.message) for w in caught)
+
+
 def _two_songs_and_estimates(tmp_path, seconds=1.0):
     """Songs A and B and an estimates folder holding the mixture as every source's estimate."""
     tracks, est = tmp_path / "tracks", tmp_path / "est"
@@ -271,13 +277,14 @@ def _two_songs_and_estimates(tmp_path, seconds=1.0):
     return tracks, est
 
 
-def test_an_unreadable_estimate_skips_that_system_only(tmp_path, capsys):
+def test_an_unreadable_estimate_skips_that_system_only(tmp_path):
     """An unreadable estimate file dropped the track from every system, with no word on stderr."""
     tracks, est = _two_songs_and_estimates(tmp_path)
     (est / "A_vocal.wav").write_bytes(b"not audio at all")
     out = tmp_path / "report"
-    assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = capsys.readouterr().err
+    with pytest.warns(UserWarning) as caught:
+        assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = warned(caught)
     assert f"skipped A (estimates): {est / 'A_vocal.wav'}: cannot read audio" in err
     report = json.loads((out / "results.json").read_text())
     assert report["skipped_tracks"] == []
@@ -285,7 +292,7 @@ def test_an_unreadable_estimate_skips_that_system_only(tmp_path, capsys):
     assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
 
 
-def test_nan_or_inf_samples_skip_with_a_reason(tmp_path, capsys):
+def test_nan_or_inf_samples_skip_with_a_reason(tmp_path):
     """A NaN in an estimate was scored silently: its metrics came out NaN, which the medians
     dropped while the track count kept it. Such an estimate skips that system; such a reference,
     the track."""
@@ -298,8 +305,9 @@ def test_nan_or_inf_samples_skip_with_a_reason(tmp_path, capsys):
     bass[7, 1] = np.inf
     sf.write(str(tracks / "C" / "bass.wav"), bass, rate, subtype="FLOAT")
     out = tmp_path / "report"
-    assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = capsys.readouterr().err
+    with pytest.warns(UserWarning) as caught:
+        assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = warned(caught)
     nan = "contains NaN or infinite samples"
     assert f"skipped A (estimates): {est / 'A_vocal.wav'}: {nan} (first at sample 100)" in err
     assert f"skipped C: {tracks / 'C' / 'bass.wav'}: {nan} (first at sample 7)" in err
@@ -309,7 +317,7 @@ def test_nan_or_inf_samples_skip_with_a_reason(tmp_path, capsys):
     assert all(np.isfinite(v) for per in report["summary"].values() for m in per.values() for v in m.values())
 
 
-def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path, capsys):
+def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path):
     """An estimates folder without A_vocal.wav was scored with the vocal left out of the
     references, which moved the other sources' SIR (the vocal in them no longer counted as
     interference). Such a track
@@ -318,8 +326,9 @@ def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path, capsys
     tracks, est = _two_songs_and_estimates(tmp_path)
     (est / "A_vocal.wav").unlink()
     out = tmp_path / "report"
-    assert main([str(tracks), "--systems", "hpss", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = capsys.readouterr().err
+    with pytest.warns(UserWarning) as caught:
+        assert main([str(tracks), "--systems", "hpss", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    err = warned(caught)
     assert f"skipped A (estimates): no A_vocal.wav in {est}: its reference would be left out" in err
     report = json.loads((out / "results.json").read_text())
     assert report["summary"]["estimates"]["harmonic"]["tracks"] == 1
@@ -332,3 +341,15 @@ def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path, capsys
     assert fewer.left_out == ["vocal"] and full.left_out == []
     assert fewer.metrics["harmonic"]["SDR"] == pytest.approx(full.metrics["harmonic"]["SDR"], abs=1e-9)
     assert abs(fewer.metrics["harmonic"]["SIR"] - full.metrics["harmonic"]["SIR"]) > 1
+
+
+def test_a_silent_reference_is_reported_as_skipped(tmp_path):
+    """README says a silent reference is reported as skipped; it reached results.json only."""
+    tracks = tmp_path / "tracks"
+    write_musdb_track(tracks / "S", 1.0, seed=1)
+    sf.write(str(tracks / "S" / "vocals.wav"), np.zeros((44100, 2), np.float32), 44100, subtype="FLOAT")
+    out = tmp_path / "report"
+    with pytest.warns(UserWarning) as caught:
+        assert main([str(tracks), "--systems", "mixture,oracle", "--out", str(out), "-q"]) == 0
+    assert warned(caught).count("skipped S (vocal): silent reference: metrics undefined") == 1  # not per system
+    assert "- S (vocal): silent reference: metrics undefined" in (out / "results.md").read_text()

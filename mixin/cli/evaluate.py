@@ -170,10 +170,10 @@ def parse_stem_db(items: Sequence[str]) -> dict[str, float]:
 
 def evaluate(args: argparse.Namespace) -> int:
     """Load the tracks and the separator, score every system, write the report."""
-    import sys
+    import warnings
 
     from ..errors import MixinError
-    from ..evaluation.report import REPORT_FILES, write_report
+    from ..evaluation.report import REPORT_FILES, skip_lines, write_report
     from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
     from ..files import check_writable
@@ -191,15 +191,14 @@ def evaluate(args: argparse.Namespace) -> int:
     separator = load_separator_from(args) if "mixin" in args.systems else None
     if separator is not None and tuple(separator.sources) == VOICE_SOURCES:
         tracks = [as_voice_pair(t) for t in tracks]  # every system scored on vocal/accompaniment
-    for track in tracks:
+    for track in tracks:  # before minutes of scoring
         if track.skipped:
-            print(f"skipped {track.name}: {track.skipped}", file=sys.stderr)
+            warnings.warn(f"skipped {track.name}: {track.skipped}", stacklevel=1)
     scores, skipped_tracks = score_tracks(
         tracks, args.systems, separator, args.estimates_dir, args.estimates_name, args.cores, progress_enabled(args)
     )
-    for s in scores:
-        if s.skipped:
-            print(f"skipped {s.track} ({s.system}): {s.skipped}", file=sys.stderr)
+    for line in skip_lines(scores, []):  # a system on a track, a silent reference
+        warnings.warn(f"skipped {line}", stacklevel=1)
     summary = summarise(scores)
     if not any(summary.values()):
         raise MixinError(args.tracks_dir, "nothing scored: every track or system was skipped")

@@ -63,12 +63,19 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
     lines += left_out_note(scores)
     tracks = sorted({s.track for s in scores})
     lines += [f"Tracks scored: {len(tracks)}.", ""]
-    skipped = [f"- {t}: {why}" for t, why in skipped_tracks] + [
-        f"- {s.track} ({s.system}): {s.skipped}" for s in scores if s.skipped
-    ]
+    skipped = [f"- {line}" for line in skip_lines(scores, skipped_tracks)]
     if skipped:
         lines += ["## Skipped", "", *skipped, ""]
     return "\n".join(lines)
+
+
+def skip_lines(scores: list[Score], skipped_tracks: list[tuple[str, str]]) -> list[str]:
+    """Every skip with its reason, one line each: a whole track, a system on a track, and a source
+    of a track whose reference is silent (once, whichever systems estimate it)."""
+    lines = [f"{t}: {why}" for t, why in skipped_tracks]
+    lines += [f"{s.track} ({s.system}): {s.skipped}" for s in scores if s.skipped]
+    sources = (f"{s.track} ({x}): {m['skipped']}" for s in scores for x, m in s.metrics.items() if "skipped" in m)
+    return lines + list(dict.fromkeys(sources))
 
 
 def left_out_note(scores: list[Score]) -> list[str]:
