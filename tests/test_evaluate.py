@@ -353,3 +353,13 @@ def test_a_silent_reference_is_reported_as_skipped(tmp_path):
         assert main([str(tracks), "--systems", "mixture,oracle", "--out", str(out), "-q"]) == 0
     assert warned(caught).count("skipped S (vocal): silent reference: metrics undefined") == 1  # not per system
     assert "- S (vocal): silent reference: metrics undefined" in (out / "results.md").read_text()
+
+
+def test_a_vocal_accompaniment_model_skips_a_track_with_a_silent_vocal(tmp_path):
+    """A silent vocals.wav passed as_voice_pair: the DRNN report scored that instrumental's
+    accompaniment (the whole mix: 75 dB for the mixture baseline) beside the sung tracks."""
+    write_musdb_track(tmp_path / "t" / "instrumental", 1.0, seed=5)
+    sf.write(str(tmp_path / "t" / "instrumental" / "vocals.wav"), np.zeros((44100, 2), np.float32), 44100)
+    (track,) = load_tracks(tmp_path / "t")
+    assert track.skipped is None and not np.any(track.references["vocal"])
+    assert as_voice_pair(track).skipped.startswith("silent vocal reference")

@@ -32,7 +32,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         epilog="TRACKS_DIR holds MUSDB18-HQ track folders (mixture.wav + stems), folders with mix.wav and "
         "harmonic/percussive/vocal.wav (any subset), or MIR-1K-style stereo clips (voice right, accompaniment "
         "left; mixed at 0 dB after normalising each to unit energy). Models that separate vocal/accompaniment "
-        "(the DRNN) are scored, with every other system, on the vocal and the sum of the other stems. "
+        "(the DRNN) are scored, with every other system, on the vocal and the sum of the other stems, on "
+        "tracks with a singer (a missing or silent vocal skips the track). "
         "Writes OUT/results.json, results.md, results.png.",
     )
     p.add_argument("tracks_dir", type=Path, metavar="TRACKS_DIR")

@@ -118,12 +118,15 @@ def as_voice_pair(track: EvalTrack) -> EvalTrack:
     """The track as a vocal/accompaniment separator sees it: its non-vocal references summed into
     "accompaniment", so the vocal is scored against its one interferer (with the vocal alone,
     museval's SIR is undefined) and the baselines split the mix the same two ways. A track
-    without a vocal reference is skipped: such a model is scored on songs with a singer."""
+    without a vocal reference, or with a silent one, is skipped: such a model is scored on songs
+    with a singer (an instrumental's accompaniment is the whole mix, which every system gets right)."""
     refs = track.references
     if track.skipped or set(refs) == set(VOICE_SOURCES):
         return track
     if "vocal" not in refs:
         return replace(track, skipped="no vocal reference (a vocal/accompaniment model is scored on sung tracks)")
+    if not np.any(refs["vocal"]):
+        return replace(track, skipped="silent vocal reference (a vocal/accompaniment model is scored on sung tracks)")
     accompaniment = sum(r for s, r in refs.items() if s != "vocal")
     others = {"accompaniment": accompaniment} if len(refs) > 1 else {}
     return replace(track, references={"vocal": refs["vocal"], **others})
