@@ -45,7 +45,8 @@ rm -rf "$W/acoustic-val"
 "$PY" -m mixin link-songs validation "$MIR1K" "$W/mir1k-validation-songs"
 "$PY" eval_mixin.py "$W/mir1k-validation-songs" --pretrained-model-dir "$MODELS" \
     --systems mixin,mixture --out "$MODELS/validation/mir1k" --cores 2 --force --quiet
-# MIR-1K's protocol (16 kHz mono, voice and accompaniment at 0 dB, voice GNSDR) on singers that
+# MIR-1K's mixing (16 kHz mono, voice and accompaniment at 0 dB; voice GNSDR from eval_mixin's whole-clip
+# BSSv4, not MIR-1K's bss_eval_sources) on singers that
 # nothing in the chain heard: the sung songs of (1) cut into 8-s clips with their own accompaniment,
 # as recorded and with the drums at -3 dB of the rest (real bands, not karaoke backing tracks).
 rm -rf "$W/real-val-clips" "$W/real-val-clips-loud"

@@ -363,3 +363,20 @@ def test_a_vocal_accompaniment_model_skips_a_track_with_a_silent_vocal(tmp_path)
     (track,) = load_tracks(tmp_path / "t")
     assert track.skipped is None and not np.any(track.references["vocal"])
     assert as_voice_pair(track).skipped.startswith("silent vocal reference")
+
+
+def test_the_report_says_which_scoring_its_gnsdr_is():
+    """eval_mixin's GNSDR is whole-clip BSSv4, not MIR-1K's bss_eval_sources that the DRNN's
+    training validation (voice_metrics) reports; the two differ by about 1 dB, and report and
+    --help called both plain GNSDR."""
+    from mixin.cli.evaluate import build_parser
+    from mixin.evaluation.report import markdown
+    from mixin.evaluation.scoring import Score
+
+    metrics = {"SDR": 1.0, "ISR": 2.0, "SIR": 3.0, "SAR": 4.0, "tracks": 1}
+    summary = {"mixin": {"vocal": metrics, "global": {"GNSDR": 5.0, "GSIR": 6.0, "GSAR": 7.0}}}
+    voice = markdown(summary, [Score("clip", "mixin")], []).split("## Voice")[1]
+    assert "Whole-clip BSSv4" in voice and "not the bss_eval_sources" in voice
+    assert "GNSDR/GSIR/GSAR (from whole-clip BSSv4, not the bss_eval_sources" in " ".join(
+        build_parser().format_help().split()
+    )

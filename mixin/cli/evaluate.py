@@ -28,7 +28,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Score separations with BSSv4 (museval; median over 1-s frames, then over tracks) "
-        "and, for voice/accompaniment clips, GNSDR/GSIR/GSAR; next to the mixture, HPSS and oracle baselines.",
+        "and, for voice/accompaniment clips, GNSDR/GSIR/GSAR (from whole-clip BSSv4, not the bss_eval_sources of "
+        "MIR-1K's protocol that the DRNN's training validation uses); next to the mixture, HPSS and oracle baselines.",
         epilog="TRACKS_DIR holds MUSDB18-HQ track folders (mixture.wav + stems), folders with mix.wav and "
         "harmonic/percussive/vocal.wav (any subset), or MIR-1K-style stereo clips (voice right, accompaniment "
         "left; mixed at 0 dB after normalising each to unit energy). Models that separate vocal/accompaniment "

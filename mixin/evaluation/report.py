@@ -53,6 +53,9 @@ def markdown(summary: SummaryTable, scores: list[Score], skipped_tracks: list[tu
         lines += [
             "## Voice (length-weighted over clips)",
             "",
+            "Whole-clip BSSv4 (museval's images version, as above), not the bss_eval_sources of MIR-1K's "
+            "protocol that the DRNN's training validation reports: the two differ, compare like with like.",
+            "",
             "| system | GNSDR | GSIR | GSAR |",
             "|---|---:|---:|---:|",
         ]

@@ -1,5 +1,10 @@
 """Scoring separations: BSSv4 (museval) per track and source, GNSDR/GSIR/GSAR for voice sets.
 
+Two whole-clip voice scorings live here: :func:`score_track`'s GNSDR (eval_mixin.py's reports) is
+BSSv4's images version over the whole clip, while :func:`voice_metrics` (the DRNN's training
+validation) is ``bss_eval_sources`` as in MIR-1K's protocol (Huang et al. 2014). They differ (by
+about 1 dB GNSDR on one DRNN's output), so compare a GNSDR only with one of the same scoring.
+
 Tracks come from three layouts (MUSDB18-HQ folders, ``mix.wav`` + source folders, MIR-1K-style
 stereo clips); systems are MiXiN's separator, estimates on disk, and baselines. A track whose
 references are missing or misaligned, or a system whose estimate has the wrong length, is
@@ -280,7 +285,7 @@ def score_track(track: EvalTrack, system: str, estimates: dict[str, np.ndarray])
         score.metrics[s] = {k: framewise_median(v[i]) for k, v in framewise.items()}
     for s in silent:
         score.metrics[s] = {"skipped": "silent reference: metrics undefined"}
-    if track.voice_pair and "vocal" in sources:
+    if track.voice_pair and "vocal" in sources:  # GNSDR from whole-clip BSSv4, not bss_eval_sources
         whole = bss_v4(refs, ests, track.rate, window_s=np.inf)
         mix = np.stack([track.mix for _ in sources]).astype(np.float64)
         whole_mix = bss_v4(refs, mix, track.rate, window_s=np.inf)
