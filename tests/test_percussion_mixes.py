@@ -198,3 +198,23 @@ def test_loud_drum_songs_spread_in_stereo(tmp_path, capsys):
     np.testing.assert_array_equal(again, audio["mixture"])
     assert main([str(tmp_path / "songs"), "--spread"]) == 2
     assert "--spread: for --make-loud-drums only" in capsys.readouterr().err
+
+
+def test_song_i_takes_loop_i_and_a_loop_left_over_is_warned_about(tmp_path):
+    """Three loops and two songs made four mixes: the third loop was never used, without a word
+    (README and --help said every song went under every loop)."""
+    for i in range(2):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    loops = []
+    for k in range(3):
+        loops.append(tmp_path / f"loop{k}.wav")
+        sf.write(str(loops[-1]), (0.3 * np.random.default_rng(k).normal(size=(8000, 1))).astype(np.float32), 22050)
+    with pytest.warns(UserWarning, match=r"loop2.wav: not used: loop i goes under song i, and .* holds 2") as caught:
+        made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", loops)
+    assert len(caught) == 1
+    assert [p.name for p in made] == [
+        "00 song0 + drums of song1",
+        "01 song0 + loop0",
+        "02 song1 + drums of song0",
+        "03 song1 + loop1",
+    ]

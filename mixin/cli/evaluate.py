@@ -50,7 +50,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         type=Path,
         metavar="OUT_DIR",
         help="instead of scoring: write real instrument + percussion mixes into OUT_DIR, each song's "
-        "pitched stems (no drums, no vocals) under another song's drums and under each --loops file",
+        "pitched stems (no drums, no vocals) under another song's drums, and song i (in name order) also "
+        "under the i-th --loops file (a loop left over is not used, with a warning)",
     )
     p.add_argument(
         "--loops",
@@ -58,7 +59,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="FILE",
-        help="percussion recordings for --make-percussion-mixes (e.g. sonic-pi-samples' loop_*.flac)",
+        help="percussion recordings for --make-percussion-mixes, one per song in name order "
+        "(e.g. sonic-pi-samples' loop_*.flac)",
     )
     p.add_argument(
         "--make-loud-drums",

@@ -15,6 +15,7 @@ the held-out pop and rock songs most likely not.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -110,10 +111,20 @@ def make_percussion_mixes(
     tracks_dir: Path, out_dir: Path, loops: Sequence[Path] = (), *, seed: int = 0, force: bool = False
 ) -> list[Path]:
     """For each song of ``tracks_dir`` (MUSDB18-HQ layout): its pitched stems under the drums of
-    the song three places on, and under the next loop of ``loops`` while any are left."""
+    the song three places on, and song i (in name order) also under loop i of ``loops``: a loop
+    left without a song with pitched stems is not used (with a warning)."""
     _check_apart(tracks_dir, out_dir)
     songs = sorted(p for p in Path(tracks_dir).iterdir() if p.is_dir())
     stems = {s: _stems(s) for s in songs}
+    for i, loop in enumerate(loops):
+        if i >= len(songs):
+            warnings.warn(
+                f"{loop}: not used: loop i goes under song i, and {tracks_dir} holds {len(songs)} song(s)", stacklevel=2
+            )
+        elif stems[songs[i]][0] is None:
+            warnings.warn(
+                f"{loop}: not used: {songs[i].name}, the song it goes under, has no pitched stems", stacklevel=2
+            )
     with_drums = [s for s in songs if stems[s][1] is not None]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
