@@ -40,7 +40,8 @@ def test_percussion_level_is_drawn_and_a_silent_loop_makes_no_mix(tmp_path):
     silent, loud = tmp_path / "silent.wav", tmp_path / "loud.wav"
     sf.write(str(silent), np.zeros((22050, 1), np.float32), 22050)
     sf.write(str(loud), (0.5 * np.random.default_rng(1).normal(size=(22050, 2))).astype(np.float32), 22050)
-    made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [silent, loud])
+    with pytest.warns(UserWarning, match="silent: no mix made with it"):
+        made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [silent, loud])
     assert [p.name.split(" + ")[1] for p in made] == ["drums of song1", "drums of song0", "loud"]
     for folder in made:
         drums, _ = sf.read(str(folder / "drums.wav"), dtype="float64")
@@ -218,3 +219,23 @@ def test_song_i_takes_loop_i_and_a_loop_left_over_is_warned_about(tmp_path):
         "02 song1 + drums of song0",
         "03 song1 + loop1",
     ]
+
+
+def test_loops_are_checked_before_anything_is_written(tmp_path):
+    """An empty loop ended in ZeroDivisionError after folder 00 was written; a silent one was
+    skipped without a word."""
+    for i in range(2):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    empty, junk, silent, loud = (tmp_path / n for n in ("empty.wav", "junk.wav", "silent.wav", "loud.wav"))
+    sf.write(str(empty), np.zeros((0, 1), np.float32), 22050)
+    junk.write_bytes(b"not audio")
+    sf.write(str(silent), np.zeros((4000, 1), np.float32), 22050)
+    sf.write(str(loud), (0.3 * np.random.default_rng(0).normal(size=(4000, 1))).astype(np.float32), 22050)
+    with pytest.raises(MixinError, match=r"empty.wav: holds no samples"):
+        make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [loud, empty])
+    with pytest.raises(MixinError, match=r"junk.wav: cannot read audio"):
+        make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [junk])
+    assert not (tmp_path / "out").exists()
+    with pytest.warns(UserWarning, match=r"silent.wav: silent: no mix made with it"):
+        made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [silent, loud])
+    assert [p.name.split(" + ")[1] for p in made] == ["drums of song1", "drums of song0", "loud"]

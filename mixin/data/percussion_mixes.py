@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..audio import level_gain, read_audio, resample
+from ..audio import level_gain, read_audio, resample, unfit_samples
 from ..constants import LOUD_DRUMS_DB
 from ..errors import MixinError
 from .stems import AUDIO_SUFFIXES, source_of
@@ -101,6 +101,19 @@ def tile_to(audio: np.ndarray, length: int) -> np.ndarray:
     return np.tile(audio, (-(-length // len(audio)), 1))[:length]
 
 
+def _read_loop(path: Path) -> tuple[np.ndarray, int]:
+    """A ``--loops`` file and its rate; a one-line :class:`MixinError` if it is unreadable, empty
+    or holds NaN or infinite samples, a warning if it is silent (no mix can be made with it)."""
+    audio, rate = read_audio(path)
+    if not len(audio):
+        raise MixinError(path, "holds no samples: not a percussion recording")
+    if problem := unfit_samples(audio):
+        raise MixinError(path, problem)
+    if not np.any(audio):
+        warnings.warn(f"{path}: silent: no mix made with it", stacklevel=3)
+    return audio, rate
+
+
 def _check_apart(tracks_dir: Path, out_dir: Path) -> None:
     """A :class:`MixinError` if ``out_dir`` is ``tracks_dir``: even ``--force`` must not rewrite the songs read."""
     if Path(out_dir).resolve() == Path(tracks_dir).resolve():
@@ -126,11 +139,12 @@ def make_percussion_mixes(
                 f"{loop}: not used: {songs[i].name}, the song it goes under, has no pitched stems", stacklevel=2
             )
     with_drums = [s for s in songs if stems[s][1] is not None]
+    loops = list(loops)
+    loop_audio = [_read_loop(loop) for loop in loops]  # before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     written: list[Path] = []
-    loops = list(loops)
     for i, song in enumerate(songs):
         pitched, _, rate = stems[song]
         if pitched is None:
@@ -140,7 +154,7 @@ def make_percussion_mixes(
             other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
             under.append((f"drums of {other.name}", stems[other][1]))
         if i < len(loops):
-            loop, loop_rate = read_audio(loops[i])
+            loop, loop_rate = loop_audio[i]
             loop = resample(loop, loop_rate, rate)
             under.append((loops[i].stem, stereo(loop)))
         for label, perc in under:
