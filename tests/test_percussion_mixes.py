@@ -239,3 +239,17 @@ def test_loops_are_checked_before_anything_is_written(tmp_path):
     with pytest.warns(UserWarning, match=r"silent.wav: silent: no mix made with it"):
         made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [silent, loud])
     assert [p.name.split(" + ")[1] for p in made] == ["drums of song1", "drums of song0", "loud"]
+
+
+def test_another_songs_drums_are_resampled_to_the_songs_rate(tmp_path):
+    """B's 22.05-kHz drums were laid under A (44.1 kHz) sample for sample: an octave up, twice as fast."""
+    write_musdb_track(tmp_path / "songs" / "A", 1.0, sample_rate=44100, seed=0)
+    write_musdb_track(tmp_path / "songs" / "B", 1.0, sample_rate=22050, seed=1)
+    t = np.arange(22050) / 22050
+    beat = np.stack([0.3 * np.sin(2 * np.pi * 1000 * t)] * 2, axis=1).astype(np.float32)  # 1 kHz
+    sf.write(str(tmp_path / "songs" / "B" / "drums.wav"), beat, 22050, subtype="FLOAT")
+    made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out")
+    drums, rate = sf.read(str(made[0] / "drums.wav"), dtype="float64")
+    assert made[0].name == "00 A + drums of B" and rate == 44100
+    spectrum = np.abs(np.fft.rfft(drums[:, 0]))
+    assert np.fft.rfftfreq(len(drums), 1 / rate)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)

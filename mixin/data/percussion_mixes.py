@@ -152,7 +152,8 @@ def make_percussion_mixes(
         under: list[tuple[str, np.ndarray]] = []
         if len(with_drums) > 1:
             other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
-            under.append((f"drums of {other.name}", stems[other][1]))
+            _, drums, drums_rate = stems[other]
+            under.append((f"drums of {other.name}", resample(drums, drums_rate, rate)))
         if i < len(loops):
             loop, loop_rate = loop_audio[i]
             loop = resample(loop, loop_rate, rate)
