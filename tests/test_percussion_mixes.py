@@ -1,5 +1,7 @@
 """Evaluation mixes assembled from multitrack folders: percussion under real instruments, loud drums."""
 
+import shutil
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -28,7 +30,7 @@ def test_mixes_are_pitched_stems_over_other_drums(tmp_path):
     got, _ = sf.read(str(made[0] / "harmonic.wav"), dtype="float32")
     scale = np.dot(got.ravel(), (bass + other).ravel()) / np.dot((bass + other).ravel(), (bass + other).ravel())
     np.testing.assert_allclose(got, scale * (bass + other), atol=1e-5)
-    with pytest.raises(MixinError, match="already exists"):
+    with pytest.raises(MixinError, match="already holds percussion mixes .*: --force replaces the set"):
         make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [loop])
 
 
@@ -253,3 +255,25 @@ def test_another_songs_drums_are_resampled_to_the_songs_rate(tmp_path):
     assert made[0].name == "00 A + drums of B" and rate == 44100
     spectrum = np.abs(np.fft.rfft(drums[:, 0]))
     assert np.fft.rfftfreq(len(drums), 1 / rate)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)
+
+
+def test_force_replaces_the_whole_set_of_mixes(tmp_path):
+    """--force rewrote the folders of the new numbering and left an earlier run's others in
+    place, which a later eval then scored with the new set."""
+    for i in range(3):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    loop = tmp_path / "loop.wav"
+    sf.write(str(loop), (0.3 * np.random.default_rng(0).normal(size=(8000, 1))).astype(np.float32), 22050)
+    out = tmp_path / "out"
+    first = make_percussion_mixes(tmp_path / "songs", out, [loop])
+    assert len(first) == 4
+    (out / "notes").mkdir()  # not a mix folder: left alone
+    (out / "notes" / "x.txt").write_text("mine")
+    shutil.rmtree(tmp_path / "songs" / "song2")
+    second = make_percussion_mixes(tmp_path / "songs", out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in second] + ["notes"])
+    assert (out / "notes" / "x.txt").read_text() == "mine"
+    (second[0] / "extra.txt").write_text("not a mix's")
+    with pytest.raises(MixinError, match="holds extra.txt, not only a mix's files: move it away"):
+        make_percussion_mixes(tmp_path / "songs", out, [loop], force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in second] + ["notes"])  # untouched

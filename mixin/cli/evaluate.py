@@ -93,8 +93,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace a report already in --out, or (--make-percussion-mixes / --make-loud-drums) track folders "
-        "already in OUT_DIR",
+        help="replace a report already in --out; with --make-loud-drums, song folders already in OUT_DIR; with "
+        "--make-percussion-mixes, the whole set of mix folders ('NN song + percussion') an earlier run left there "
+        "(other folders are left alone)",
     )
     add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
     return p

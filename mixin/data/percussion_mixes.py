@@ -15,6 +15,9 @@ the held-out pop and rock songs most likely not.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 import warnings
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
@@ -25,12 +28,17 @@ import soundfile as sf
 from ..audio import level_gain, read_audio, resample, unfit_samples
 from ..constants import LOUD_DRUMS_DB
 from ..errors import MixinError
+from ..files import check_writable
 from .stems import AUDIO_SUFFIXES, source_of
 
 LEVEL_DB = (-6.0, 3.0)
 """Percussion level relative to the pitched stems' RMS, drawn uniformly (dB)."""
 PEAK = 0.9
 """Peak of every mixture written (the stems scaled alike)."""
+MIX_NAME = re.compile(r"\d{2,} .+ \+ .+")
+"""Names of the folders :func:`make_percussion_mixes` writes: number, song, ``+``, percussion."""
+MIX_FILES = frozenset({"harmonic.wav", "drums.wav", "mixture.wav"})
+"""What each of them holds."""
 SPREAD_PAN = 0.45
 """With ``spread``: pitched stems other than the bass sit this far left and right, in turn (-1 .. 1)."""
 SPREAD_WET = {"vocal": 0.18, "percussive": 0.12, "harmonic": 0.2, "bass": 0.0}
@@ -142,40 +150,64 @@ def make_percussion_mixes(
     loops = list(loops)
     loop_audio = [_read_loop(loop) for loop in loops]  # before anything is written
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(out_dir)
+    earlier = _earlier_mixes(out_dir, force)
+    staging = out_dir / f".percussion-mixes.{os.getpid()}.part"  # the new set, moved in when complete
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     rng = np.random.default_rng(seed)
-    written: list[Path] = []
-    for i, song in enumerate(songs):
-        pitched, _, rate = stems[song]
-        if pitched is None:
-            continue
-        under: list[tuple[str, np.ndarray]] = []
-        if len(with_drums) > 1:
-            other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
-            _, drums, drums_rate = stems[other]
-            under.append((f"drums of {other.name}", resample(drums, drums_rate, rate)))
-        if i < len(loops):
-            loop, loop_rate = loop_audio[i]
-            loop = resample(loop, loop_rate, rate)
-            under.append((loops[i].stem, stereo(loop)))
-        for label, perc in under:
-            perc = tile_to(perc, len(pitched))
-            gain = level_gain(perc, pitched, rng.uniform(*LEVEL_DB))  # drawn even where unused: the same mixes
-            if gain is None:  # silent percussion or pitched stems: no mix to make
+    names: list[str] = []
+    try:
+        for i, song in enumerate(songs):
+            pitched, _, rate = stems[song]
+            if pitched is None:
                 continue
-            perc = perc * np.float32(gain)
-            mix = pitched + perc
-            scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
-            folder = out_dir / f"{len(written):02d} {song.name} + {label}"
-            if folder.exists() and not force:
-                raise MixinError(folder, "already exists (use --force to overwrite)")
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, audio in (("harmonic", pitched), ("drums", perc), ("mixture", mix)):
-                sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
-            written.append(folder)
-    if not written:
-        raise MixinError(tracks_dir, "no track folder with pitched stems")
-    return written
+            under: list[tuple[str, np.ndarray]] = []
+            if len(with_drums) > 1:
+                other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
+                _, drums, drums_rate = stems[other]
+                under.append((f"drums of {other.name}", resample(drums, drums_rate, rate)))
+            if i < len(loops):
+                loop, loop_rate = loop_audio[i]
+                loop = resample(loop, loop_rate, rate)
+                under.append((loops[i].stem, stereo(loop)))
+            for label, perc in under:
+                perc = tile_to(perc, len(pitched))
+                gain = level_gain(perc, pitched, rng.uniform(*LEVEL_DB))  # drawn even where unused: the same mixes
+                if gain is None:  # silent percussion or pitched stems: no mix to make
+                    continue
+                perc = perc * np.float32(gain)
+                mix = pitched + perc
+                scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
+                names.append(f"{len(names):02d} {song.name} + {label}")
+                folder = staging / names[-1]
+                folder.mkdir()
+                for name, audio in (("harmonic", pitched), ("drums", perc), ("mixture", mix)):
+                    sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
+        if not names:
+            raise MixinError(tracks_dir, "no track folder with pitched stems")
+        for folder in earlier:  # the old set goes only now that the new one is complete
+            shutil.rmtree(folder)
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in names]
+
+
+def _earlier_mixes(out_dir: Path, force: bool) -> list[Path]:
+    """The mix folders (``NN song + label``) an earlier run left in ``out_dir``, which ``force``
+    replaces as a set, so that no folder of an older numbering stays to be scored with the new
+    ones. A :class:`MixinError` if there are any and not ``force``, or if one holds other files
+    (not removed: not ours). Other folders are left alone."""
+    found = sorted(p for p in out_dir.iterdir() if p.is_dir() and MIX_NAME.fullmatch(p.name))
+    if found and not force:
+        raise MixinError(out_dir, f"already holds percussion mixes ({found[0].name}, ...): --force replaces the set")
+    for folder in found:
+        other = sorted(p.name for p in folder.iterdir() if p.name not in MIX_FILES)
+        if other:
+            raise MixinError(folder, f"holds {other[0]}, not only a mix's files: move it away (it is not removed)")
+    return found
 
 
 def make_loud_drum_songs(
