@@ -14,4 +14,4 @@ if [ $# -eq 0 ]; then
     set -- "$W/render-train" --development "$W/data"
 fi
 "$PY" -m mixin sweep-mask-power "$@" --pretrained-model-dir "$MODELS" --powers "${POWERS// /,}" \
-    --out "$W/mask-power" --cores 2 --quiet
+    --out "$W/mask-power" --cores 2 --force --quiet

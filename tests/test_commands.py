@@ -290,3 +290,25 @@ def test_sweep_mask_power_on_the_development_tracks(tmp_path, model_dir):
     for p in ("p1", "p2"):
         scored = {s["track"] for s in json.loads((tmp_path / "sweep" / p / "results.json").read_text())["scores"]}
         assert scored == set(dev)
+
+
+def test_sweep_mask_power_refuses_to_replace_reports_and_empty_powers(tmp_path, capsys):
+    """Run twice, the sweep replaced OUT/p1/* without a word; --powers '' or ',,' ended in an
+    IndexError traceback."""
+    from mixin.cli.sweep_mask_power import main
+
+    write_musdb_track(tmp_path / "tracks" / "song", 1.0, seed=3)
+    (tmp_path / "mp" / "p1").mkdir(parents=True)
+    (tmp_path / "mp" / "p1" / "results.md").write_text("an earlier sweep's")
+    args = [str(tmp_path / "tracks"), "--out", str(tmp_path / "mp"), "-q"]
+    assert main([*args, "--powers", "0.5,1"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'mp' / 'p1'}: already holds a report (results.md): --force replaces it\n"
+    )
+    assert (tmp_path / "mp" / "p1" / "results.md").read_text() == "an earlier sweep's"
+    assert not (tmp_path / "mp" / "p0.5").exists()
+    for empty in ("", ",,"):
+        with pytest.raises(SystemExit) as exit_:
+            main([*args, "--powers", empty, "--force"])
+        assert exit_.value.code == 2
+        assert "argument --powers: give one or more positive numbers" in capsys.readouterr().err

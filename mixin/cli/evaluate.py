@@ -178,7 +178,7 @@ def evaluate(args: argparse.Namespace) -> int:
     import warnings
 
     from ..errors import MixinError
-    from ..evaluation.report import REPORT_FILES, skip_lines, write_report
+    from ..evaluation.report import check_replaceable, skip_lines, write_report
     from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
     from ..files import check_writable
@@ -190,9 +190,7 @@ def evaluate(args: argparse.Namespace) -> int:
         args.systems.append(args.estimates_name)
     tracks = load_tracks(args.tracks_dir, args.layout)
     check_writable(args.out)  # before minutes of scoring, not after
-    held = [name for name in REPORT_FILES if (args.out / name).exists()]
-    if held and not args.force:
-        raise MixinError(args.out, f"already holds a report ({', '.join(held)}): --force replaces it")
+    check_replaceable(args.out, args.force)
     separator = load_separator_from(args) if "mixin" in args.systems else None
     if separator is not None and tuple(separator.sources) == VOICE_SOURCES:
         tracks = [as_voice_pair(t) for t in tracks]  # every system scored on vocal/accompaniment

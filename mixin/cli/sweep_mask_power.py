@@ -14,8 +14,11 @@ POWERS = "0.5,0.75,1,1.5,2"
 
 
 def powers(text: str) -> list[float]:
-    """An argparse type: comma-separated positive numbers."""
-    return [positive_float(p) for p in text.split(",") if p.strip()]
+    """An argparse type: comma-separated positive numbers, at least one."""
+    values = [positive_float(p) for p in text.split(",") if p.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"give one or more positive numbers, e.g. {POWERS}; got {text!r}")
+    return values
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
@@ -36,6 +39,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--powers", type=powers, default=powers(POWERS), help=f"comma-separated (default: {POWERS})")
     p.add_argument("--out", type=Path, default=Path("mask-power"), help="report directory (default: mask-power/)")
     p.add_argument("--cores", type=positive_int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--force", action="store_true", help="replace reports already in OUT/p<power>/")
     add_output_flags(p, quiet="no progress bars (the table is still printed)")
     return p
 
@@ -46,9 +50,14 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
 
 def sweep(args: argparse.Namespace) -> int:
     from ..evaluation import mask_power
+    from ..evaluation.report import check_replaceable
     from ..evaluation.scoring import load_tracks
+    from ..files import check_writable
     from ..registry import load_separator
 
+    check_writable(args.out)
+    for power in args.powers:  # before minutes of scoring, not after
+        check_replaceable(mask_power.report_dir(args.out, power), args.force)
     names = mask_power.development_tracks(args.development) if args.development else None
     tracks = load_tracks(args.tracks_dir, "folders", names)
     separator = load_separator(args.pretrained_model_dir, mask_power=args.powers[0])

@@ -42,10 +42,15 @@ def sweep(
         separator.mask_power = float(power)
         scores, skipped = score_tracks(tracks, ["mixin"], separator, cores=cores, progress=progress)
         summary = summarise(scores)
-        write_report(Path(out) / f"p{power:g}", scores, summary, skipped)
+        write_report(report_dir(out, power), scores, summary, skipped)
         scored = summary.get("mixin", {})
         results[power] = {s: scored[s]["SDR"] for s in CDAE_SOURCES if s in scored}
     return results
+
+
+def report_dir(out: Path, power: float) -> Path:
+    """Where :func:`sweep` writes the report of ``power``: ``out/p<power>``."""
+    return Path(out) / f"p{power:g}"
 
 
 def best_power(results: dict[float, dict[str, float]]) -> float:

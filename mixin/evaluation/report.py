@@ -9,10 +9,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..audio import temporary_beside
+from ..errors import MixinError
 from .scoring import SOURCES, Score, SummaryTable
 
 REPORT_FILES = ("results.json", "results.md", "results.png")
 """What a report directory holds."""
+
+
+def check_replaceable(out: Path, force: bool) -> None:
+    """A :class:`MixinError` if ``out`` already holds a report and not ``force``: one is replaced
+    only when asked, and this is checked before minutes of scoring."""
+    held = [name for name in REPORT_FILES if (out / name).exists()]
+    if held and not force:
+        raise MixinError(out, f"already holds a report ({', '.join(held)}): --force replaces it")
 
 
 def write_report(out: Path, scores: list[Score], summary: SummaryTable, skipped_tracks: list[tuple[str, str]]) -> None:
