@@ -8,7 +8,8 @@ checkpoints and models exist and load -> ./xtract_mixin.py with the fresh models
 Works in the current directory's ./data, ./model and ./logdir, and refuses to touch existing
 ones unless --delete. With STEM_DIR unset it synthesises a small MUSDB18-HQ-layout stem folder
 (so it runs anywhere); with STEM_DIR set it uses that (then mind --segment-duration and
---track-limit). Small settings: a few minutes on a 2-core CPU.
+--track-limit), and separates its first track that loads at the end (picked before training; a
+folder without a mixture file is mixed from its stems). Small settings: a few minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -44,6 +49,29 @@ def run(*args: str) -> str:
         say(f"FAILED: {' '.join(map(str, args))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
         raise SystemExit(1)
     return proc.stdout
+
+
+def separation_input(stem_dir: Path) -> tuple[np.ndarray, int]:
+    """The mix the fresh models separate at the end, picked before training: the first track of
+    ``stem_dir`` (as --prepare-stems finds them; stray files are no tracks) that loads as
+    eval_mixin.py loads it: its mixture file, or its stems summed where it has none. A one-line
+    :class:`~mixin.errors.MixinError` if none does."""
+    from mixin.data.stems import discover
+    from mixin.errors import MixinError
+    from mixin.evaluation.scoring import load_tracks
+
+    reasons = []
+    for track in discover([stem_dir]):
+        stems = [f for files in track.stems.values() for f in files]
+        path = track.clip or (stems[0].parent if stems else None)
+        if path is None:
+            reasons.append(f"{track.name}: no stems")
+            continue
+        loaded = load_tracks(path.parent, "mir1k" if track.clip else "folders", [path.name])[0]
+        if not loaded.skipped:
+            return loaded.mix, loaded.rate
+        reasons.append(f"{track.name}: {loaded.skipped}")
+    raise MixinError(stem_dir, f"no track to separate at the end ({'; '.join(reasons) or 'no tracks'})")
 
 
 def main() -> int:
@@ -80,10 +108,6 @@ def main() -> int:
     if existing and not args.delete:
         say(f"refusing to overwrite existing {', '.join(existing)} in {Path.cwd()} (pass --delete)")
         return 1
-    for d in existing:
-        say(f"Deleting {d}/")
-        shutil.rmtree(d)
-
     tmp = tempfile.TemporaryDirectory(prefix="mixin-e2e-")
     stem_dir = os.environ.get("STEM_DIR")
     if stem_dir:
@@ -95,6 +119,16 @@ def main() -> int:
         for i in range(args.tracks):
             write_musdb_track(Path(stem_dir) / f"song{i}", 2.5 * args.segment_duration, seed=i)
         say(f"STEM_DIR unset: synthesised {args.tracks} MUSDB18-HQ-layout tracks in {stem_dir}")
+    from mixin.errors import MixinError
+
+    try:
+        song_mix, song_rate = separation_input(Path(stem_dir))  # before minutes of training, not after
+    except MixinError as exc:
+        say(f"FAILED: {exc}")
+        return 1
+    for d in existing:
+        say(f"Deleting {d}/")
+        shutil.rmtree(d)
 
     say("Preparing stems with train util")
     prep = ["--prepare-stems", "--stem-dirs", stem_dir, "--segment-duration", str(args.segment_duration), "--quiet"]
@@ -153,15 +187,17 @@ def main() -> int:
 
     say("Separating a mix with the freshly trained models (their ONNX exports)")
     mix_path = Path(tmp.name) / "mix.wav"
-    song = sorted(Path(stem_dir).iterdir())[0]
-    mix, rate = sf.read(str(song / "mixture.wav"), dtype="float32")
-    sf.write(str(mix_path), mix, rate, subtype="FLOAT")
+    sf.write(str(mix_path), song_mix, song_rate, subtype="FLOAT")
     run(str(ROOT / "xtract_mixin.py"), "--pretrained-model-dir", "model", "--backend", "onnx", "--quiet", str(mix_path))
     stems = [
-        sf.read(str(mix_path.with_name(f"mix_{s}.wav")), dtype="float32") for s in ("harmonic", "percussive", "vocal")
+        sf.read(str(mix_path.with_name(f"mix_{s}.wav")), dtype="float32", always_2d=True)
+        for s in ("harmonic", "percussive", "vocal")
     ]
-    check(all(sr == rate and s.shape == mix.shape for s, sr in stems), "stem shapes or rates differ from the mix")
-    check(np.allclose(sum(s for s, _ in stems), mix, atol=1e-4), "stems do not sum to the mix")
+    check(
+        all(sr == song_rate and s.shape == song_mix.shape for s, sr in stems),
+        "stem shapes or rates differ from the mix",
+    )
+    check(np.allclose(sum(s for s, _ in stems), song_mix, atol=1e-4), "stems do not sum to the mix")
     say("finished!")
     tmp.cleanup()
     return 0
