@@ -77,3 +77,18 @@ def test_model_card_flags_exist(card):
     helps = help_texts(tuple(SCRIPTS + helpers))
     missing = sorted(f for f in mentioned if f not in helps)
     assert len(mentioned) > 5 and not missing, missing
+
+
+def test_docs_do_not_promise_per_track_figures_in_results_md(tmp_path):
+    """results.md holds medians over tracks (per-track figures are in results.json); README and
+    the model card said each validation set's results.md held them per track."""
+    from mixin.evaluation.report import markdown
+    from mixin.evaluation.scoring import Score
+
+    metrics = {"SDR": 1.0, "ISR": 2.0, "SIR": 3.0, "SAR": 4.0}
+    scores = [Score(f"track{i}", "mixin", {"harmonic": metrics}) for i in range(2)]
+    md = markdown({"mixin": {"harmonic": {**metrics, "tracks": 2}}}, scores, [])
+    assert "track0" not in md and "median over tracks" in md  # medians only
+    for doc in (ROOT / "README.md", ROOT / "pretrained-models" / "README.md"):
+        text = " ".join(doc.read_text().split())
+        assert not re.search(r"`results\.md` \([^)]*per track", text), doc
