@@ -92,3 +92,18 @@ def test_docs_do_not_promise_per_track_figures_in_results_md(tmp_path):
     for doc in (ROOT / "README.md", ROOT / "pretrained-models" / "README.md"):
         text = " ".join(doc.read_text().split())
         assert not re.search(r"`results\.md` \([^)]*per track", text), doc
+
+
+def test_model_card_names_the_data_variables_of_the_rebuild_scripts():
+    """The model card said 'from an empty machine: bash scripts/build_pretrained.sh', but the
+    scripts read their data from variables defaulting to ../shared/data/...: every such variable
+    must be named on the card's rebuild lines."""
+    card = (ROOT / "pretrained-models" / "README.md").read_text()
+    for script in ("build_pretrained.sh", "validate_pretrained.sh"):
+        text = (ROOT / "scripts" / script).read_text()
+        data = set(re.findall(r"^\w+=\$\{(\w+):-\.\./shared/", text, flags=re.M))
+        assert data, script
+        for block in re.findall(r"```sh\n(.*?)```", card, flags=re.S):
+            if f"scripts/{script}" in block:
+                missing = sorted(v for v in data if f"{v}=" not in block)
+                assert not missing, (script, missing, block)
