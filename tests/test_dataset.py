@@ -116,3 +116,34 @@ def test_open_checked_refuses_other_settings(tmp_path, prepared):
 def test_missing_manifest(tmp_path):
     with pytest.raises(MixinError, match="segments.json: not found: run --prepare-stems first"):
         create_hdf5(tmp_path)
+
+
+def test_a_recording_never_straddles_the_split(tmp_path):
+    """A MIR-1K voice sung in a rendered track and its clip (scripts/build_pretrained.sh's stage 1:
+    --render-stems --voices, link-songs, both prepared), or two renders of one MIDI song (--tracks
+    past the split's songs), were split apart: each folder was keyed on its own."""
+    import soundfile as sf
+
+    renders, clips = tmp_path / "renders", tmp_path / "clips"
+    for i, song in enumerate("abcdea"):  # the last track renders song a again
+        folder = renders / f"train-{i:04d}-{song}"
+        write_musdb_track(folder, 1.1, seed=i)
+        (folder / "render.txt").write_text(f"song {song}.mid\nsoundfont x.sf2\nvoices abjones_{i + 1}_01.wav\n")
+    clips.mkdir()
+    for name in ("abjones_1_01", "abjones_1_02", "amy_2_01"):
+        sf.write(clips / f"{name}.wav", np.full((44100, 2), 0.1, np.float32), 16000)
+    prepare_stems([renders, clips], tmp_path / "data", segment_duration=1.1)
+    manifest = json.loads((tmp_path / "data" / "segments.json").read_text())
+    assert manifest["recordings"]["train-0000-a"] == ["midi:a", "voice:abjones_1"]
+    group = ("train-0000-a", "train-0005-a", "clips/abjones_1")
+    names = [t for s in manifest["segments"] for t in s["tracks"]]
+    for seed in range(40):
+        assignment = split_tracks(names, seed, recordings=manifest["recordings"])
+        assert len({assignment[t] for t in group}) == 1, seed
+    assert len({split_tracks(names, seed, recordings=manifest["recordings"])[group[0]] for seed in range(40)}) == 3
+    create_hdf5(tmp_path / "data", ["vocal"], seed=3)
+    with h5py.File(hdf5_path(tmp_path / "data", "vocal"), "r") as h5:
+        sides = json.loads(h5.attrs["split_tracks"])
+    assert [sorted(set(group) & set(tracks)) for tracks in sides.values()].count(sorted(group)) == 1
+    with pytest.raises(MixinError, match=r"5 track\(s\) in 2 group\(s\) sharing recordings: at least 3"):
+        split_tracks("vwxyz", 0, recordings={"v": ["r1"], "w": ["r1"], "x": ["r2"], "y": ["r2"], "z": ["r1"]})

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from mixin.data.mir1k import split_for
-from mixin.data.render import font_split, part_of, render_stems, split_midi
+from mixin.data.render import font_split, part_of, recordings_of, render_stems, split_midi
 from mixin.errors import MixinError
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")  # scripts/install_render_deps.sh installs it
@@ -81,6 +81,7 @@ def test_render_tiny_song_with_smallest_soundfont(tmp_path):
     total = sum(stems[n][0] for n in names if n != "mixture.wav")
     np.testing.assert_allclose(total, stems["mixture.wav"][0], atol=1e-5)
     assert "soundfont TimGM6mb.sf2" in (folder / "render.txt").read_text()
+    assert recordings_of(folder) == ["midi:song", "voice:singer_1"]  # what the split keeps together
     with pytest.raises(MixinError, match="already exists"):
         render_stems(tmp_path / "out", 1, songs=[song], soundfonts=[TIMGM], split="train")
 

@@ -3,16 +3,17 @@
 One file per source, ``data_<source>.hdf5``, with MiXiN's datasets ``data-{x,y}-{train,
 validation,test}`` of shape (n, 96, 1948, 1) float32: |NSGT| of the mix (x) and of the source
 (y) per 44032-sample chunk. Split 80/10/10 by track with a recorded seed, so no song is in two
-splits. Written chunk by chunk (flat memory) to a temporary name, renamed when complete; the
-file's attributes record the settings, and :func:`open_checked` refuses a file whose settings
-differ from the model's.
+splits; tracks sharing a recording (``segments.json``'s ``recordings``: a MIR-1K clip and a render
+that sings its voice, two renders of one MIDI song) count as one. Written chunk by chunk (flat
+memory) to a temporary name, renamed when complete; the file's attributes record the settings, and
+:func:`open_checked` refuses a file whose settings differ from the model's.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,21 +40,55 @@ def hdf5_path(data_dir: Path, source: str) -> Path:
     return Path(data_dir) / f"data_{source}.hdf5"
 
 
+def track_groups(names: Iterable[str], recordings: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """``names`` joined into groups of tracks that share a recording (transitively), each group
+    sorted, the groups in order of their first name; a track without recordings is a group alone."""
+    names = sorted(set(names))
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    owner: dict[str, str] = {}
+    for n in names:
+        for r in recordings.get(n, ()):
+            if r in owner:
+                parent[root(n)] = root(owner[r])
+            else:
+                owner[r] = n
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(root(n), []).append(n)
+    return sorted(groups.values())
+
+
 def split_tracks(
-    tracks: Iterable[str], seed: int, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    tracks: Iterable[str],
+    seed: int,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    recordings: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, str]:
-    """Assign whole tracks to splits (shuffled with ``seed``); every split gets one at least."""
-    names = sorted(set(tracks))
-    if len(names) < MIN_TRACKS:
+    """Assign whole tracks to splits (shuffled with ``seed``); every split gets one at least.
+
+    ``recordings`` (track -> the recordings it is made of, as ``segments.json`` has them): tracks
+    sharing a recording go to one side together, and the fractions count such groups."""
+    groups = track_groups(tracks, recordings or {})
+    if len(groups) < MIN_TRACKS:
+        count = sum(map(len, groups))
+        shared = f" in {len(groups)} group(s) sharing recordings" if len(groups) < count else ""
         raise MixinError(
-            None, f"{len(names)} track(s): at least {MIN_TRACKS} are needed to split train/validation/test by track"
+            None,
+            f"{count} track(s){shared}: at least {MIN_TRACKS} are needed to split train/validation/test by track",
         )
-    order = np.random.default_rng(seed).permutation(len(names))
-    n_val = max(1, int(round(fractions[1] * len(names))))
-    n_test = max(1, int(round(fractions[2] * len(names))))
-    n_train = len(names) - n_val - n_test
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = max(1, int(round(fractions[1] * len(groups))))
+    n_test = max(1, int(round(fractions[2] * len(groups))))
+    n_train = len(groups) - n_val - n_test
     labels = ["train"] * n_train + ["validation"] * n_val + ["test"] * n_test
-    return {names[i]: labels[k] for k, i in enumerate(order)}
+    return {name: labels[k] for k, i in enumerate(order) for name in groups[i]}
 
 
 def expected_attrs(source: str) -> dict:
@@ -129,7 +164,7 @@ def create_hdf5(
     for target in targets:
         if target.exists() and not force:
             raise MixinError(target, "already exists (use --force to overwrite)")
-    assignment = split_tracks((t for s in segments for t in s["tracks"]), seed)
+    assignment = split_tracks((t for s in segments for t in s["tracks"]), seed, recordings=manifest.get("recordings"))
     transform = nsgt()
     counts: dict[str, dict[str, int]] = {}
     for source, target in zip(sources, targets, strict=True):

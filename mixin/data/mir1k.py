@@ -45,6 +45,12 @@ def song_of(path: Path) -> str:
     return re.sub(r"_\d+$", "", Path(path).stem)
 
 
+def voice_key(path: Path) -> str:
+    """The recording a MIR-1K-style clip's voice is, whatever folder holds it (a linked copy, or the
+    clip a rendered track sang, is the same recording): the split keeps it on one side."""
+    return f"voice:{song_of(path)}"
+
+
 def voice_groups(voice_dir: Path) -> list[list[Path]]:
     """MIR-1K clips grouped by song (``singer_song_clip``), in sorted order."""
     groups: dict[str, list[Path]] = {}

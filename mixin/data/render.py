@@ -27,7 +27,7 @@ from ..audio import resample
 from ..constants import SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
-from .mir1k import read_clip, split_for, voice_groups
+from .mir1k import read_clip, split_for, voice_groups, voice_key
 
 SONG_DIRS = [Path("/usr/share/games/openttd/baseset/openmsx")]
 DRUM_KIT_GLOB = "*_LV2.sf2"
@@ -51,6 +51,24 @@ class RenderPlan:
     gains: dict[str, float]
     drum_font: Path | None = None  # a real-kit SoundFont for the drums, else the track's SoundFont
     voice_shift: float = 0.0  # semitones by which the voices' pitch and formants are moved
+
+
+def recordings_of(folder: Path) -> list[str]:
+    """What a rendered track is made of, as its ``render.txt`` records it: its MIDI song
+    (``midi:<name>``; ``--tracks`` past the split's songs renders a song again) and the MIR-1K
+    songs it sings (:func:`~mixin.data.mir1k.voice_key`); none for a folder rendered elsewhere."""
+    try:
+        lines = (Path(folder) / "render.txt").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    found: list[str] = []
+    for line in lines:
+        key, _, value = line.partition(" ")
+        if key == "song" and value.strip():
+            found.append(f"midi:{Path(value.strip()).stem}")
+        elif key == "voices":
+            found += sorted({voice_key(Path(v.strip())) for v in value.split(",") if v.strip()})
+    return found
 
 
 def find_songs(dirs: Sequence[Path] = SONG_DIRS) -> list[Path]:

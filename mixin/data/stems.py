@@ -8,8 +8,9 @@ right = voice) give (mix, vocal) pairs only, since their accompaniment is not sp
 
 Each segment becomes a folder ``<data-dir>/<id>/`` with ``mix.wav`` and one wav per source; a
 track with vocals also gives an instrumental segment (harmonic + percussive, no voice), so those
-two models learn from mixes without voice. ``segments.json`` records every segment's track, so
-the data set can be split by track.
+two models learn from mixes without voice. ``segments.json`` records every segment's track and
+the recordings each track is made of, so the data set can be split by track without parting a
+recording (a MIR-1K voice, a MIDI song) between two sides.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from ..constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
 from ..errors import MixinError
 from ..progress import progress_bar
 from .mir1k import RATE as MIR1K_RATE
-from .mir1k import SHIFT, read_clip, song_of
+from .mir1k import SHIFT, read_clip, song_of, voice_key
+from .render import recordings_of
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 MANIFEST = "segments.json"
@@ -56,6 +58,7 @@ class Track:
     name: str
     stems: dict[str, list[Path]] = field(default_factory=dict)  # source -> files summed
     clip: Path | None = None  # MIR-1K: left accompaniment, right voice
+    folder: Path | None = None  # a track folder's own path
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -69,13 +72,22 @@ class Track:
         (the clips of one MIR-1K song must not straddle the split)."""
         return self.name if self.clip is None else f"{self.clip.parent.name}/{song_of(self.clip)}"
 
+    @property
+    def recordings(self) -> list[str]:
+        """The recordings it is made of, which no split may part: a clip's voice, a rendered track's
+        MIDI song and voices (its ``render.txt``), else the track itself. Tracks sharing one (a
+        MIR-1K clip and the render that sings it, two renders of one MIDI song) split as one."""
+        if self.clip is not None:
+            return [voice_key(self.clip)]
+        return (recordings_of(self.folder) if self.folder is not None else []) or [self.song]
+
 
 def _audio_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 def _stem_track(directory: Path, files: list[Path]) -> Track:
-    track = Track(name=directory.name)
+    track = Track(name=directory.name, folder=directory)
     for f in files:
         source = source_of(f.stem)
         if source is not None:
@@ -264,6 +276,7 @@ def prepare_stems(
     staging.mkdir()
     rng = np.random.default_rng(seed)
     segments: list[Segment] = []
+    recordings: dict[str, list[str]] = {}  # track (song) -> the recordings it is made of
     failures: list[str] = []
     bar = progress_bar(progress, total=len(tracks), unit="track", desc="preparing stems")
     try:
@@ -295,6 +308,7 @@ def prepare_stems(
                                 sf.write(str(folder / f"{name}.wav"), audio, SAMPLE_RATE, subtype="FLOAT")
                             sources = [s for s in CDAE_SOURCES if s in part]
                             segments.append(Segment(seg_id, track.name, sources, with_voice, [track.song, *borrowed]))
+                    recordings[track.song] = track.recordings
                     if track.clip is None:
                         pool = (pool + [(track.song, stems)])[-8:]
             except MixinError as exc:
@@ -307,6 +321,7 @@ def prepare_stems(
             "augment": augment,
             "seed": seed,
             "segments": [asdict(s) for s in segments],
+            "recordings": recordings,
             "skipped": failures,
         }
         old_segments = _prepared_segments(data_dir)
