@@ -45,8 +45,13 @@ def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path)
     out = tmp_path / "clips"
     assert make_song_clips([songs], tmp_path / "voices", out, paired=5) == (3, 5, 0)
     names = sorted(p.name for p in out.iterdir())
-    assert names[:5] == [f"mixreal_{k:03d}_01.flac" for k in range(5)]
-    assert names[5:] == ["real_sungsong_01.flac", "real_sungsong_02.flac", "real_sungsong_03.flac"]
+    paired = paired_names(out, "mixreal")
+    assert [n.split("+")[1] for n in paired] == [f"mixreal{k:03d}_01.flac" for k in range(5)]
+    assert sorted(set(names) - set(paired)) == [
+        "real_sungsong_01.flac",
+        "real_sungsong_02.flac",
+        "real_sungsong_03.flac",
+    ]
     audio, rate = sf.read(out / "real_sungsong_02.flac")
     assert rate == RATE and audio.shape == (int(CLIP_S * RATE), 2)
     phase = 2 * int(CLIP_S * RATE)  # the tones' phase at the start of clip 2
@@ -56,9 +61,9 @@ def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path)
     core = slice(1000, -1000)  # away from the resampler's edges
     assert np.max(np.abs(audio[core, 0] - expected_music[core])) < 2e-3
     assert np.max(np.abs(audio[core, 1] - expected_voice[core])) < 2e-3
-    for k in range(5):  # paired: a whole MIR-1K voice over a stretch of one track's accompaniment
-        clip, _ = sf.read(out / f"mixreal_{k:03d}_01.flac")
-        assert len(clip) in (5 * RATE, 7 * RATE)
+    for name in paired:  # a whole MIR-1K voice over a stretch of one track's accompaniment, named by its song
+        clip, _ = sf.read(out / name)
+        assert len(clip) == {"abjones_1": 5, "amy_2": 7}[name.split("+")[0]] * RATE
         assert abs(np.sqrt(np.mean(clip[:, 1] ** 2)) - 0.2 / np.sqrt(2)) < 1e-2  # the 660-Hz voice
         spectrum = np.abs(np.fft.rfft(clip[:, 0]))
         assert np.argmax(spectrum) * RATE / len(clip) in (110.0, 300.0)  # real accompaniment, not MIR-1K's
@@ -69,6 +74,11 @@ def test_sung_tracks_are_cut_and_voices_paired_with_real_accompaniment(tmp_path)
     # the DRNN trainer reads them beside MIR-1K's clips
     clips = load_clips([out, tmp_path / "voices"], "all")
     assert len(clips) == 10
+
+
+def paired_names(folder: Path, kind: str) -> list[str]:
+    """The clips of voices over other music (``kind`` mixreal or mixloop), in the order they were made."""
+    return sorted((p.name for p in folder.glob(f"*+{kind}*")), key=lambda n: n.split("+")[1])
 
 
 def tone_db(clip: np.ndarray, freq: float) -> float:
@@ -89,14 +99,16 @@ def test_drum_level_rebalances_every_clip_and_loops_carry_voices(tmp_path):
         [songs], tmp_path / "voices", out, paired=4, drum_level=(-3.0, -3.0), loops=[loop], loop_clips=3
     ) == (3, 4, 3)
     make_song_clips([songs], tmp_path / "voices", plain, paired=4)
-    for name in [f"real_sungsong_{k:02d}.flac" for k in range(3)] + [f"mixreal_{k:03d}_01.flac" for k in range(4)]:
+    assert paired_names(out, "mixreal") == paired_names(plain, "mixreal")  # the same voices
+    for name in [f"real_sungsong_{k:02d}.flac" for k in range(3)] + paired_names(out, "mixreal"):
         music = sf.read(out / name)[0][:, 0]
         assert abs(tone_db(music, 300.0) - tone_db(music, 110.0) - (-3.0)) < 0.2, name  # drums at -3 dB
         level = tone_db(sf.read(plain / name)[0][:, 0], 300.0) - tone_db(sf.read(plain / name)[0][:, 0], 110.0)
         assert abs(level) < 0.2, name  # without drum_level: the stems' own balance (equal tones)
         np.testing.assert_array_equal(sf.read(out / name)[0][:, 1], sf.read(plain / name)[0][:, 1])  # same voices
-    for k in range(3):  # a voice over the loop alone: nothing else in the accompaniment
-        clip, _ = sf.read(out / f"mixloop_{k:03d}_01.flac")
+    assert len(paired_names(out, "mixloop")) == 3
+    for name in paired_names(out, "mixloop"):  # a voice over the loop alone: nothing else in the accompaniment
+        clip, _ = sf.read(out / name)
         assert len(clip) in (5 * RATE, 7 * RATE)
         assert np.argmax(np.abs(np.fft.rfft(clip[:, 0]))) * RATE / len(clip) == pytest.approx(1000.0, abs=1.0)
         assert abs(np.sqrt(np.mean(clip[:, 1] ** 2)) - 0.2 / np.sqrt(2)) < 1e-2
@@ -145,7 +157,7 @@ def test_cli_step(tmp_path, capsys):
     sf.write(loop, tone(2.0, 1000.0), 44100)
     assert train_main(argv + ["--drum-level", "-3", "-3", "--loops", str(loop), "--loop-clips", "2"]) == 0
     assert "2 over drum loops" in capsys.readouterr().out
-    assert len(list(out.glob("mixloop_*.flac"))) == 2
+    assert len(list(out.glob("*+mixloop*.flac"))) == 2
     with pytest.raises(SystemExit) as exc:
         train_main(argv + ["--loop-clips", "2"])
     assert exc.value.code == 2 and "--loop-clips needs --loops" in capsys.readouterr().err
@@ -153,3 +165,29 @@ def test_cli_step(tmp_path, capsys):
         train_main(["--make-song-clips", str(out), "--songs", str(tmp_path / "songs")])
     assert exc.value.code == 2
     assert "--make-song-clips needs --voices (or --paired 0 and --loop-clips 0)" in capsys.readouterr().err
+
+
+def test_clips_made_from_a_voice_split_with_its_song_and_singer(tmp_path):
+    """Paired clips were named mixreal_NNN_01 (singer "mixreal", a song of their own): with
+    --val-singer amy the DRNN trained on amy's voice that it validated on, and by default on
+    voices of songs held out in the MIR-1K folder."""
+    from mixin.data.mir1k import split_paths
+
+    write_song(tmp_path / "songs" / "Song", 20.0, voice_from=None)
+    voices = tmp_path / "voices"
+    voices.mkdir()
+    for k, name in enumerate(("abjones_1_01", "abjones_2_01", "abjones_3_01", "abjones_4_01", "amy_5_01")):
+        clip = np.stack([tone(1.0 + 0.25 * k, 220.0, RATE), tone(1.0 + 0.25 * k, 660.0, RATE)], axis=1)
+        sf.write(voices / f"{name}.flac", clip, RATE)
+    out = tmp_path / "clips"
+    make_song_clips([tmp_path / "songs"], voices, out, paired=12)
+    seconds = {p.name: sf.info(p).duration for p in out.iterdir()}
+    for dirs in ([voices, out], [out, voices]):
+        train = split_paths(dirs, "train", val_singer="amy")
+        validation = split_paths(dirs, "validation", val_singer="amy")
+        assert {sf.info(p).duration for p in train if p.parent == out} <= {1.0, 1.25, 1.5, 1.75}
+        assert {p.name for p in validation} == {"amy_5_01.flac"} | {n for n, s in seconds.items() if s == 2.0}
+        # every fifth MIR-1K song (amy_5) validates, and so do the clips carrying its voice
+        train, validation = split_paths(dirs, "train"), split_paths(dirs, "validation")
+        assert {p.name for p in validation} == {p.name for p in validation if p.name.startswith("amy_5")}
+        assert len(validation) > 1 and not any(p.name.startswith("amy_5") for p in train)

@@ -40,9 +40,15 @@ def split_for(items: Sequence[T], split: str) -> list[T]:
     return [x for x, k in zip(items, keep, strict=True) if k == (split == "validation")]
 
 
+DERIVED = "+"
+"""In a clip's name, what follows the song whose voice it carries: ``amy_2+mixreal000_01`` is a clip
+made from song amy_2's voice (:mod:`mixin.data.song_clips`); it belongs to that song and singer."""
+
+
 def song_of(path: Path) -> str:
-    """MIR-1K names clips ``singer_song_clip``: the name without its clip number."""
-    return re.sub(r"_\d+$", "", Path(path).stem)
+    """MIR-1K names clips ``singer_song_clip``: the name without its clip number; for a clip made
+    from another's voice (``singer_song+what_clip``), that voice's song."""
+    return re.sub(r"_\d+$", "", Path(path).stem).split(DERIVED, 1)[0]
 
 
 def voice_key(path: Path) -> str:
@@ -65,6 +71,27 @@ def split_clips(voice_dir: Path, split: str) -> list[Path]:
     return [clip for group in split_for(voice_groups(voice_dir), split) for clip in group]
 
 
+def _derived(group: list[Path]) -> bool:
+    """Whether a song's clips are all made from its voice elsewhere (none of its own recordings)."""
+    return all(DERIVED in p.stem for p in group)
+
+
+def song_sides(dirs: Sequence[Path]) -> dict[str, str]:
+    """The side of each song of ``dirs``: every fifth song of a folder is validation's
+    (:func:`split_clips`), decided where the song's own clips are, so clips made from its voice in
+    another folder (``--make-song-clips``) go with it; a song found only in such clips takes its
+    place in their folder."""
+    sides: dict[str, str] = {}
+    for own in (True, False):
+        for d in dirs:
+            groups = voice_groups(Path(d))
+            for side in SPLITS:
+                for group in split_for(groups, side):
+                    if _derived(group) != own:
+                        sides.setdefault(song_of(group[0]), side)
+    return sides
+
+
 def singer_of(path: Path) -> str:
     """MIR-1K names clips ``singer_song_clip``: the part before the first underscore."""
     return Path(path).stem.split("_", 1)[0]
@@ -73,12 +100,14 @@ def singer_of(path: Path) -> str:
 def split_paths(dirs: Sequence[Path], split: str, val_singer: str | None = None) -> list[Path]:
     """The clip files of ``split`` ("train", "validation" or "all") in MIR-1K-style directories.
 
-    Without ``val_singer`` every fifth song is validation's (:func:`split_clips`); with it (leave
+    Without ``val_singer`` every fifth song is validation's (:func:`song_sides`); with it (leave
     one singer out), every clip of that singer is validation's and every other singer's clip
-    training's."""
+    training's. A clip made from another clip's voice (``amy_2+mixreal000_01``) is that song's
+    and that singer's, so no voice is on both sides."""
     if split not in (*SPLITS, "all"):
         raise ValueError(split)
     paths: list[Path] = []
+    sides: dict[str, str] = {}
     for d in map(Path, dirs):
         if not d.is_dir():
             raise MixinError(d, "clip directory not found")
@@ -86,7 +115,8 @@ def split_paths(dirs: Sequence[Path], split: str, val_singer: str | None = None)
         if split == "all":
             paths += [p for g in groups for p in g]
         elif val_singer is None:
-            paths += split_clips(d, split)
+            sides = sides or song_sides(dirs)
+            paths += [p for g in groups if sides[song_of(g[0])] == split for p in g]
         else:
             paths += [p for g in groups for p in g if (singer_of(p) == val_singer) == (split == "validation")]
     if val_singer is not None and split == "validation" and not paths:

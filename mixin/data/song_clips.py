@@ -3,8 +3,10 @@
 MIR-1K's accompaniments are karaoke backing tracks; a DRNN trained on them alone takes real drums
 and guitars for voice. These clips (16 kHz stereo FLAC, accompaniment left, voice right, named
 ``singer_song_clip`` like MIR-1K's so the DRNN trainer reads them with MIR-1K's) bring real
-records in: every sung track cut into clips with its own accompaniment, and ``paired`` clips of
-MIR-1K voices over random stretches of the tracks' accompaniments (drums + everything else).
+records in: every sung track cut into clips with its own accompaniment (``real_<track>_NN``), and
+``paired`` clips of MIR-1K voices over random stretches of the tracks' accompaniments (drums +
+everything else), each named after the voice's song (``amy_2+mixreal000_01``), so the DRNN's
+split keeps it with that song and singer.
 The voices of the paired clips stay MIR-1K's: band-limited to 8 kHz. Records carry their drums far
 louder than most studio multitracks (about -3 dB against the rest, against -21 to 0 dB in
 real-dev), and a DRNN that never heard a voice under loud drums loses it there: ``drum_level``
@@ -21,7 +23,7 @@ import soundfile as sf
 
 from ..audio import level_gain, read_audio, resample
 from ..errors import MixinError
-from .mir1k import read_clip, voice_groups
+from .mir1k import DERIVED, read_clip, song_of, voice_groups
 from .stems import Track, discover
 
 RATE = 16000
@@ -127,20 +129,22 @@ def make_song_clips(
     if not accompaniments:
         raise MixinError(Path(stem_dirs[0]) if stem_dirs else None, "no track with accompaniment stems")
 
-    def voice_of(rng: np.random.Generator) -> np.ndarray:
-        audio, rate = read_clip(clips[int(rng.integers(len(clips)))])
-        return resample(audio[:, 1:], rate, RATE)[:, 0]
+    def voice_of(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """A random voice and its song (the clip's name says whose voice it carries)."""
+        clip = clips[int(rng.integers(len(clips)))]
+        audio, rate = read_clip(clip)
+        return resample(audio[:, 1:], rate, RATE)[:, 0], song_of(clip)
 
     rng = np.random.default_rng(seed)
     for k in range(paired):
-        voice = voice_of(rng)
+        voice, song = voice_of(rng)
         music = accompaniments[int(rng.integers(len(accompaniments)))]
         start = int(rng.integers(0, max(1, music.length - len(voice))))
-        _write(out_dir / f"mixreal_{k:03d}_01.flac", music.mix(start, start + len(voice)), voice)
+        _write(out_dir / f"{song}{DERIVED}mixreal{k:03d}_01.flac", music.mix(start, start + len(voice)), voice)
     rng = np.random.default_rng([seed, 2])
     for k in range(loop_clips):
-        voice = voice_of(rng)
+        voice, song = voice_of(rng)
         loop = loop_audio[int(rng.integers(len(loop_audio)))]
         index = (np.arange(len(voice)) + int(rng.integers(len(loop)))) % len(loop)  # tiled from a random point
-        _write(out_dir / f"mixloop_{k:03d}_01.flac", loop[index], voice)
+        _write(out_dir / f"{song}{DERIVED}mixloop{k:03d}_01.flac", loop[index], voice)
     return cut, paired, loop_clips
