@@ -98,7 +98,7 @@ echo "copy $W/drnn/model/{model_drnn.keras,config.json} to pretrained-models/drn
 #    of the 4 songs' real accompaniment), 283 clips, 40 epochs (the epoch and the helper's weight
 #    chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md). About 30 s an epoch
 #    on the 2-core CPU; the shipped run was made on a lent GPU (KERAS_BACKEND=jax, about 4 s an epoch).
-"$PY" train_util.py --make-song-clips "$W/song-clips" --songs "$W/real-train" --voices "$MIR1K" --paired 100
+"$PY" train_util.py --make-song-clips "$W/song-clips" --songs "$W/real-train" --voices "$MIR1K" --paired 100 --force
 #    --input-level 0.1: the helper hears each 6.4-s piece at -20 dBFS RMS, whatever the record's level
 #    (written into its config.json; chosen on the 4 validation songs: pretrained-models/drnn-songs/README.md).
 "$PY" train_util.py --train --arch drnn --stem-dirs "$MIR1K" "$W/song-clips" --all-clips --epochs 40 --batch-size 16 \

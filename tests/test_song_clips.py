@@ -155,7 +155,9 @@ def test_cli_step(tmp_path, capsys):
     assert len(list(out.glob("*.flac"))) == 3
     loop = tmp_path / "loop.wav"
     sf.write(loop, tone(2.0, 1000.0), 44100)
-    assert train_main(argv + ["--drum-level", "-3", "-3", "--loops", str(loop), "--loop-clips", "2"]) == 0
+    assert train_main(argv + ["--drum-level", "-3", "-3", "--loops", str(loop), "--loop-clips", "2"]) == 1
+    assert f"error: {out}: already holds clips (use --force to replace them)" in capsys.readouterr().err
+    assert train_main(argv + ["--drum-level", "-3", "-3", "--loops", str(loop), "--loop-clips", "2", "--force"]) == 0
     assert "2 over drum loops" in capsys.readouterr().out
     assert len(list(out.glob("*+mixloop*.flac"))) == 2
     with pytest.raises(SystemExit) as exc:
@@ -191,3 +193,40 @@ def test_clips_made_from_a_voice_split_with_its_song_and_singer(tmp_path):
         train, validation = split_paths(dirs, "train"), split_paths(dirs, "validation")
         assert {p.name for p in validation} == {p.name for p in validation if p.name.startswith("amy_5")}
         assert len(validation) > 1 and not any(p.name.startswith("amy_5") for p in train)
+
+
+def test_a_run_never_mixes_with_the_clips_of_another(tmp_path, monkeypatch):
+    """Clips were written in place over any of the same names: a second run overwrote the first's
+    without --force, and one making fewer clips left a folder of two runs' clips."""
+    import mixin.data.song_clips as song_clips
+
+    write_song(tmp_path / "songs" / "Song", 10.0, voice_from=0.0)
+    write_voices(tmp_path / "voices")
+    out = tmp_path / "clips"
+    make = lambda **kw: make_song_clips([tmp_path / "songs"], tmp_path / "voices", out, **kw)  # noqa: E731
+    make(paired=3)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(MixinError, match=r"clips: already holds clips \(use --force to replace them\)"):
+        make(paired=1, seed=5)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    written = []
+
+    def fail_on_the_second(path, *args):  # a full disk halfway through
+        written.append(path)
+        if len(written) == 2:
+            raise MixinError(path, "cannot write")
+        return original(path, *args)
+
+    original = song_clips._write
+    monkeypatch.setattr(song_clips, "_write", fail_on_the_second)
+    with pytest.raises(MixinError, match="cannot write"):
+        make(paired=1, seed=5, force=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the earlier run's clips, whole
+    assert make(paired=1, force=True) == (1, 1, 0)
+    assert len(list(out.iterdir())) == 2  # the new run's two clips, none of the earlier run's beside them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips", "songs", "voices"]  # no staging left
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(MixinError, match="notes.txt: is not a clip: --force replaces a folder of clips"):
+        make(paired=1, force=True)
+    assert (out / "notes.txt").read_text() == "mine"

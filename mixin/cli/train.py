@@ -384,8 +384,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace existing segments or HDF5 files, and (--train without --resume) the models of --model-dir "
-        "and the checkpoints of --log-dir",
+        help="replace existing rendered tracks, song clips, segments or HDF5 files, and (--train without "
+        "--resume) the models of --model-dir and the checkpoints of --log-dir",
     )
     add_output_flags(p, quiet="no progress bars")
     return p
@@ -563,6 +563,7 @@ def make_song_clips(args: argparse.Namespace) -> None:
         drum_level=level,
         loops=args.loops,
         loop_clips=args.loop_clips,
+        force=args.force,
     )
     print(
         f"{cut} clips cut from sung tracks, {paired} voices over real accompaniment, {looped} over drum loops "

@@ -15,7 +15,11 @@ re-balances each clip's drums, and ``loops`` adds clips of voices over real drum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,8 @@ MIN_VOICE = 0.1
 """A cut clip is kept only where the voice's RMS is at least this share of the mix's."""
 PEAK = 0.99
 """Clips that would clip (16-bit FLAC) are scaled down whole to this peak."""
+CLIP_SUFFIXES = (".flac", ".wav")
+"""What a folder of clips holds (``force`` replaces a folder holding nothing else)."""
 
 
 def _mono16(paths: Sequence[Path]) -> np.ndarray:
@@ -80,6 +86,46 @@ class _Accompaniment:
         return others + (drums if gain is None else np.float32(gain) * drums)
 
 
+def _check_out_dir(out_dir: Path, force: bool) -> None:
+    """A :class:`MixinError` unless ``out_dir`` is new or empty, or (``force``) holds clips only."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MixinError(out_dir, "exists and is not a directory")
+    held = sorted(out_dir.iterdir()) if out_dir.is_dir() else []
+    if held and not force:
+        raise MixinError(out_dir, "already holds clips (use --force to replace them)")
+    others = [p for p in held if not (p.is_file() and p.suffix.lower() in CLIP_SUFFIXES)]
+    if others:
+        raise MixinError(others[0], "is not a clip: --force replaces a folder of clips, nothing else")
+
+
+@contextmanager
+def _replacing(out_dir: Path, force: bool) -> Iterator[Path]:
+    """A hidden folder beside ``out_dir`` to write the clips into, put in ``out_dir``'s place when
+    complete (the earlier run's clips removed only then, and only with ``force``), removed on failure:
+    never a folder of two runs' clips, nor a half-written one."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    try:
+        yield staging
+        old = None
+        if force and out_dir.is_dir() and any(out_dir.iterdir()):
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+            os.replace(out_dir, old)
+        try:
+            os.rename(staging, out_dir)  # onto an empty folder at most: another run's clips stay
+        except OSError as exc:
+            if old is not None:
+                os.replace(old, out_dir)
+            raise MixinError(out_dir, f"cannot put the clips in place ({exc.strerror or exc})") from None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def make_song_clips(
     stem_dirs: Sequence[Path],
     voice_dir: Path | None,
@@ -89,12 +135,13 @@ def make_song_clips(
     drum_level: tuple[float, float] | None = None,
     loops: Sequence[Path] = (),
     loop_clips: int = 0,
+    force: bool = False,
 ) -> tuple[int, int, int]:
-    """Write the clips into ``out_dir`` (created; existing clips of the same names replaced) and
-    return (clips cut from sung tracks, paired clips, clips over loops). Tracks need stems, not
-    MIR-1K clips. ``drum_level`` (LOW, HIGH): every clip's drums at a level drawn from LOW..HIGH dB
-    against the rest of its accompaniment; ``loop_clips`` voices over ``loops`` (drum recordings,
-    tiled, at their own level) with nothing else."""
+    """Write the clips into ``out_dir`` (a new or empty folder; with ``force`` one of clips only, whose
+    clips are replaced once the new ones are complete) and return (clips cut from sung tracks, paired
+    clips, clips over loops). Tracks need stems, not MIR-1K clips. ``drum_level`` (LOW, HIGH): every
+    clip's drums at a level drawn from LOW..HIGH dB against the rest of its accompaniment;
+    ``loop_clips`` voices over ``loops`` (drum recordings, tiled, at their own level) with nothing else."""
     tracks: list[Track] = discover(stem_dirs, layout="multitrack")
     # Voices and loops first: a bad folder or loop file stops the step before any clip is written.
     if loop_clips and not loops:
@@ -106,10 +153,26 @@ def make_song_clips(
     if voiced and not clips:
         raise MixinError(Path(voice_dir), "no MIR-1K-style clips to take voices from")
     loop_audio = [_mono16([Path(p)]) for p in loops] if loop_clips else []
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, force)
+    with _replacing(out_dir, force) as staging:
+        return _write_clips(tracks, clips, loop_audio, staging, paired, seed, drum_level, loop_clips, stem_dirs)
+
+
+def _write_clips(
+    tracks: list[Track],
+    clips: list[Path],
+    loop_audio: list[np.ndarray],
+    out_dir: Path,
+    paired: int,
+    seed: int,
+    drum_level: tuple[float, float] | None,
+    loop_clips: int,
+    stem_dirs: Sequence[Path],
+) -> tuple[int, int, int]:
+    """:func:`make_song_clips`' clips, written into ``out_dir``."""
     level_rng = np.random.default_rng([seed, 1])  # apart from the voices' draws, so those stay as they were
     accompaniments: list[_Accompaniment] = []
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     cut = 0
     length = int(CLIP_S * RATE)
     for track in tracks:
