@@ -20,6 +20,14 @@ def stems_dir(tmp_path_factory) -> Path:
     return root / "stems"
 
 
+@pytest.fixture(scope="module")
+def val_dir(tmp_path_factory) -> Path:
+    """Tracks the checkpoints are chosen on: never the training tracks."""
+    root = tmp_path_factory.mktemp("joint-val")
+    write_musdb_track(root / "val" / "song9", 2.5, seed=29)
+    return root / "val"
+
+
 def test_model_input_ignores_level():
     rng = np.random.default_rng(0)
     mags = np.abs(rng.normal(size=(2, 96, 50))).astype(np.float32)
@@ -120,14 +128,14 @@ def test_drawing_processes_end_cleanly(stems_dir):
 
 
 @pytest.mark.slow
-def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
+def test_train_joint_writes_a_loadable_separator(stems_dir, val_dir, tmp_path):
     from mixin.separators import Separator
 
     result = train_joint(
         [stems_dir],
         tmp_path / "model",
         tmp_path / "log",
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=2, eval_every=2, batch_size=2),
     )
     assert result["steps"] == 2 and np.isfinite(result["best_validation_sdr"])
@@ -140,25 +148,23 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, tmp_path):
         [stems_dir],
         tmp_path / "model",
         tmp_path / "log",
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=2, eval_every=2, batch_size=2, resume=True),
     )
     assert again["steps"] == 2
     with pytest.raises(MixinError, match="no checkpoint"):
-        train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [stems_dir], JointSettings(steps=1, resume=True))
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [val_dir], JointSettings(steps=1, resume=True))
 
 
 @pytest.mark.slow
-def test_resumed_run_equals_an_unbroken_one(stems_dir, model_dir, tmp_path):
+def test_resumed_run_equals_an_unbroken_one(stems_dir, val_dir, model_dir, tmp_path):
     """Weights, optimizer state and the batches drawn all carry over: 1 + 1 steps give what 2 do."""
     from mixin.cdae import load_cdae
 
     common = dict(eval_every=1, batch_size=1, init_dir=model_dir, learning_rate=1e-3)
-    train_joint([stems_dir], tmp_path / "m1", tmp_path / "l1", [stems_dir], JointSettings(steps=2, **common))
-    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, **common))
-    train_joint(
-        [stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=2, resume=True, **common)
-    )
+    train_joint([stems_dir], tmp_path / "m1", tmp_path / "l1", [val_dir], JointSettings(steps=2, **common))
+    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [val_dir], JointSettings(steps=1, **common))
+    train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [val_dir], JointSettings(steps=2, resume=True, **common))
     start = load_cdae(model_dir / "model_harmonic.h5").get_weights()
     one = load_cdae(tmp_path / "l1" / "candidate" / "model_harmonic.h5").get_weights()
     two = load_cdae(tmp_path / "l2" / "candidate" / "model_harmonic.h5").get_weights()
@@ -170,13 +176,13 @@ def test_resumed_run_equals_an_unbroken_one(stems_dir, model_dir, tmp_path):
             [stems_dir],
             tmp_path / "m2",
             tmp_path / "l2",
-            [stems_dir],
+            [val_dir],
             JointSettings(steps=3, resume=True, freeze=("vocal",), **common),
         )
 
 
 @pytest.mark.slow
-def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, tmp_path):
+def test_resume_keeps_the_output_activation_of_init_from(stems_dir, val_dir, model_dir, tmp_path):
     import json
 
     from mixin.cdae import load_cdae
@@ -186,7 +192,7 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
         [stems_dir],
         tmp_path / "model",
         log,
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir, learning_rate=3e-4),
     )
     assert json.loads((log / "joint_history.json").read_text())["output"] == "relu"
@@ -195,7 +201,7 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
         [stems_dir],
         tmp_path / "model",
         log,
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=2, eval_every=1, batch_size=1, resume=True),
     )
     assert load_cdae(log / "candidate" / "model_vocal.h5").layers[-2].activation.__name__ == "relu"
@@ -207,18 +213,18 @@ def test_resume_keeps_the_output_activation_of_init_from(stems_dir, model_dir, t
     del history["output"]
     (log / "joint_history.json").write_text(json.dumps(history))
     with pytest.raises(MixinError, match="init-from"):
-        train_joint([stems_dir], tmp_path / "model", log, [stems_dir], JointSettings(steps=3, resume=True))
+        train_joint([stems_dir], tmp_path / "model", log, [val_dir], JointSettings(steps=3, resume=True))
 
 
 @pytest.mark.slow
-def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, model_dir, tmp_path):
+def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, val_dir, model_dir, tmp_path):
     from mixin.cdae import load_cdae
 
     train_joint(
         [stems_dir],
         tmp_path / "model",
         tmp_path / "log",
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=2, eval_every=2, batch_size=2, init_dir=model_dir, freeze=("vocal",)),
     )
     for source, moved in (("vocal", False), ("harmonic", True), ("percussive", True)):
@@ -227,9 +233,7 @@ def test_freeze_keeps_a_models_weights_while_the_others_learn(stems_dir, model_d
         same = all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
         assert same != moved, source
     with pytest.raises(ValueError, match="freeze"):
-        train_joint(
-            [stems_dir], tmp_path / "m2", tmp_path / "l2", [stems_dir], JointSettings(steps=1, freeze=("drums",))
-        )
+        train_joint([stems_dir], tmp_path / "m2", tmp_path / "l2", [val_dir], JointSettings(steps=1, freeze=("drums",)))
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained-models"
@@ -267,11 +271,11 @@ def test_separation_chain_finds_its_helper_from_anywhere(model_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
+def test_val_chain_scores_and_keeps_the_chain(stems_dir, val_dir, model_dir, tmp_path):
     from mixin.separators import Separator
 
     settings = JointSettings(steps=1, eval_every=1, batch_size=1, init_dir=model_dir, val_chain=SHIPPED)
-    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [stems_dir], settings)
+    train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [val_dir], settings)
     sep = Separator.from_pretrained(tmp_path / "model")
     assert sep.voice_helper is not None and sep.voice_weight == 0.5
     assert (sep.hpss_weight, sep.hpss_adaptive, sep.mwf_iterations, sep.vocal_yield) == (0.5, True, 1, True)
@@ -280,7 +284,7 @@ def test_val_chain_scores_and_keeps_the_chain(stems_dir, model_dir, tmp_path):
             [stems_dir],
             tmp_path / "m2",
             tmp_path / "l2",
-            [stems_dir],
+            [val_dir],
             JointSettings(steps=1, val_chain=tmp_path / "none"),
         )
 
@@ -315,7 +319,7 @@ def test_drawing_processes_outlive_the_groups_ctrl_c(stems_dir):
 
 
 @pytest.mark.slow
-def test_single_model_stems_of_mask_trained_models_follow_the_mix_level(stems_dir, tmp_path):
+def test_single_model_stems_of_mask_trained_models_follow_the_mix_level(stems_dir, val_dir, tmp_path):
     """Models fed normalised input answer in their own units; --single-model takes their
     magnitudes back to the mix's, so a mix 10 times louder gives stems 10 times louder."""
     from mixin.separators import Separator
@@ -324,7 +328,7 @@ def test_single_model_stems_of_mask_trained_models_follow_the_mix_level(stems_di
         [stems_dir],
         tmp_path / "model",
         tmp_path / "log",
-        [stems_dir],
+        [val_dir],
         JointSettings(steps=1, eval_every=1, batch_size=1),
     )
     single = Separator.from_pretrained(tmp_path / "model", single_model=True)
@@ -376,3 +380,23 @@ def test_training_estimates_are_the_separators(model_dir, tmp_path, vocal_hears)
     np.testing.assert_allclose(np.moveaxis(got, 1, 0) - 1e-6, expected, rtol=1e-3, atol=1e-3 * expected.max())
     first_run = np.asarray(chain_estimates(models, [False] * 3, x, mags, 1.0))
     assert (np.abs(first_run[:, 2] - got[:, 2]).max() > 1e-3 * expected.max()) == (vocal_hears != "mix")
+
+
+def test_val_dirs_are_checked_before_training(stems_dir, tmp_path):
+    """A missing --val-dirs trained every step, then failed at the first score with no checkpoint
+    saved; one holding training tracks was taken, and checkpoints chosen on what the models learned."""
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "again").symlink_to(stems_dir / "song1")
+    (tmp_path / "empty").mkdir()
+    for val, message in (
+        ([tmp_path / "missing"], r"missing: validation directory \(--val-dirs\) not found"),
+        ([tmp_path / "empty"], r"empty: holds no track folder with stems to score checkpoints on"),
+        ([stems_dir], r"song0: is training track song0 of --stem-dirs too: checkpoints would be chosen on"),
+        ([stems_dir / "song1"], r"song1: is training track song1 of --stem-dirs too"),
+        ([linked], r"again: is training track song1 of --stem-dirs too"),
+        ([], r"no validation directories"),
+    ):
+        with pytest.raises(MixinError, match=message):
+            train_joint([stems_dir], tmp_path / "model", tmp_path / "log", val, JointSettings(steps=40, eval_every=40))
+        assert not (tmp_path / "model").exists() and not (tmp_path / "log").exists()

@@ -289,6 +289,33 @@ def framewise_sdr(reference: np.ndarray, estimate: np.ndarray, rate: int, window
     return float(np.median(10 * np.log10(energy[keep] / err)))
 
 
+def check_val_dirs(stem_dirs: Sequence[Path], val_dirs: Sequence[Path]) -> None:
+    """A :class:`MixinError` unless each of ``val_dirs`` holds track folders with stems and none of
+    them is a training track of ``stem_dirs`` (the same folder or stem file, however reached):
+    checked before training, which otherwise ran all its steps and failed at the first score, or
+    chose its checkpoints on the tracks it trained on."""
+    if not val_dirs:
+        raise MixinError(None, "no validation directories (--val-dirs) to choose checkpoints on")
+    trained = {f.resolve(): t.name for t in discover(stem_dirs, "multitrack") for fs in t.stems.values() for f in fs}
+    for d in map(Path, val_dirs):
+        if not d.is_dir():
+            raise MixinError(d, "validation directory (--val-dirs) not found")
+        try:
+            tracks = [t for t in discover([d], "multitrack") if t.stems]
+        except MixinError:  # a folder of no audio at all
+            tracks = []
+        if not tracks:
+            raise MixinError(d, "holds no track folder with stems to score checkpoints on (--val-dirs)")
+        for track in tracks:
+            shared = [trained[f.resolve()] for fs in track.stems.values() for f in fs if f.resolve() in trained]
+            if shared:
+                raise MixinError(
+                    track.folder,
+                    f"is training track {shared[0]} of --stem-dirs too: checkpoints would be chosen on "
+                    "what the models trained on",
+                )
+
+
 def train_joint(
     stem_dirs: Sequence[Path],
     model_dir: Path,
@@ -305,6 +332,7 @@ def train_joint(
     settings = settings or JointSettings()
     if not freezable(settings.freeze):
         raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
+    check_val_dirs(stem_dirs, val_dirs)
     chain = separation_chain(settings.val_chain) if settings.val_chain is not None else None
     model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
