@@ -147,3 +147,23 @@ def test_a_recording_never_straddles_the_split(tmp_path):
     assert [sorted(set(group) & set(tracks)) for tracks in sides.values()].count(sorted(group)) == 1
     with pytest.raises(MixinError, match=r"5 track\(s\) in 2 group\(s\) sharing recordings: at least 3"):
         split_tracks("vwxyz", 0, recordings={"v": ["r1"], "w": ["r1"], "x": ["r2"], "y": ["r2"], "z": ["r1"]})
+
+
+def test_every_file_is_checked_usable_before_any_is_written(tmp_path):
+    """With one sung track of three, --create-hdf5 wrote the harmonic and percussive files and then
+    failed on the vocal (a re-run: "already exists"), or wrote a vocal file without validation
+    chunks, which --train refused after training the other two models."""
+    for i in range(3):
+        write_musdb_track(tmp_path / "stems" / f"song{i}", 1.1, seed=40 + i)
+        if i:
+            (tmp_path / "stems" / f"song{i}" / "vocals.wav").unlink()
+    data = tmp_path / "data"
+    prepare_stems([tmp_path / "stems"], data, segment_duration=1.1)
+    sides = {seed: split_tracks([f"song{i}" for i in range(3)], seed)["song0"] for seed in range(20)}
+    for side, missing in (("train", "validation"), ("validation", "training"), ("test", "training or validation")):
+        seed = next(s for s, where in sides.items() if where == side)
+        with pytest.raises(MixinError, match=f"data: no {missing} segments hold a vocal stem .*--seed {seed}"):
+            create_hdf5(data, seed=seed)
+        assert not [p.name for p in data.iterdir() if "hdf5" in p.name]  # nothing written, no temporary left
+    counts = create_hdf5(data, ["harmonic", "percussive"], seed=0)
+    assert all(c["train"] and c["validation"] for c in counts.values())

@@ -29,6 +29,8 @@ from .stems import load_manifest
 if TYPE_CHECKING:
     import h5py
 
+    from ..transforms import BarkNSGT
+
 SPLITS = ("train", "validation", "test")
 MIN_TRACKS = len(SPLITS)
 """Tracks needed to split by track: one in each split at least."""
@@ -144,6 +146,21 @@ def held_sources(data_dir: Path, segments: Iterable[dict], sources: Sequence[str
     return list(sources)
 
 
+def _by_split(segments: list[dict], source: str, assignment: dict[str, str]) -> tuple[dict[str, list[dict]], int]:
+    """The segments holding ``source`` in each split, and how many remixes across splits were left out."""
+    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    dropped = 0
+    for seg in segments:
+        if source not in seg["sources"]:
+            continue
+        splits = {assignment[t] for t in seg["tracks"]}
+        if len(splits) > 1:  # a remix across splits would leak: leave it out
+            dropped += 1
+            continue
+        by_split[splits.pop()].append(seg)
+    return by_split, dropped
+
+
 def create_hdf5(
     data_dir: Path,
     sources: Sequence[str] | None = None,
@@ -153,9 +170,9 @@ def create_hdf5(
     progress: bool = False,
 ) -> dict[str, dict[str, int]]:
     """Write ``data_<source>.hdf5`` for each source (None: each source the segments hold); returns
-    chunk counts per source and split. Every target is checked before any is written."""
-    import h5py
-
+    chunk counts per source and split. Every target is checked before any is written (it must be
+    new, or ``force``; its source must have training and validation segments, which ``--train``
+    needs), and all are put in place together once all are complete."""
     data_dir = Path(data_dir)
     manifest = load_manifest(data_dir)
     segments = manifest["segments"]
@@ -165,58 +182,83 @@ def create_hdf5(
         if target.exists() and not force:
             raise MixinError(target, "already exists (use --force to overwrite)")
     assignment = split_tracks((t for s in segments for t in s["tracks"]), seed, recordings=manifest.get("recordings"))
+    plans = {source: _by_split(segments, source, assignment) for source in sources}
+    for source, (by_split, _) in plans.items():
+        empty = [name for split, name in (("train", "training"), ("validation", "validation")) if not by_split[split]]
+        if empty:
+            raise MixinError(
+                data_dir,
+                f"no {' or '.join(empty)} segments hold a {source} stem (split by track with --seed {seed}): "
+                f"give another --seed, more tracks with that source, or --sources without {source}",
+            )
     transform = nsgt()
     counts: dict[str, dict[str, int]] = {}
-    for source, target in zip(sources, targets, strict=True):
-        by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
-        dropped = 0
-        for seg in segments:
-            if source not in seg["sources"]:
-                continue
-            splits = {assignment[t] for t in seg["tracks"]}
-            if len(splits) > 1:  # a remix across splits would leak: leave it out
-                dropped += 1
-                continue
-            by_split[splits.pop()].append(seg)
-        if not by_split["train"]:
-            raise MixinError(data_dir, f"no training segments hold a {source} stem")
-        tmp = temporary_beside(target)
-        bar = progress_bar(progress, total=sum(map(len, by_split.values())), unit="segment", desc=f"hdf5 {source}")
-        try:
-            with h5py.File(tmp, "w") as h5:
-                for key, value in expected_attrs(source).items():
-                    h5.attrs[key] = value
-                h5.attrs["seed"] = seed
-                h5.attrs["split_tracks"] = json.dumps(
-                    {s: sorted({t for seg in by_split[s] for t in seg["tracks"]}) for s in SPLITS}
-                )
-                h5.attrs["dropped_cross_split_remixes"] = dropped
-                counts[source] = {}
-                for split in SPLITS:
-                    shape = (0, N_BANDS, N_FRAMES, 1)
-                    opts = dict(maxshape=(None, *shape[1:]), chunks=(1, *shape[1:]), dtype="float32", compression="lzf")
-                    dx = h5.create_dataset(f"data-x-{split}", shape, **opts)
-                    dy = h5.create_dataset(f"data-y-{split}", shape, **opts)
-                    for seg in by_split[split]:
-                        folder = data_dir / seg["id"]
-                        mix, target_audio = _read_mono(folder / "mix.wav"), _read_mono(folder / f"{source}.wav")
-                        n = min(len(mix), len(target_audio))
-                        chunks = np.stack((_chunks(mix[:n]), _chunks(target_audio[:n])), axis=1)
-                        for i in range(0, len(chunks), CHUNKS_PER_WRITE):
-                            mags = np.abs(transform.forward(chunks[i : i + CHUNKS_PER_WRITE]))[..., None]
-                            end = dx.shape[0] + len(mags)
-                            dx.resize(end, axis=0)
-                            dy.resize(end, axis=0)
-                            dx[end - len(mags) :] = mags[:, 0]
-                            dy[end - len(mags) :] = mags[:, 1]
-                        bar.update(1)
-                    counts[source][split] = int(dx.shape[0])
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise MixinError(target, f"cannot write ({exc.strerror or exc})") from None
-        finally:
+    written: list[tuple[Path, Path]] = []
+    try:
+        for source, target in zip(sources, targets, strict=True):
+            tmp = temporary_beside(target)
+            written.append((tmp, target))
+            by_split, dropped = plans[source]
+            try:
+                counts[source] = _write_source(tmp, source, by_split, dropped, seed, data_dir, transform, progress)
+            except OSError as exc:
+                raise MixinError(target, f"cannot write ({exc.strerror or exc})") from None
+        for tmp, target in written:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise MixinError(target, f"cannot write ({exc.strerror or exc})") from None
+    finally:
+        for tmp, _ in written:
             tmp.unlink(missing_ok=True)
-            bar.close()
+    return counts
+
+
+def _write_source(
+    path: Path,
+    source: str,
+    by_split: dict[str, list[dict]],
+    dropped: int,
+    seed: int,
+    data_dir: Path,
+    transform: BarkNSGT,
+    progress: bool,
+) -> dict[str, int]:
+    """One source's HDF5 file at ``path``, chunk by chunk; its chunk count per split."""
+    import h5py
+
+    counts: dict[str, int] = {}
+    bar = progress_bar(progress, total=sum(map(len, by_split.values())), unit="segment", desc=f"hdf5 {source}")
+    try:
+        with h5py.File(path, "w") as h5:
+            for key, value in expected_attrs(source).items():
+                h5.attrs[key] = value
+            h5.attrs["seed"] = seed
+            h5.attrs["split_tracks"] = json.dumps(
+                {s: sorted({t for seg in by_split[s] for t in seg["tracks"]}) for s in SPLITS}
+            )
+            h5.attrs["dropped_cross_split_remixes"] = dropped
+            for split in SPLITS:
+                shape = (0, N_BANDS, N_FRAMES, 1)
+                opts = dict(maxshape=(None, *shape[1:]), chunks=(1, *shape[1:]), dtype="float32", compression="lzf")
+                dx = h5.create_dataset(f"data-x-{split}", shape, **opts)
+                dy = h5.create_dataset(f"data-y-{split}", shape, **opts)
+                for seg in by_split[split]:
+                    folder = data_dir / seg["id"]
+                    mix, target_audio = _read_mono(folder / "mix.wav"), _read_mono(folder / f"{source}.wav")
+                    n = min(len(mix), len(target_audio))
+                    chunks = np.stack((_chunks(mix[:n]), _chunks(target_audio[:n])), axis=1)
+                    for i in range(0, len(chunks), CHUNKS_PER_WRITE):
+                        mags = np.abs(transform.forward(chunks[i : i + CHUNKS_PER_WRITE]))[..., None]
+                        end = dx.shape[0] + len(mags)
+                        dx.resize(end, axis=0)
+                        dy.resize(end, axis=0)
+                        dx[end - len(mags) :] = mags[:, 0]
+                        dy[end - len(mags) :] = mags[:, 1]
+                    bar.update(1)
+                counts[split] = int(dx.shape[0])
+    finally:
+        bar.close()
     return counts
 
 
