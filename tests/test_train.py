@@ -277,3 +277,21 @@ def test_cli_error_is_one_line(tmp_path):
     )
     assert out.returncode == 1
     assert out.stderr.strip() == f"error: {tmp_path / 'segments.json'}: not found: run --prepare-stems first"
+
+
+def test_patience_is_one_or_more(capsys):
+    """--patience 0 was taken and stopped every run before its first epoch: the CDAE trainer then
+    found no model, and the DRNN's wrote a config.json without one, which refused later runs."""
+    from mixin.cli.train import main
+    from mixin.training.common import EarlyStopping
+
+    for arch in ("cdae", "drnn"):
+        with pytest.raises(SystemExit) as exc:
+            main(["--train", "--arch", arch, "--stem-dirs", "x", "--patience", "0"])
+        assert exc.value.code == 2
+        assert "argument --patience: must be a whole number >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="patience must be 1 or more, got 0"):
+        EarlyStopping(0)
+    stopping = EarlyStopping(1)
+    assert stopping.update(1.0) and not stopping.stop
+    assert not stopping.update(2.0) and stopping.stop

@@ -291,8 +291,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--patience",
-        type=whole_number,
-        help=f"stop after this many epochs without a better validation loss ({_default('patience')})",
+        type=positive_int,
+        help=f"stop after this many epochs without a better validation loss, 1 or more ({_default('patience')})",
     )
     tr.add_argument(
         "--learning-rate",

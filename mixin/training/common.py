@@ -21,11 +21,16 @@ HISTORY_FIELDS = ("epoch", "loss", "val_loss")
 
 @dataclass
 class EarlyStopping:
-    """The best validation loss so far and the epochs since it; :attr:`stop` after ``patience``."""
+    """The best validation loss so far and the epochs since it; :attr:`stop` after ``patience``
+    (1 or more) epochs without a better one."""
 
     patience: int
     best: float = math.inf
     since_best: int = 0
+
+    def __post_init__(self) -> None:
+        if self.patience < 1:  # 0 stopped every run before its first epoch: no model
+            raise ValueError(f"patience must be 1 or more, got {self.patience}")
 
     @classmethod
     def from_history(cls, history: list[dict], patience: int) -> EarlyStopping:

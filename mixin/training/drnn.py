@@ -194,9 +194,10 @@ def train_drnn(
             model.optimizer.learning_rate.assign(s.learning_rate)
         learning_rate = float(model.optimizer.learning_rate)
         history = read_history(history_path)
-    stopping = EarlyStopping.from_history(history, s.patience) if s.validate else EarlyStopping(s.patience)
+    # Without validation nothing stops early: patience plays no part (any value goes).
+    stopping = EarlyStopping.from_history(history, s.patience) if s.validate else None
     for epoch in range(len(history), s.epochs):
-        if s.validate and stopping.stop:
+        if stopping is not None and stopping.stop:
             break
         x, y = examples(train_clips, np.random.default_rng([s.seed, epoch]), s.frames, s.augment)
         h = model.fit(x, y, batch_size=s.batch_size, epochs=1, verbose=0, shuffle=True)
@@ -209,7 +210,7 @@ def train_drnn(
         if not s.validate:  # every epoch kept, to pick the one the leave-one-singer-out runs chose
             save_uncompiled(model, best_path)
             save_uncompiled(model, log_dir / f"drnn_epoch{epoch + 1:03d}.keras")
-        elif stopping.update(val):
+        elif stopping is not None and stopping.update(val):
             save_uncompiled(model, best_path)
         _save_weights(model, last_path)
         write_history(history, history_path)
