@@ -243,3 +243,22 @@ def test_drnn_config_json_leaves_out_the_cdae_chain(tmp_path):
     (tmp_path / "cdae").mkdir()
     ModelConfig().save(tmp_path / "cdae")
     assert set(CDAE_CHAIN_KEYS) <= set(json.loads((tmp_path / "cdae" / "config.json").read_text()))
+
+
+def test_a_folder_of_stems_is_no_clip_folder(tmp_path, capsys):
+    """--train --arch drnn --stem-dirs stems/song0 read bass.wav, vocals.wav ... as MIR-1K clips
+    (left accompaniment, right voice) and reported GNSDR -223 dB with exit 0."""
+    from mixin.cli.train import main
+    from mixin.data.synth import write_musdb_track
+
+    write_musdb_track(tmp_path / "stems" / "song0", 1.0, seed=1)
+    write_clips(tmp_path / "clips", songs=1)
+    out = ["--model-dir", str(tmp_path / "m"), "--log-dir", str(tmp_path / "l"), "-q"]
+    for stems, error in (
+        (tmp_path / "stems" / "song0", f"{tmp_path / 'stems' / 'song0' / 'bass.wav'}: is not named like a MIR-1K"),
+        (tmp_path / "stems", f"{tmp_path / 'stems'}: holds folders, not MIR-1K-style clips (singer_song_clip.wav)"),
+    ):
+        assert main(["--train", "--arch", "drnn", "--stem-dirs", str(tmp_path / "clips"), str(stems), *out]) == 1
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {error}")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "l").exists()

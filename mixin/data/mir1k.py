@@ -31,6 +31,10 @@ SHIFT = 10000
 SPLITS = ("train", "validation")
 """The two sides of the held-out split (of songs, SoundFonts and voices alike)."""
 
+CLIP_NAME = re.compile(r"[^_]+_.+_\d+")
+"""A MIR-1K-style clip's name (its stem): ``singer_song_clip``."""
+CLIP_SUFFIXES = (".wav", ".flac")
+
 T = TypeVar("T")
 
 
@@ -61,7 +65,7 @@ def voice_groups(voice_dir: Path) -> list[list[Path]]:
     """MIR-1K clips grouped by song (``singer_song_clip``), in sorted order."""
     groups: dict[str, list[Path]] = {}
     for p in sorted(Path(voice_dir).glob("*.*")):
-        if p.suffix.lower() in (".wav", ".flac"):
+        if p.suffix.lower() in CLIP_SUFFIXES:
             groups.setdefault(song_of(p), []).append(p)
     return [groups[k] for k in sorted(groups)]
 
@@ -97,8 +101,27 @@ def singer_of(path: Path) -> str:
     return Path(path).stem.split("_", 1)[0]
 
 
+def check_clip_dir(directory: Path) -> None:
+    """A :class:`MixinError` unless ``directory`` is a folder whose clips are all named
+    ``singer_song_clip``: a MUSDB track folder's bass.wav, vocals.wav ... were read as clips."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise MixinError(directory, "clip directory not found")
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES)
+    for f in files:
+        if not CLIP_NAME.fullmatch(f.stem):
+            raise MixinError(
+                f, "is not named like a MIR-1K-style clip (singer_song_clip): a track of stems trains the CDAEs"
+            )
+    if not files and any(p.is_dir() for p in directory.iterdir()):
+        raise MixinError(
+            directory, "holds folders, not MIR-1K-style clips (singer_song_clip.wav): tracks of stems train the CDAEs"
+        )
+
+
 def split_paths(dirs: Sequence[Path], split: str, val_singer: str | None = None) -> list[Path]:
-    """The clip files of ``split`` ("train", "validation" or "all") in MIR-1K-style directories.
+    """The clip files of ``split`` ("train", "validation" or "all") in MIR-1K-style directories
+    (:func:`check_clip_dir`).
 
     Without ``val_singer`` every fifth song is validation's (:func:`song_sides`); with it (leave
     one singer out), every clip of that singer is validation's and every other singer's clip
@@ -109,8 +132,7 @@ def split_paths(dirs: Sequence[Path], split: str, val_singer: str | None = None)
     paths: list[Path] = []
     sides: dict[str, str] = {}
     for d in map(Path, dirs):
-        if not d.is_dir():
-            raise MixinError(d, "clip directory not found")
+        check_clip_dir(d)
         groups = voice_groups(d)
         if split == "all":
             paths += [p for g in groups for p in g]
