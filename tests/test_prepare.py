@@ -213,3 +213,36 @@ def test_only_prepared_segments_are_replaced(tmp_path):
     segments = json.loads((data / MANIFEST).read_text())["segments"]
     assert (data / "mine" / "mix.wav").exists() and (data / "mine" / "drums.wav").exists()
     assert {p.name for p in data.iterdir() if p.is_dir()} == {"mine"} | {s["id"] for s in segments}
+
+
+def test_stray_segment_folders_and_odd_manifests_are_one_line_errors(tmp_path):
+    """Segment folders that no segments.json names (an interrupted run's, or segments.json gone
+    or damaged, even with --force) ended in OSError "Directory not empty" at the last rename; a
+    segments.json of the wrong shape ({} or [1, 2]) in a KeyError or TypeError of --create-hdf5."""
+    from mixin.data.hdf5 import create_hdf5
+
+    write_musdb_track(tmp_path / "stems" / "a", 1.2, seed=1)
+    data = tmp_path / "data"
+    prepare_stems([tmp_path / "stems"], data)
+    (data / "segments.json").unlink()
+    before = sorted(p.name for p in data.iterdir())
+    stray = r"t0000-s0000-a0-nov: a segment folder that no segments.json names \(left by an interrupted run"
+    with pytest.raises(MixinError, match=stray):
+        prepare_stems([tmp_path / "stems"], data)
+    (data / "segments.json").write_text("{damaged")
+    with pytest.raises(MixinError, match=stray):
+        prepare_stems([tmp_path / "stems"], data, force=True)
+    assert sorted(p.name for p in data.iterdir()) == sorted([*before, "segments.json"])  # nothing touched
+    for text, problem in (
+        ("{}", "no list of segments"),
+        ("[1, 2]", "no list of segments"),
+        ('{"segments": [1]}', "segment 0 is not an object"),
+        ('{"segments": [{"id": "../x", "sources": [], "tracks": ["a"]}]}', "segment 0 has no segment folder name"),
+        ('{"segments": [{"id": "t0000-s0000-a0-v", "sources": ["vocal"]}]}', "segment t0000-s0000-a0-v lacks"),
+        ('{"segments": [], "recordings": {"a": "b"}}', "recordings is not a map"),
+    ):
+        (data / "segments.json").write_text(text)
+        with pytest.raises(
+            MixinError, match=rf"segments.json: invalid manifest \({problem}.*run --prepare-stems --force"
+        ):
+            create_hdf5(data)

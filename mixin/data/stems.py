@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Iterator, Sequence
@@ -174,6 +175,18 @@ def _durations(track: Track) -> float:
     return shortest
 
 
+SEGMENT_ID = re.compile(r"t\d{4}-s\d{4}-a\d+-(v|nov)")
+"""The name of a segment folder (:func:`prepare_stems`)."""
+
+
+def _stray_segments(data_dir: Path, prepared: list[Path]) -> list[Path]:
+    """Folders in ``data_dir`` named like segments that its manifest does not name (``prepared``):
+    left by an interrupted run, or by one whose ``segments.json`` is gone or damaged."""
+    if not data_dir.is_dir():
+        return []
+    return sorted(p for p in data_dir.iterdir() if SEGMENT_ID.fullmatch(p.name) and p not in set(prepared))
+
+
 def _prepared_segments(data_dir: Path) -> list[Path]:
     """The segment folders an earlier ``--prepare-stems`` wrote in ``data_dir`` (its manifest's)."""
     try:
@@ -267,6 +280,13 @@ def prepare_stems(
     data_dir = Path(data_dir)
     if (data_dir / MANIFEST).exists() and not force:
         raise MixinError(data_dir, f"already holds prepared segments ({MANIFEST}); use --force to replace them")
+    strays = _stray_segments(data_dir, _prepared_segments(data_dir))
+    if strays:
+        raise MixinError(
+            strays[0],
+            f"a segment folder that no {MANIFEST} names (left by an interrupted run, or {MANIFEST} is gone or "
+            "damaged): remove such folders, or prepare into another --data-dir",
+        )
     tracks = discover(stem_dirs, layout, track_limit)
     if not tracks:
         raise MixinError(Path(stem_dirs[0]), "no tracks found")
@@ -331,7 +351,10 @@ def prepare_stems(
         for old in old_segments:
             shutil.rmtree(old, ignore_errors=True)
         for item in staging.iterdir():
-            os.replace(item, data_dir / item.name)
+            try:
+                os.replace(item, data_dir / item.name)
+            except OSError as exc:
+                raise MixinError(data_dir / item.name, f"cannot put in place ({exc.strerror or exc})") from None
     finally:
         bar.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -346,6 +369,31 @@ def load_manifest(data_dir: Path) -> dict:
     if not path.exists():
         raise MixinError(path, "not found: run --prepare-stems first")
     try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
+        manifest = json.loads(path.read_text())
+    except (ValueError, OSError) as exc:
         raise MixinError(path, f"invalid manifest ({exc})") from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise MixinError(path, f"invalid manifest ({problem}): run --prepare-stems --force again")
+    return manifest
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _manifest_problem(manifest: object) -> str | None:
+    """What a parsed ``segments.json`` lacks that the later steps read, or None."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("segments"), list):
+        return "no list of segments"
+    for k, seg in enumerate(manifest["segments"]):
+        if not isinstance(seg, dict):
+            return f"segment {k} is not an object"
+        if not isinstance(seg.get("id"), str) or not SEGMENT_ID.fullmatch(seg["id"]):
+            return f"segment {k} has no segment folder name (id)"
+        if not _strings(seg.get("sources")) or not _strings(seg.get("tracks")) or not seg["tracks"]:
+            return f"segment {seg['id']} lacks its sources or tracks"
+    recordings = manifest.get("recordings", {})
+    if not isinstance(recordings, dict) or not all(_strings(r) for r in recordings.values()):
+        return "recordings is not a map of tracks to lists of recordings"
+    return None
