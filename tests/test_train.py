@@ -295,3 +295,21 @@ def test_patience_is_one_or_more(capsys):
     stopping = EarlyStopping(1)
     assert stopping.update(1.0) and not stopping.stop
     assert not stopping.update(2.0) and stopping.stop
+
+
+def test_a_directory_option_naming_a_file_is_a_one_line_error(tmp_path, capsys):
+    """--data-dir, --model-dir or --log-dir naming a file (or a path below one) raised FileExistsError."""
+    from mixin.cli.train import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for argv, flag in (
+        (["--prepare-stems", "--stem-dirs", str(tmp_path), "--data-dir", str(afile)], f"--data-dir {afile}"),
+        (["--create-hdf5", "--data-dir", str(afile / "below")], f"--data-dir {afile / 'below'}"),
+        (["--train", "--model-dir", str(afile), "--data-dir", str(tmp_path)], f"--model-dir {afile}"),
+        (["--train", "--arch", "drnn", "--stem-dirs", str(tmp_path), "--log-dir", str(afile)], f"--log-dir {afile}"),
+        (["--render-stems", str(afile)], f"--render-stems {afile}"),
+    ):
+        assert main([*argv, "-q"]) == 1
+        assert capsys.readouterr().err.strip() == f"error: {afile}: is a file, not a directory ({flag})"
+    assert afile.read_text() == "mine"

@@ -455,6 +455,7 @@ def _given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
 def run_steps(args: argparse.Namespace) -> int:
     """The steps asked for, in order; each prints one summary line (per source)."""
     progress = progress_enabled(args)
+    check_directories(args)
     if args.render_stems:
         render(args, progress)
     if args.make_song_clips:
@@ -472,6 +473,26 @@ def run_steps(args: argparse.Namespace) -> int:
     if args.export_onnx or args.train or args.calibrate:
         export_onnx(args)
     return EXIT_OK
+
+
+def check_directories(args: argparse.Namespace) -> None:
+    """A :class:`MixinError` if a directory the steps asked for write into is a file, or lies below
+    one (``mkdir`` raised FileExistsError or NotADirectoryError, a traceback)."""
+    from ..errors import MixinError
+
+    mae = args.train and args.arch == "cdae" and args.objective == "mae"
+    wanted = [
+        ("--render-stems", args.render_stems, bool(args.render_stems)),
+        ("--data-dir", args.data_dir, args.prepare_stems or args.create_hdf5 or mae or args.calibrate),
+        ("--model-dir", args.model_dir, args.train or args.calibrate or args.export_onnx),
+        ("--log-dir", args.log_dir, args.train),
+    ]
+    for flag, directory, used in wanted:
+        for path in (directory, *directory.parents) if used else ():
+            if path.exists():
+                if not path.is_dir():
+                    raise MixinError(path, f"is a file, not a directory ({flag} {directory})")
+                break
 
 
 def check_fresh_run(args: argparse.Namespace) -> None:
