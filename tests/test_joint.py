@@ -400,3 +400,26 @@ def test_val_dirs_are_checked_before_training(stems_dir, tmp_path):
         with pytest.raises(MixinError, match=message):
             train_joint([stems_dir], tmp_path / "model", tmp_path / "log", val, JointSettings(steps=40, eval_every=40))
         assert not (tmp_path / "model").exists() and not (tmp_path / "log").exists()
+
+
+def test_init_from_takes_cdaes_only(stems_dir, val_dir, model_dir, tmp_path):
+    """--init-from a DRNN's directory ended, after the stems had loaded, in Keras's TypeError
+    "Could not locate class 'DRNNMasking'"."""
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(model_dir, damaged)
+    (damaged / "model_vocal.h5").write_bytes(b"\x89HDF\r\n cut short")
+    for init, message in (
+        (SHIPPED / "drnn", r"drnn: holds a drnn model: --init-from takes a directory of the three CDAEs"),
+        (tmp_path, r"model_harmonic.h5: model file not found"),
+        (damaged, r"model_vocal.h5: cannot be read as a CDAE \("),
+    ):
+        settings = JointSettings(steps=1, init_dir=init)
+        with pytest.raises(MixinError, match=message):
+            if init is damaged:  # found when the models load
+                from mixin.training.joint import _initial_models
+
+                _initial_models(init)
+            train_joint([stems_dir], tmp_path / "model", tmp_path / "log", [val_dir], settings)
+        assert not (tmp_path / "model").exists()

@@ -333,6 +333,8 @@ def train_joint(
     if not freezable(settings.freeze):
         raise ValueError(f"freeze: some of {CDAE_SOURCES}, not all of them; got {settings.freeze!r}")
     check_val_dirs(stem_dirs, val_dirs)
+    if settings.init_dir is not None:
+        check_init_dir(settings.init_dir)
     chain = separation_chain(settings.val_chain) if settings.val_chain is not None else None
     model_dir, log_dir = Path(model_dir), Path(log_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -593,6 +595,18 @@ def _output_activation(model: keras.Model) -> str:
     return model.layers[-2].activation.__name__
 
 
+def check_init_dir(init_dir: Path) -> ModelConfig:
+    """``init_dir``'s config, or a :class:`MixinError` unless it holds the three CDAEs (a DRNN's
+    directory ended in a Keras TypeError after the stems had loaded)."""
+    config = ModelConfig.load(Path(init_dir))
+    if config.arch != "cdae":
+        raise MixinError(init_dir, f"holds a {config.arch} model: --init-from takes a directory of the three CDAEs")
+    for source in CDAE_SOURCES:
+        if not config.model_path(Path(init_dir), source).exists():
+            raise MixinError(config.model_path(Path(init_dir), source), "model file not found")
+    return config
+
+
 def _initial_models(init_dir: Path | None, output: str = "softplus") -> list[keras.Model]:
     """Three CDAEs: copies of ``init_dir``'s with their calibrated gains folded into the last
     layer (ReLU(g z) = g ReLU(z) for g > 0), or new ones with an ``output`` activation (softplus
@@ -601,13 +615,14 @@ def _initial_models(init_dir: Path | None, output: str = "softplus") -> list[ker
 
     if init_dir is None:
         return [build_cdae(name=f"cdae_{s}", output=output) for s in CDAE_SOURCES]
-    config = ModelConfig.load(Path(init_dir))
+    config = check_init_dir(init_dir)
     models = []
     for source in CDAE_SOURCES:
         path = config.model_path(Path(init_dir), source)
-        if not path.exists():
-            raise MixinError(path, "model file not found")
-        model = load_cdae(path)
+        try:
+            model = load_cdae(path)
+        except Exception as exc:  # Keras raises many kinds for a foreign or damaged file
+            raise MixinError(path, f"cannot be read as a CDAE ({type(exc).__name__})") from None
         gain = float(config.gains.get(source, 1.0))
         kernel, bias = model.layers[-2].get_weights()
         model.layers[-2].set_weights([kernel * gain, bias * gain])
