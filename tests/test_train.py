@@ -313,3 +313,40 @@ def test_a_directory_option_naming_a_file_is_a_one_line_error(tmp_path, capsys):
         assert main([*argv, "-q"]) == 1
         assert capsys.readouterr().err.strip() == f"error: {afile}: is a file, not a directory ({flag})"
     assert afile.read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_force_starts_afresh_over_every_source_of_the_earlier_run(instrumental_dir, tmp_path):
+    """--train --force --sources harmonic over a run of other sources left that run's models: still
+    listed in config.json, continued by a later --resume, and over an --objective masks directory
+    relabelled "input: magnitude" with no gains."""
+    import json
+
+    from mixin.cli.train import build_parser, settings
+
+    model, log = tmp_path / "model", tmp_path / "log"
+    (log / "candidate").mkdir(parents=True)
+    model.mkdir()
+    for path in (model / "model_percussive.h5", model / "model_percussive.onnx", model / "model_vocal.h5"):
+        path.write_bytes(b"an earlier run's")
+    (model / "config.json").write_text('{"arch": "cdae", "sources": ["percussive", "vocal"], "input": "normalised"}')
+    for name in ("percussive_last.keras", "percussive_history.csv", "checkpoint.npz", "joint_history.json"):
+        (log / name).write_bytes(b"an earlier run's")
+    (log / "candidate" / "model_vocal.h5").write_bytes(b"an earlier run's")
+    for mine in (model / "README.txt", log / "notes.txt"):
+        mine.write_text("mine")
+    before = sorted(p.name for d in (model, log) for p in d.iterdir())
+    fresh = dict(epochs=1, batch_size=4, verbose=0, replace=True)
+    with pytest.raises(MixinError, match="data_vocal.hdf5: not found"):  # the data checks come first
+        train(instrumental_dir, model, log, ["vocal"], TrainSettings(**fresh))
+    assert sorted(p.name for d in (model, log) for p in d.iterdir()) == before
+    train(instrumental_dir, model, log, ["harmonic"], TrainSettings(**fresh))
+    config = json.loads((model / "config.json").read_text())
+    assert config["sources"] == ["harmonic"] and config["input"] == "magnitude" and set(config["gains"]) == {"harmonic"}
+    assert sorted(p.name for p in model.iterdir()) == ["README.txt", "config.json", "model_harmonic.h5"]
+    assert not [p for p in log.iterdir() if "percussive" in p.name or p.name in ("candidate", "checkpoint.npz")]
+    assert (log / "notes.txt").read_text() == "mine" and (log / "harmonic_last.keras").exists()
+    parse = build_parser().parse_args
+    assert settings(parse(["--train", "--force"]), False).replace
+    assert not settings(parse(["--train", "--force", "--resume"]), False).replace
+    assert settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x", "--force"]), False).replace

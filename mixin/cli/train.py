@@ -385,7 +385,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="replace existing rendered tracks, song clips, segments or HDF5 files, and (--train without "
-        "--resume) the models of --model-dir and the checkpoints of --log-dir",
+        "--resume) the earlier run in --model-dir and --log-dir: all its models and checkpoints are removed "
+        "once the data checks pass, whatever --sources",
     )
     add_output_flags(p, quiet="no progress bars")
     return p
@@ -523,6 +524,7 @@ def settings(args: argparse.Namespace, progress: bool) -> TrainSettings | DRNNSe
     kind = "masks" if args.arch == "cdae" and args.objective == "masks" else args.arch
     cls = SETTINGS[kind]
     values = {k: v for k, v in given.items() if v is not None and k in cls.__dataclass_fields__}
+    values["replace"] = args.force and not args.resume  # a fresh run clears the one it replaces
     if kind == "masks":
         values.update(resume=args.resume, init_dir=args.init_from)
         if args.drum_level is not None:

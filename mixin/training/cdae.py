@@ -17,7 +17,15 @@ from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
 from ..data.hdf5 import SPLITS, check_sources, hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
-from .common import EarlyStopping, read_history, save_atomically, save_uncompiled, write_history, write_record
+from .common import (
+    EarlyStopping,
+    clear_run,
+    read_history,
+    save_atomically,
+    save_uncompiled,
+    write_history,
+    write_record,
+)
 from .settings import TrainSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,6 +198,8 @@ def train(
                     model_path,
                     f"has no checkpoint in {log_dir} to resume from: leave it out of --sources, or train anew",
                 )
+    if settings.replace and not settings.resume:
+        clear_run(model_dir, log_dir)
     results = {s: train_source(s, data_dir, model_dir, log_dir, settings) for s in sources}
     present = [s for s in CDAE_SOURCES if ModelConfig().model_path(model_dir, s).exists()]
     config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults

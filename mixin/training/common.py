@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,37 @@ class EarlyStopping:
     @property
     def stop(self) -> bool:
         return self.since_best >= self.patience
+
+
+MODEL_FILES = ("config.json", "model_*.h5", "model_*.keras", "model_*.onnx")
+"""What a training run writes into the model directory."""
+RUN_FILES = (
+    "*_last.keras",
+    "*_last.weights.h5",
+    "*_history.csv",
+    "*_history.json",
+    "*_loss.png",
+    "*_data.json",
+    "drnn_epoch*.keras",
+    "checkpoint.npz",
+    "joint_history.png",
+    "candidate",
+)
+"""What the trainers write into the log directory: checkpoints, histories, curves, records."""
+
+
+def clear_run(model_dir: Path, log_dir: Path) -> None:
+    """Remove an earlier run's models (their ``config.json`` and exports too) from ``model_dir`` and
+    its checkpoints and histories from ``log_dir``, for a fresh run over it (``--force``): left
+    there, another source's old model stayed listed, was continued by ``--resume``, or was
+    relabelled as trained otherwise. Other files are left alone."""
+    for directory, patterns in ((Path(model_dir), MODEL_FILES), (Path(log_dir), RUN_FILES)):
+        for pattern in patterns:
+            for path in directory.glob(pattern) if directory.is_dir() else ():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
 
 
 def save_atomically(model: keras.Model, path: Path) -> Path:

@@ -36,7 +36,7 @@ from ..data.mir1k import SHIFT, read_clip, split_paths
 from ..errors import MixinError
 from ..evaluation.scoring import voice_metrics
 from ..registry import ModelConfig
-from .common import EarlyStopping, read_history, save_uncompiled, write_history, write_record
+from .common import EarlyStopping, clear_run, read_history, save_uncompiled, write_history, write_record
 from .settings import Augment, DRNNSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,6 +172,8 @@ def train_drnn(
     if {c.name for c in train_clips} & {c.name for c in val_clips}:  # pragma: no cover - split bug
         raise MixinError(None, "a clip is on both sides of the split")
     val_x, val_y = examples(val_clips, None, s.frames) if s.validate else (None, None)
+    if s.replace and not s.resume:
+        clear_run(model_dir, log_dir)
     keras.utils.set_random_seed(s.seed)
     model = drnn.build_drnn(s.hidden, dropout=s.dropout, compress=s.compress)
     learning_rate = s.learning_rate or LEARNING_RATE

@@ -42,7 +42,7 @@ from ..errors import MixinError
 from ..filtering import EPS, model_input
 from ..progress import progress_bar
 from ..registry import CHAIN_FIELDS, ModelConfig
-from .common import save_atomically
+from .common import clear_run, save_atomically
 from .settings import JointSettings, freezable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -362,6 +362,8 @@ def train_joint(
                 log_dir, "this run's output activation is not recorded: resume it with the --init-from it started from"
             )
         models = _initial_models(settings.init_dir, output=output or "softplus")
+        if settings.replace and not settings.resume:  # the models of --init-from are loaded: it may be --model-dir
+            clear_run(model_dir, log_dir)
         history["output"] = _output_activation(models[0])
         if output is not None and history["output"] != output:
             raise MixinError(

@@ -24,6 +24,9 @@ class CommonSettings:
     learning_rate: float | None = None  # None: constants.LEARNING_RATE (with resume: the checkpoint's)
     seed: int = 0
     verbose: int = 1
+    # A fresh run over an earlier one (--force): that run's models and checkpoints are removed once
+    # the data checks pass (mixin.training.common.clear_run), so no directory mixes two runs.
+    replace: bool = False
 
 
 @dataclass
@@ -84,6 +87,7 @@ class JointSettings:
     mask_power: float = MASK_POWER
     eval_every: int = 500  # steps between scores on the validation recordings
     resume: bool = False
+    replace: bool = False  # as CommonSettings.replace
     seed: int = 0
     init_dir: Path | None = None  # start from these CDAEs instead of from scratch
     # The drums' level against the rest drawn from (low, high) dB in drum_share of the examples;
