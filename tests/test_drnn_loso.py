@@ -239,3 +239,35 @@ def test_voice_metrics_bss_eval_sources():
     assert m["sar"] > 40 and m["length"] == 16000
     silent = voice_metrics(voice, music, np.zeros_like(voice))  # scores, very low
     assert silent["sdr"] - silent["sdr_mix"] < -10
+
+
+def test_resume_refuses_other_clips_or_another_split(tmp_path):
+    """Resuming a --val-singer b run with --all-clips trained on b's validation clips and rewrote
+    the model's notes: a resumed run now trains on what it was trained on, or not at all."""
+    clips = write_singers(tmp_path / "clips", {"a": 1, "b": 1})
+    kw = dict(batch_size=2, frames=4, hidden=8, patience=10, verbose=0)
+    drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=1, val_singer="b", **kw)
+    notes = ModelConfig.load(tmp_path / "m").notes
+    record = tmp_path / "l" / "drnn_data.json"
+    for change, differ in (
+        (dict(validate=False), "split, train_clips, validation_clips"),
+        (dict(val_singer="a"), "split, train_clips, validation_clips"),
+    ):
+        with pytest.raises(MixinError, match=f"drnn_data.json: the checkpoint was trained on other data \\({differ}"):
+            drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, resume=True, **kw, **change)
+    (clips / "a_1_02.wav").unlink()
+    with pytest.raises(MixinError, match=r"other data \(train_clips differ\): resume it on the data it had"):
+        drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, resume=True, val_singer="b", **kw)
+    assert ModelConfig.load(tmp_path / "m").notes == notes and len(read_rows(tmp_path / "l")) == 1
+    write_singers(tmp_path / "clips", {"a": 1, "b": 1})  # the same clips again
+    r = drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=2, resume=True, val_singer="b", **kw)
+    assert r["epochs"] == 2
+    record.unlink()  # a run older than the record: resumed with a warning, recorded from then on
+    with pytest.warns(UserWarning, match="drnn_data.json: not there .*the data is not checked"):
+        drnn_train.train_drnn([clips], tmp_path / "m", tmp_path / "l", epochs=3, resume=True, val_singer="b", **kw)
+    assert record.exists()
+
+
+def read_rows(log_dir: Path) -> list[str]:
+    """The epochs in a DRNN run's history."""
+    return (log_dir / "drnn_history.csv").read_text().splitlines()[1:]

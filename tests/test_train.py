@@ -350,3 +350,28 @@ def test_force_starts_afresh_over_every_source_of_the_earlier_run(instrumental_d
     assert settings(parse(["--train", "--force"]), False).replace
     assert not settings(parse(["--train", "--force", "--resume"]), False).replace
     assert settings(parse(["--train", "--arch", "drnn", "--stem-dirs", "x", "--force"]), False).replace
+
+
+@pytest.mark.slow
+def test_resume_refuses_data_made_again(tmp_path):
+    """--create-hdf5 --force with another --seed, then --train --resume: the run went on on the new
+    split, in which a song it had trained on was now the validation or test track."""
+    from mixin.data.hdf5 import split_tracks
+
+    for i in range(3):
+        write_musdb_track(tmp_path / "stems" / f"song{i}", 2.2, seed=10 + i)
+    data, model, log = tmp_path / "data", tmp_path / "model", tmp_path / "log"
+    prepare_stems([tmp_path / "stems"], data, segment_duration=1.1)
+    create_hdf5(data, ["percussive"], seed=0)
+    train(data, model, log, ["percussive"], TrainSettings(epochs=1, batch_size=4, verbose=0))
+    names = [f"song{i}" for i in range(3)]
+    other = next(s for s in range(1, 50) if split_tracks(names, s) != split_tracks(names, 0))
+    create_hdf5(data, ["percussive"], seed=other, force=True)
+    resume = TrainSettings(epochs=2, batch_size=4, verbose=0, resume=True)
+    with pytest.raises(
+        MixinError, match=r"percussive_data.json: the checkpoint was trained on other data \(.*split_tracks"
+    ):
+        train(data, model, log, ["percussive"], resume)
+    assert len(history(log, "percussive")) == 1
+    create_hdf5(data, ["percussive"], seed=0, force=True)  # the data it had
+    assert train(data, model, log, ["percussive"], resume)["percussive"]["epochs"] == 2

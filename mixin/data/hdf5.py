@@ -290,6 +290,22 @@ def open_checked(path: Path, source: str) -> h5py.File:
     return h5
 
 
+def data_identity(path: Path, source: str) -> dict:
+    """What an HDF5 file holds, as a training run records it: its seed, its split by track and its
+    chunks per split (made again, from other segments or with another ``--seed``, it differs)."""
+    with open_checked(path, source) as h5:
+        try:
+            splits = json.loads(h5.attrs["split_tracks"])
+        except (KeyError, ValueError):
+            splits = None
+        seed = h5.attrs.get("seed")
+        return {
+            "seed": None if seed is None else int(seed),
+            "split_tracks": splits,
+            "chunks": {split: int(h5[f"data-x-{split}"].shape[0]) for split in SPLITS},
+        }
+
+
 def split_track_names(data_dir: Path, source: str = "harmonic") -> dict[str, list[str]]:
     """The tracks in each split of ``data_dir``'s HDF5 file of ``source``, as :func:`create_hdf5`
     recorded them."""

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..constants import CDAE_SOURCES, LEARNING_RATE, N_BANDS, N_FRAMES
-from ..data.hdf5 import SPLITS, check_sources, hdf5_path, open_checked
+from ..data.hdf5 import SPLITS, check_sources, data_identity, hdf5_path, open_checked
 from ..errors import MixinError
 from ..registry import ModelConfig
 from .common import (
     EarlyStopping,
+    check_data,
     clear_run,
     read_history,
+    record_data,
     save_atomically,
     save_uncompiled,
     write_history,
@@ -111,6 +113,8 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
     best_path = ModelConfig().model_path(model_dir, source)
 
     resuming = settings.resume and last.exists()  # else not started when the run stopped: it starts now
+    if not resuming:  # what --resume will check it continues on
+        record_data(log_dir, source, data_identity(path, source))
     history = read_history(history_csv) if resuming else []
     strategy = _strategy(settings.distribute)
     with strategy.scope():
@@ -198,6 +202,8 @@ def train(
                     model_path,
                     f"has no checkpoint in {log_dir} to resume from: leave it out of --sources, or train anew",
                 )
+        for source in started:  # before the first model trains
+            check_data(log_dir, source, data_identity(hdf5_path(data_dir, source), source))
     if settings.replace and not settings.resume:
         clear_run(model_dir, log_dir)
     results = {s: train_source(s, data_dir, model_dir, log_dir, settings) for s in sources}

@@ -8,11 +8,13 @@ import json
 import math
 import os
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..audio import temporary_beside
+from ..errors import MixinError
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -83,6 +85,43 @@ def clear_run(model_dir: Path, log_dir: Path) -> None:
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+
+
+def data_record_path(log_dir: Path, name: str) -> Path:
+    """Where a run records the data its checkpoint trains on (``<name>_data.json``)."""
+    return Path(log_dir) / f"{name}_data.json"
+
+
+def record_data(log_dir: Path, name: str, data: dict) -> None:
+    """Record (atomically) what a fresh run of ``name`` trains on, for :func:`check_data`."""
+    path = data_record_path(log_dir, name)
+    tmp = temporary_beside(path)
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def check_data(log_dir: Path, name: str, data: dict) -> None:
+    """A :class:`MixinError` if a run resumed from ``log_dir`` would train ``name`` on other data than
+    it was trained on (``data``: what it would train on now; :func:`record_data`): a new split
+    could put a song it trained on on the validation or test side. A run that recorded nothing
+    (made before records were kept) is recorded now, with a warning."""
+    path = data_record_path(log_dir, name)
+    try:
+        recorded = json.loads(path.read_text())
+    except FileNotFoundError:
+        warnings.warn(f"{path}: not there (a run older than the record): the data is not checked", stacklevel=2)
+        record_data(log_dir, name, data)
+        return
+    except (OSError, ValueError) as exc:
+        raise MixinError(path, f"unreadable record of the training data ({exc})") from None
+    data = json.loads(json.dumps(data))  # as it reads back: lists, not tuples
+    differ = sorted(k for k in set(recorded) | set(data) if recorded.get(k) != data.get(k))
+    if differ:
+        raise MixinError(
+            path,
+            f"the checkpoint was trained on other data ({', '.join(differ)} differ): resume it on the data it "
+            "had, or train anew (--force)",
+        )
 
 
 def save_atomically(model: keras.Model, path: Path) -> Path:

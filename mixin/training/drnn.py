@@ -36,7 +36,16 @@ from ..data.mir1k import SHIFT, read_clip, split_paths
 from ..errors import MixinError
 from ..evaluation.scoring import voice_metrics
 from ..registry import ModelConfig
-from .common import EarlyStopping, clear_run, read_history, save_uncompiled, write_history, write_record
+from .common import (
+    EarlyStopping,
+    check_data,
+    clear_run,
+    read_history,
+    record_data,
+    save_uncompiled,
+    write_history,
+    write_record,
+)
 from .settings import Augment, DRNNSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,7 +181,15 @@ def train_drnn(
     if {c.name for c in train_clips} & {c.name for c in val_clips}:  # pragma: no cover - split bug
         raise MixinError(None, "a clip is on both sides of the split")
     val_x, val_y = examples(val_clips, None, s.frames) if s.validate else (None, None)
-    if s.replace and not s.resume:
+    how = f"{s.val_singer}'s clips held out" if s.val_singer else "every fifth song held out"
+    data = {
+        "split": how if s.validate else "none: every clip trains",
+        "train_clips": sorted(c.name for c in train_clips),
+        "validation_clips": sorted(c.name for c in val_clips),
+    }
+    if s.resume:  # on what it was trained on, or a resumed run could train on its own validation clips
+        check_data(log_dir, "drnn", data)
+    elif s.replace:
         clear_run(model_dir, log_dir)
     keras.utils.set_random_seed(s.seed)
     model = drnn.build_drnn(s.hidden, dropout=s.dropout, compress=s.compress)
@@ -184,6 +201,8 @@ def train_drnn(
     model.compile(optimizer=optimizer, loss=drnn.discriminative_loss(s.gamma))
     model_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
+    if not s.resume:
+        record_data(log_dir, "drnn", data)
     config = ModelConfig.for_arch("drnn")
     if s.input_level is not None:
         config.input, config.input_level = "normalised", float(s.input_level)
@@ -216,9 +235,7 @@ def train_drnn(
             save_uncompiled(model, best_path)
         _save_weights(model, last_path)
         write_history(history, history_path)
-    if s.validate:
-        how = f"{s.val_singer}'s clips held out" if s.val_singer else "every fifth song held out"
-    else:
+    if not s.validate:
         how = "all clips, last epoch kept"
     aug = s.augment
     augmentation = f"shift {'on' if aug.shift else 'off'}, pitch +-{aug.pitch:g} st, gain +-{aug.gain_db:g} dB"
