@@ -312,3 +312,38 @@ def test_sweep_mask_power_refuses_to_replace_reports_and_empty_powers(tmp_path, 
             main([*args, "--powers", empty, "--force"])
         assert exit_.value.code == 2
         assert "argument --powers: give one or more positive numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--prepare-stems", "--stem-dirs", "x", "--sources", "vocal"],
+            "--sources: only with --create-hdf5 or --train or --calibrate or --export-onnx",
+        ),
+        (["--prepare-stems", "--stem-dirs", "x", "--epochs", "3"], "--epochs: only with --train"),
+        (["--train", "--seed", "42"], "--seed: only with --create-hdf5"),  # the default, given: still ignored
+        (["--create-hdf5", "--loop-clips", "0", "--augment", "1"], "--loop-clips: only with --make-song-clips; --aug"),
+        (["--calibrate", "--force"], "--force: only with --render-stems or --make-song-clips or --prepare-stems"),
+        (["--export-onnx", "--arch", "drnn", "--val-singer", "amy"], "--arch: only with --train; --val-singer: only"),
+    ],
+)
+def test_options_of_steps_not_asked_for_are_usage_errors(argv, message, capsys):
+    """They were ignored: --sources and --epochs with --prepare-stems alone, --seed with --train."""
+    from mixin.cli.train import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_export_onnx_exports_the_sources_asked_for(model_dir, tmp_path, capsys):
+    """--export-onnx --sources vocal exported every model."""
+    import shutil
+
+    from mixin.cli.train import main
+
+    shutil.copytree(model_dir, tmp_path / "m")
+    assert main(["--export-onnx", "--sources", "vocal", "--model-dir", str(tmp_path / "m"), "-q"]) == 0
+    assert capsys.readouterr().out.strip() == f"exported model_vocal.onnx -> {tmp_path / 'm'}/"
+    assert sorted(p.name for p in (tmp_path / "m").glob("*.onnx")) == ["model_vocal.onnx"]

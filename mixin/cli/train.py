@@ -49,6 +49,35 @@ DRNN_ONLY = (
 )
 """Options of one architecture's training, refused with the other's (``--resume`` serves both)."""
 SETTINGS_LABELS = {"cdae": "", "drnn": "with --arch drnn", "masks": "with --objective masks"}
+TRAIN_OPTIONS = (
+    "arch",
+    "objective",
+    "batch_size",
+    "learning_rate",
+    "train_seed",
+    "resume",
+    "distribute",
+    "plot_training",
+    *MASKS_ONLY,
+    *EPOCHS_ONLY,
+    *DRNN_ONLY,
+)
+STEP_OPTIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("tracks", "render_split", "max_seconds", "render_seed", "dry"), ("render_stems",)),
+    "voices": ("render_stems", "make_song_clips"),
+    **dict.fromkeys(("songs", "paired", "loops", "loop_clips"), ("make_song_clips",)),
+    "drum_level": ("make_song_clips", "train"),
+    "stem_dirs": ("prepare_stems", "train"),
+    **dict.fromkeys(
+        ("segment_duration", "segment_offset", "segment_limit", "track_limit", "layout", "augment"), ("prepare_stems",)
+    ),
+    "seed": ("create_hdf5",),
+    "sources": ("create_hdf5", "train", "calibrate", "export_onnx"),
+    "force": ("render_stems", "make_song_clips", "prepare_stems", "create_hdf5", "train"),
+    **dict.fromkeys(TRAIN_OPTIONS, ("train",)),
+}
+"""Options of some steps only (argparse destinations -> those steps): given without any of them, a
+usage error, since they would be ignored (--sources with --prepare-stems alone, --seed with --train)."""
 
 STEM_RULES = """\
 stem folders (--stem-dirs):
@@ -199,7 +228,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
 
     h5 = p.add_argument_group("--create-hdf5")
-    h5.add_argument("--seed", type=int, default=42, help="seed of the 80/10/10 split by track (recorded in the files)")
+    h5.add_argument(
+        "--seed", type=int, default=42, help="seed of the 80/10/10 split by track (default: 42; recorded in the files)"
+    )
 
     tr = p.add_argument_group("--train")
     tr.add_argument(
@@ -408,6 +439,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             "nothing to do: give --render-stems, --make-song-clips, --prepare-stems, --create-hdf5, --train, "
             "--calibrate and/or --export-onnx"
         )
+    if unused := _unused_options(argv, prog, args):
+        parser.error("; ".join(unused))
     if args.make_song_clips and not args.songs:
         parser.error("--make-song-clips needs --songs")
     if args.make_song_clips and (args.paired or args.loop_clips) and not args.voices:
@@ -448,9 +481,28 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     return run(run_steps, args)
 
 
-def _given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
-    """The flags among ``names`` (argparse destinations) that the command line gave."""
-    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None and getattr(args, n) is not False]
+def _unused_options(argv: Sequence[str] | None, prog: str, args: argparse.Namespace) -> list[str]:
+    """ "--flag: only with --step ..." for each option of :data:`STEP_OPTIONS` the command line gave
+    without a step that uses it (the line is parsed again with those options' defaults unset, so
+    that a default is never taken for a choice)."""
+    bare = build_parser(prog)
+    bare.set_defaults(**dict.fromkeys(STEP_OPTIONS))
+    given = bare.parse_args(argv)
+    return [
+        f"{flag}: only with {' or '.join('--' + step.replace('_', '-') for step in steps)}"
+        for (name, steps), flag in zip(STEP_OPTIONS.items(), _given(given, list(STEP_OPTIONS), every=True), strict=True)
+        if flag and not any(getattr(args, step) for step in steps)
+    ]
+
+
+def _given(args: argparse.Namespace, names: Sequence[str], every: bool = False) -> list[str]:
+    """The flags among ``names`` (argparse destinations) that the command line gave; with ``every``,
+    one entry per name, "" for one it did not give."""
+    flags = [
+        f"--{n.replace('_', '-')}" if getattr(args, n) is not None and getattr(args, n) is not False else ""
+        for n in names
+    ]
+    return flags if every else [f for f in flags if f]
 
 
 def run_steps(args: argparse.Namespace) -> int:
@@ -662,11 +714,13 @@ def train_masks(args: argparse.Namespace, progress: bool) -> None:
 
 
 def export_onnx(args: argparse.Namespace) -> None:
-    """Refresh the ONNX exports of --model-dir: after --train (cdae objective) or --calibrate the
-    sources just made, otherwise (--export-onnx, the DRNN, training through the masks) all there."""
+    """Refresh the ONNX exports of --model-dir: those of --sources where given; otherwise after
+    --train (cdae objective) or --calibrate the sources just made, else (--export-onnx, the DRNN,
+    training through the masks) all there."""
     from ..training.export import export_model_dir
 
-    everything = args.export_onnx or args.arch == "drnn" or (args.train and args.objective == "masks")
+    everything = args.arch == "drnn" or (args.train and args.objective == "masks")
+    everything = everything or (args.export_onnx and args.sources is None)
     written = export_model_dir(args.model_dir, None if everything else args.sources)
     print("exported " + ", ".join(p.name for p in written) + f" -> {args.model_dir}/")
 
