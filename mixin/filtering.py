@@ -77,11 +77,18 @@ def fractional_psd(psd: np.ndarray, exponent: float) -> np.ndarray:
     generalised Wiener filter of Liutkus & Badeau, 2015, here multichannel: the spatial covariance,
     normalised by that sum, absorbs the scale), while the diagonal loading stays in the mix's units
     (without the rescaling, an exponent of 0.5 made the 2x2 determinant vanish on real songs).
-    The power is taken of ``psd`` over its peak per source and bin, which the rescaling undoes:
-    in float32, ``psd ** 12`` overflowed to inf (NaN stems) for mixes at full scale."""
-    peak = psd.max(axis=-1, keepdims=True)
-    soft = np.power(np.divide(psd, peak, out=np.zeros_like(psd), where=peak > 0), np.float32(exponent))
-    total, soft_total = psd.sum(axis=-1, keepdims=True), soft.sum(axis=-1, keepdims=True)
+    Where ``psd ** exponent`` overflows float32 (``--mwf-power 24`` at full scale gave NaN stems), the
+    power is taken of ``psd`` over its peak per source and bin, which the rescaling undoes; only
+    there, so that the usual exponents' stems stay bit for bit what they were."""
+    exponent = np.float32(exponent)
+    with np.errstate(over="ignore"):  # handled below
+        soft = np.power(psd, exponent)
+        soft_total = soft.sum(axis=-1, keepdims=True)
+    if not np.isfinite(soft_total).all():
+        peak = psd.max(axis=-1, keepdims=True)
+        soft = np.power(np.divide(psd, peak, out=np.zeros_like(psd), where=peak > 0), exponent)
+        soft_total = soft.sum(axis=-1, keepdims=True)
+    total = psd.sum(axis=-1, keepdims=True)
     return soft * np.divide(total, soft_total, out=np.zeros_like(total), where=soft_total > 0)
 
 
