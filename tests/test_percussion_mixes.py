@@ -79,6 +79,28 @@ def test_loud_drum_songs_set_the_drums_level_and_keep_the_rest(tmp_path):
         make_loud_drum_songs(tmp_path / "out" / "song0", tmp_path / "out2")
 
 
+def test_loud_drum_songs_force_replaces_each_song_whole(tmp_path):
+    """--force rewrote a song's files in place, so a stem of the earlier set stayed beside the new
+    ones (and was scored with them); a song folder of another set is named in a warning."""
+    for i in range(2):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    out = tmp_path / "out"
+    make_loud_drum_songs(tmp_path / "songs", out)
+    shutil.copy(out / "song0" / "bass.wav", out / "song0" / "piano.wav")  # a stem the new set does not have
+    shutil.copytree(out / "song1", out / "older song")
+    with pytest.warns(UserWarning, match=r"also holds older song, not songs of .*: scored with this set unless"):
+        made = make_loud_drum_songs(tmp_path / "songs", out, force=True)
+    assert [p.name for p in made] == ["song0", "song1"]
+    assert sorted(p.name for p in (out / "song0").iterdir()) == [
+        "bass.wav",
+        "drums.wav",
+        "mixture.wav",
+        "other.wav",
+        "vocals.wav",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["older song", "song0", "song1"]  # no staging left
+
+
 def test_eval_cli_writes_loud_drum_songs(tmp_path, capsys):
     from mixin.cli.evaluate import main
 

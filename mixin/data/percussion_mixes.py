@@ -263,14 +263,33 @@ def make_loud_drum_songs(
     for song, _, _ in songs:  # before writing anything
         if (out_dir / song.name).exists() and not force:
             raise MixinError(out_dir / song.name, "already exists (use --force to overwrite)")
-    written: list[Path] = []
-    for song, parts, rate in songs:
-        mix = sum(parts.values())
-        scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
-        folder = out_dir / song.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, audio in parts.items():
-            sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
-        sf.write(str(folder / "mixture.wav"), mix * scale, rate, subtype="FLOAT")
-        written.append(folder)
-    return written
+    check_writable(out_dir)
+    made = {song.name for song, _, _ in songs}
+    others = sorted(
+        p.name for p in out_dir.iterdir() if p.is_dir() and p.name not in made and (p / "mixture.wav").exists()
+    )
+    if others:
+        warnings.warn(
+            f"{out_dir}: also holds {', '.join(others)}, not songs of {tracks_dir}: "
+            "scored with this set unless removed",
+            stacklevel=2,
+        )
+    staging = out_dir / f".loud-drums.{os.getpid()}.part"  # each song moved in when the set is complete
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for song, parts, rate in songs:
+            mix = sum(parts.values())
+            scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
+            folder = staging / song.name
+            folder.mkdir()
+            for name, audio in parts.items():
+                sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
+            sf.write(str(folder / "mixture.wav"), mix * scale, rate, subtype="FLOAT")
+        for song, _, _ in songs:  # an earlier folder goes whole: none of its stems stays beside the new ones
+            if (out_dir / song.name).is_dir():
+                shutil.rmtree(out_dir / song.name)
+            os.replace(staging / song.name, out_dir / song.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / song.name for song, _, _ in songs]
