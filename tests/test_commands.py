@@ -323,6 +323,7 @@ def test_sweep_mask_power_refuses_to_replace_reports_and_empty_powers(tmp_path, 
         ),
         (["--prepare-stems", "--stem-dirs", "x", "--epochs", "3"], "--epochs: only with --train"),
         (["--train", "--seed", "42"], "--seed: only with --create-hdf5"),  # the default, given: still ignored
+        (["--train", "--stem-dirs", "x"], "--stem-dirs: --train of the CDAEs reads --data-dir's HDF5 files"),
         (["--create-hdf5", "--loop-clips", "0", "--augment", "1"], "--loop-clips: only with --make-song-clips; --aug"),
         (["--calibrate", "--force"], "--force: only with --render-stems or --make-song-clips or --prepare-stems"),
         (["--export-onnx", "--arch", "drnn", "--val-singer", "amy"], "--arch: only with --train; --val-singer: only"),

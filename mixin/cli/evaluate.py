@@ -97,7 +97,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--make-percussion-mixes, the whole set of mix folders ('NN song + percussion') an earlier run left there "
         "(other folders are left alone)",
     )
-    add_output_flags(p, quiet="no progress bars, skipped tracks or tables")
+    add_output_flags(p, quiet="no progress bars or tables (skipped tracks are still warned about)")
     return p
 
 

@@ -449,6 +449,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         parser.error("--loop-clips needs --loops")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
+    if args.stem_dirs and args.train and not args.prepare_stems and args.arch == "cdae" and args.objective == "mae":
+        parser.error(
+            "--stem-dirs: --train of the CDAEs reads --data-dir's HDF5 files (--prepare-stems and "
+            "--create-hdf5 make them), or give --objective masks"
+        )
     if args.arch == "drnn":
         if args.train and not args.stem_dirs:
             parser.error("--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
