@@ -449,11 +449,6 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         parser.error("--loop-clips needs --loops")
     if args.prepare_stems and not args.stem_dirs:
         parser.error("--prepare-stems needs --stem-dirs")
-    if args.stem_dirs and args.train and not args.prepare_stems and args.arch == "cdae" and args.objective == "mae":
-        parser.error(
-            "--stem-dirs: --train of the CDAEs reads --data-dir's HDF5 files (--prepare-stems and "
-            "--create-hdf5 make them), or give --objective masks"
-        )
     if args.arch == "drnn":
         if args.train and not args.stem_dirs:
             parser.error("--train --arch drnn needs --stem-dirs with MIR-1K-style clips")
@@ -478,6 +473,11 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         parser.error(f"--drum-level: LOW must not exceed HIGH, got {args.drum_level[0]:g} {args.drum_level[1]:g}")
     if args.train and args.objective == "masks" and not (args.stem_dirs and args.val_dirs):
         parser.error("--train --objective masks needs --stem-dirs (track folders) and --val-dirs")
+    if args.stem_dirs and args.train and not args.prepare_stems and args.arch == "cdae" and args.objective == "mae":
+        parser.error(
+            "--stem-dirs: --train of the CDAEs reads --data-dir's HDF5 files (--prepare-stems and "
+            "--create-hdf5 make them), or give --objective masks"
+        )
     if args.sources is not None:  # for --create-hdf5, --train and --calibrate
         args.sources = [s.strip() for s in args.sources.split(",") if s.strip()]
         unknown = [s for s in args.sources if s not in CDAE_SOURCES]
