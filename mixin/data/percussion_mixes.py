@@ -19,7 +19,8 @@ import os
 import re
 import shutil
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -152,12 +153,9 @@ def make_percussion_mixes(
     out_dir = Path(out_dir)
     check_writable(out_dir)
     earlier = _earlier_mixes(out_dir, force)
-    staging = out_dir / f".percussion-mixes.{os.getpid()}.part"  # the new set, moved in when complete
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     rng = np.random.default_rng(seed)
     names: list[str] = []
-    try:
+    with _staging(out_dir, "percussion-mixes") as staging:
         for i, song in enumerate(songs):
             pitched, _, rate = stems[song]
             if pitched is None:
@@ -188,10 +186,29 @@ def make_percussion_mixes(
             raise MixinError(tracks_dir, "no track folder with pitched stems")
         for folder in earlier:  # the old set goes only now that the new one is complete
             shutil.rmtree(folder)
-        for name in names:
-            os.replace(staging / name, out_dir / name)
+        return _move_in(staging, names, out_dir)
+
+
+@contextmanager
+def _staging(out_dir: Path, label: str) -> Iterator[Path]:
+    """A hidden folder in ``out_dir`` that a set is written into before :func:`_move_in`; removed
+    at the end, whatever happened (a failed or interrupted run leaves the earlier set as it was)."""
+    staging = out_dir / f".{label}.{os.getpid()}.part"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_in(staging: Path, names: Sequence[str], out_dir: Path) -> list[Path]:
+    """The complete set's folders moved from ``staging`` into ``out_dir``, each replacing a folder of
+    its name whole, so that none of an earlier folder's files stays beside the new ones."""
+    for name in names:
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
+        os.replace(staging / name, out_dir / name)
     return [out_dir / name for name in names]
 
 
@@ -274,10 +291,7 @@ def make_loud_drum_songs(
             "scored with this set unless removed",
             stacklevel=2,
         )
-    staging = out_dir / f".loud-drums.{os.getpid()}.part"  # each song moved in when the set is complete
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with _staging(out_dir, "loud-drums") as staging:
         for song, parts, rate in songs:
             mix = sum(parts.values())
             scale = np.float32(PEAK / max(float(np.abs(mix).max()), 1e-9))
@@ -286,10 +300,4 @@ def make_loud_drum_songs(
             for name, audio in parts.items():
                 sf.write(str(folder / f"{name}.wav"), audio * scale, rate, subtype="FLOAT")
             sf.write(str(folder / "mixture.wav"), mix * scale, rate, subtype="FLOAT")
-        for song, _, _ in songs:  # an earlier folder goes whole: none of its stems stays beside the new ones
-            if (out_dir / song.name).is_dir():
-                shutil.rmtree(out_dir / song.name)
-            os.replace(staging / song.name, out_dir / song.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return [out_dir / song.name for song, _, _ in songs]
+        return _move_in(staging, [song.name for song, _, _ in songs], out_dir)
