@@ -304,10 +304,16 @@ def temporary_beside(target: Path, suffix: str = "") -> Path:
     stem = target.name.encode()[:room].decode(errors="ignore")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part" + suffix, dir=target.parent)
     os.close(fd)
+    give_plain_permissions(Path(tmp))
+    return Path(tmp)
+
+
+def give_plain_permissions(path: Path) -> None:
+    """The permissions a plain ``open`` (a file) or ``mkdir`` (a folder) would have given ``path``:
+    ``tempfile`` makes its files and folders private to their owner."""
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    return Path(tmp)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def resample(audio: np.ndarray, in_rate: int, out_rate: int) -> np.ndarray:

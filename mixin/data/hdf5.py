@@ -294,10 +294,7 @@ def data_identity(path: Path, source: str) -> dict:
     """What an HDF5 file holds, as a training run records it: its seed, its split by track and its
     chunks per split (made again, from other segments or with another ``--seed``, it differs)."""
     with open_checked(path, source) as h5:
-        try:
-            splits = json.loads(h5.attrs["split_tracks"])
-        except (KeyError, ValueError):
-            splits = None
+        splits = _recorded_split(h5)
         seed = h5.attrs.get("seed")
         return {
             "seed": None if seed is None else int(seed),
@@ -311,7 +308,15 @@ def split_track_names(data_dir: Path, source: str = "harmonic") -> dict[str, lis
     recorded them."""
     path = hdf5_path(data_dir, source)
     with open_checked(path, source) as h5:
-        try:
-            return json.loads(h5.attrs["split_tracks"])
-        except (KeyError, ValueError):
-            raise MixinError(path, "records no split_tracks (made by an older version)") from None
+        splits = _recorded_split(h5)
+    if splits is None:
+        raise MixinError(path, "records no split_tracks (made by an older version)")
+    return splits
+
+
+def _recorded_split(h5: h5py.File) -> dict[str, list[str]] | None:
+    """The tracks of each split that :func:`create_hdf5` recorded in the file, or None (none recorded)."""
+    try:
+        return json.loads(h5.attrs["split_tracks"])
+    except (KeyError, ValueError):
+        return None

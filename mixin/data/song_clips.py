@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..audio import level_gain, read_audio, resample
+from ..audio import give_plain_permissions, level_gain, read_audio, resample
 from ..errors import MixinError
-from .mir1k import DERIVED, read_clip, song_of, voice_groups
+from .mir1k import CLIP_SUFFIXES, DERIVED, read_clip, song_of, voice_groups
 from .stems import Track, discover
 
 RATE = 16000
@@ -38,8 +38,6 @@ MIN_VOICE = 0.1
 """A cut clip is kept only where the voice's RMS is at least this share of the mix's."""
 PEAK = 0.99
 """Clips that would clip (16-bit FLAC) are scaled down whole to this peak."""
-CLIP_SUFFIXES = (".flac", ".wav")
-"""What a folder of clips holds (``force`` replaces a folder holding nothing else)."""
 
 
 def _mono16(paths: Sequence[Path]) -> np.ndarray:
@@ -105,9 +103,7 @@ def _replacing(out_dir: Path, force: bool) -> Iterator[Path]:
     never a folder of two runs' clips, nor a half-written one."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".part", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
+    give_plain_permissions(staging)
     try:
         yield staging
         old = None

@@ -184,7 +184,8 @@ def _stray_segments(data_dir: Path, prepared: list[Path]) -> list[Path]:
     left by an interrupted run, or by one whose ``segments.json`` is gone or damaged."""
     if not data_dir.is_dir():
         return []
-    return sorted(p for p in data_dir.iterdir() if SEGMENT_ID.fullmatch(p.name) and p not in set(prepared))
+    named = set(prepared)
+    return sorted(p for p in data_dir.iterdir() if SEGMENT_ID.fullmatch(p.name) and p not in named)
 
 
 def _prepared_segments(data_dir: Path) -> list[Path]:
