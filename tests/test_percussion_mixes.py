@@ -299,3 +299,26 @@ def test_force_replaces_the_whole_set_of_mixes(tmp_path):
     with pytest.raises(MixinError, match="holds extra.txt, not only a mix's files: move it away"):
         make_percussion_mixes(tmp_path / "songs", out, [loop], force=True)
     assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in second] + ["notes"])  # untouched
+
+
+def test_a_mix_left_out_says_why(tmp_path):
+    """A song with silent pitched stems, or under silent drums, was skipped without a word, and a
+    loop that resampled to no samples ended in ZeroDivisionError."""
+    for i in range(3):
+        write_musdb_track(tmp_path / "songs" / f"song{i}", 1.0, seed=i)
+    for name in ("bass.wav", "other.wav"):  # song2's pitched stems silent
+        audio, rate = sf.read(str(tmp_path / "songs" / "song2" / name), dtype="float32")
+        sf.write(str(tmp_path / "songs" / "song2" / name), np.zeros_like(audio), rate)
+    audio, rate = sf.read(str(tmp_path / "songs" / "song1" / "drums.wav"), dtype="float32")
+    sf.write(str(tmp_path / "songs" / "song1" / "drums.wav"), np.zeros_like(audio), rate)  # song1's drums silent
+    blip = tmp_path / "blip.wav"
+    sf.write(str(blip), np.full((1, 1), 0.5, np.float32), 96000)  # 1 sample at 96 kHz: none at 44.1 kHz
+    with pytest.warns(UserWarning) as caught:
+        made = make_percussion_mixes(tmp_path / "songs", tmp_path / "out", [blip])
+    said = sorted(str(w.message) for w in caught)
+    assert said == [
+        "song0 + blip: no mix made: the percussion is under one sample at 44100 Hz",
+        "song0 + drums of song1: no mix made: those drums are silent",
+        "song2 + drums of song0: no mix made: the song's pitched stems are silent",
+    ]
+    assert [p.name for p in made] == ["00 song1 + drums of song2"]

@@ -123,6 +123,11 @@ def _read_loop(path: Path) -> tuple[np.ndarray, int]:
     return audio, rate
 
 
+def _leave_out(song: Path, label: str, why: str) -> None:
+    """Warn that ``song`` under ``label`` makes no mix, and why."""
+    warnings.warn(f"{song.name} + {label}: no mix made: {why}", stacklevel=3)
+
+
 def _check_apart(tracks_dir: Path, out_dir: Path) -> None:
     """A :class:`MixinError` if ``out_dir`` is ``tracks_dir``: even ``--force`` must not rewrite the songs read."""
     if Path(out_dir).resolve() == Path(tracks_dir).resolve():
@@ -160,19 +165,27 @@ def make_percussion_mixes(
             pitched, _, rate = stems[song]
             if pitched is None:
                 continue
-            under: list[tuple[str, np.ndarray]] = []
+            under: list[tuple[str, np.ndarray, bool]] = []  # label, percussion, a loop?
             if len(with_drums) > 1:
                 other = [s for s in with_drums if s != song][(i + 2) % (len(with_drums) - 1)]
                 _, drums, drums_rate = stems[other]
-                under.append((f"drums of {other.name}", resample(drums, drums_rate, rate)))
+                under.append((f"drums of {other.name}", resample(drums, drums_rate, rate), False))
             if i < len(loops):
                 loop, loop_rate = loop_audio[i]
                 loop = resample(loop, loop_rate, rate)
-                under.append((loops[i].stem, stereo(loop)))
-            for label, perc in under:
+                under.append((loops[i].stem, stereo(loop), True))
+            for label, perc, is_loop in under:
+                level_db = rng.uniform(*LEVEL_DB)  # drawn even where unused: the same mixes
+                if not len(perc):
+                    _leave_out(song, label, f"the percussion is under one sample at {rate} Hz")
+                    continue
                 perc = tile_to(perc, len(pitched))
-                gain = level_gain(perc, pitched, rng.uniform(*LEVEL_DB))  # drawn even where unused: the same mixes
-                if gain is None:  # silent percussion or pitched stems: no mix to make
+                gain = level_gain(perc, pitched, level_db)
+                if gain is None:
+                    if not np.any(pitched):
+                        _leave_out(song, label, "the song's pitched stems are silent")
+                    elif not is_loop:  # a silent loop was warned of as it was read
+                        _leave_out(song, label, "those drums are silent")
                     continue
                 perc = perc * np.float32(gain)
                 mix = pitched + perc
