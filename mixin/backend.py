@@ -109,6 +109,21 @@ def keras_module() -> ModuleType:
     return keras
 
 
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+"""ONNX Runtime's opt-out, read once as it is imported (1.29 and later on Linux and macOS)."""
+
+
+def onnxruntime_module() -> ModuleType:
+    """Import ONNX Runtime on demand with its telemetry off: since 1.29 its wheels keep a device
+    ID and an event cache under ``~/.cache/Microsoft`` and upload usage events unless
+    ``$ORT_DISABLE_TELEMETRY`` is 1 at import, and MiXiN makes no network connection at run time
+    (nor did an unwritable HOME then print a warning on every run). A value already set is kept."""
+    os.environ.setdefault(TELEMETRY_ENV, "1")
+    import onnxruntime
+
+    return onnxruntime
+
+
 def cpu_threads() -> int:
     """Threads to use: ``$MIXIN_THREADS`` if set, else the cores this process may run on."""
     value = os.environ.get(THREADS_ENV, "").strip()
@@ -163,7 +178,7 @@ class OnnxModel:
         self.threads = int(threads)
         self.max_batch = max_batch
         try:
-            import onnxruntime as ort
+            ort = onnxruntime_module()
         except ImportError:
             raise MixinError(self.path, "needs the onnxruntime package (pip install onnxruntime)") from None
         if not self.path.exists():

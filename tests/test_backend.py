@@ -196,6 +196,29 @@ def test_lean_path_separates_without_tensorflow(tmp_path, model_dir):
     assert min(np.abs(s).max() for s in heard) > 1e-3
 
 
+def test_onnx_runtime_keeps_no_device_id_and_sends_nothing(tmp_path):
+    """Since 1.29 ONNX Runtime's wheels write a telemetry device ID and event cache under
+    ~/.cache/Microsoft as they are imported and upload usage events; MiXiN opts out before import."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    code = (
+        "import os, sys; from mixin.backend import OnnxModel;"
+        f"OnnxModel({str(SHIPPED / 'model_vocal.onnx')!r}); print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env | {"HOME": str(home), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
+    assert result.stdout.split() == ["1"]
+    assert "telemetry" not in result.stderr
+
+
 def test_without_tensorflow_or_export_one_line_error(tmp_path, model_dir):
     models = tmp_path / "models"
     shutil.copytree(model_dir, models)

@@ -140,8 +140,8 @@ def test_compressed_input_and_dropout_build_save_and_export(tmp_path):
     """--compress / --dropout: the hidden layers see magnitudes ** power, the mask still scales
     the mixture's own magnitudes; dropout acts in training only; the ONNX export follows."""
     import keras
-    import onnxruntime as ort
 
+    from mixin.backend import onnxruntime_module
     from mixin.training.export import drnn_to_onnx
 
     keras.utils.set_random_seed(0)
@@ -158,7 +158,7 @@ def test_compressed_input_and_dropout_build_save_and_export(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras", custom_objects=drnn.custom_objects(), compile=False)
     assert loaded.get_layer("compress").power == 0.5
     np.testing.assert_allclose(np.asarray(loaded(x)), y, rtol=1e-6, atol=1e-7)
-    got = ort.InferenceSession(drnn_to_onnx(model).SerializeToString()).run(None, {"input": x})[0]
+    got = onnxruntime_module().InferenceSession(drnn_to_onnx(model).SerializeToString()).run(None, {"input": x})[0]
     # untrained random weights: the ReLU recurrence amplifies float32 round-off (9e-6 uncompressed)
     assert np.abs(got - y).max() <= 5e-5 * np.abs(y).max()
 
