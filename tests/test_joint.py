@@ -152,6 +152,19 @@ def test_train_joint_writes_a_loadable_separator(stems_dir, val_dir, tmp_path):
         JointSettings(steps=2, eval_every=2, batch_size=2, resume=True),
     )
     assert again["steps"] == 2
+    # The run's data is recorded by name; resumed on other stems or validation songs it is refused.
+    import json
+
+    record = json.loads((tmp_path / "log" / "joint_data.json").read_text())
+    assert record == {"stem_dirs": [["stems", ["song0", "song1"]]], "val_dirs": [["val", ["song9"]]]}
+    write_musdb_track(tmp_path / "more" / "song5", 2.5, seed=25)
+    write_musdb_track(tmp_path / "val2" / "song8", 2.5, seed=28)
+    for stems, vals, differ in (
+        ([stems_dir, tmp_path / "more"], [val_dir], "stem_dirs"),
+        ([stems_dir], [tmp_path / "val2"], "val_dirs"),
+    ):
+        with pytest.raises(MixinError, match=rf"joint_data.json: the checkpoint was trained on other data \({differ} "):
+            train_joint(stems, tmp_path / "model", tmp_path / "log", vals, JointSettings(steps=3, resume=True))
     with pytest.raises(MixinError, match="no checkpoint"):
         train_joint([stems_dir], tmp_path / "m2", tmp_path / "empty", [val_dir], JointSettings(steps=1, resume=True))
 

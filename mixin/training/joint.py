@@ -42,7 +42,7 @@ from ..errors import MixinError
 from ..filtering import EPS, model_input
 from ..progress import progress_bar
 from ..registry import CHAIN_FIELDS, ModelConfig
-from .common import clear_run, save_atomically
+from .common import check_data, clear_run, record_data, save_atomically
 from .settings import JointSettings, freezable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,6 +75,7 @@ class StemPool:
         self.sources = tuple(sources)
         self.drum_level, self.drum_share = drum_level, drum_share
         self.groups: list[list[dict[str, np.ndarray]]] = []
+        self.names: list[tuple[str, list[str]]] = []  # each group's folder and tracks, for the run's data record
         seen: set[Path] = set()
         for d in stem_dirs:
             if Path(d).resolve() in seen:  # a folder named twice would be drawn twice as often
@@ -83,16 +84,18 @@ class StemPool:
             seen.add(Path(d).resolve())
             tracks = [t for t in discover([d], "multitrack") if t.stems]
             bar = progress_bar(progress, total=len(tracks), unit="track", desc=f"loading {Path(d).name}")
-            group = []
+            group, names = [], []
             for track in tracks:
                 loaded = self._load(track)
                 if loaded is not None:
                     group.append(loaded)
+                    names.append(track.name)
                 bar.update(1)
             bar.close()
             if not group:
                 raise MixinError(d, "no track folder with stems a chunk long")
             self.groups.append(group)
+            self.names.append((Path(d).name, names))
         self.tracks = [t for g in self.groups for t in g]
         self.seconds = sum(len(next(iter(t.values()))) for t in self.tracks) / SAMPLE_RATE
 
@@ -348,6 +351,9 @@ def train_joint(
             history = json.loads(history_path.read_text())
     start = int(np.load(checkpoint)["step"]) if settings.resume else 0
     pool = StemPool(stem_dirs, progress=progress, drum_level=settings.drum_level, drum_share=settings.drum_share)
+    data_record = run_data(pool, val_dirs)
+    if settings.resume:  # on the stems and validation songs of the run it continues
+        check_data(log_dir, "joint", data_record)
     # Drawing processes fork before Keras starts its threads.
     data = batches(pool, settings.batch_size, settings.seed, nsgt(), start=start, workers=settings.workers)
     try:
@@ -364,6 +370,8 @@ def train_joint(
         models = _initial_models(settings.init_dir, output=output or "softplus")
         if settings.replace and not settings.resume:  # the models of --init-from are loaded: it may be --model-dir
             clear_run(model_dir, log_dir)
+        if not settings.resume:
+            record_data(log_dir, "joint", data_record)
         history["output"] = _output_activation(models[0])
         if output is not None and history["output"] != output:
             raise MixinError(
@@ -422,6 +430,15 @@ def train_joint(
     finally:
         data.close()  # the drawing processes end with it
     return {"best_validation_sdr": best, "steps": now, "training_seconds_of_audio": pool.seconds}
+
+
+def run_data(pool: StemPool, val_dirs: Sequence[Path]) -> dict:
+    """What a run trains and chooses on, by name (folders may move): each stem folder's tracks in
+    the order batches are drawn from them, and each validation folder's entries."""
+    return {
+        "stem_dirs": [[folder, names] for folder, names in pool.names],
+        "val_dirs": [[Path(d).name, sorted(p.name for p in Path(d).iterdir())] for d in val_dirs],
+    }
 
 
 CHECKPOINT = "checkpoint.npz"
