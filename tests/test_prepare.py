@@ -246,3 +246,35 @@ def test_stray_segment_folders_and_odd_manifests_are_one_line_errors(tmp_path):
             MixinError, match=rf"segments.json: invalid manifest \({problem}.*run --prepare-stems --force"
         ):
             create_hdf5(data)
+
+
+def test_a_failed_move_into_place_keeps_the_old_segments(tmp_path, monkeypatch):
+    """--force's last moves: one failing left the old segments removed and part of the new set in place."""
+    import os
+
+    from mixin.data import stems as stems_module
+    from mixin.data.stems import MANIFEST
+
+    write_musdb_track(tmp_path / "stems" / "a", 2.5, seed=1)
+    data = tmp_path / "data"
+    prepare_stems([tmp_path / "stems"], data, segment_duration=2.5)
+    before = {p.name: p.stat().st_mtime_ns for p in data.iterdir()}
+    manifest = (data / MANIFEST).read_text()
+    real_replace, moved_in = os.replace, []
+
+    def failing_replace(src, dst):
+        if Path(src).parent.name.endswith(".part"):
+            moved_in.append(dst)
+            if len(moved_in) == 2:
+                raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(stems_module.os, "replace", failing_replace)
+    with pytest.raises(MixinError, match=r"cannot put in place \(No space left on device\)"):
+        prepare_stems([tmp_path / "stems"], data, segment_duration=1.25, force=True)
+    assert len(moved_in) == 2
+    assert {p.name: p.stat().st_mtime_ns for p in data.iterdir()} == before  # the old set, whole
+    assert (data / MANIFEST).read_text() == manifest
+    monkeypatch.setattr(stems_module.os, "replace", real_replace)
+    segs = prepare_stems([tmp_path / "stems"], data, segment_duration=1.25, force=True)
+    assert {p.name for p in data.iterdir()} == {MANIFEST} | {s.id for s in segs}

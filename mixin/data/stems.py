@@ -258,6 +258,41 @@ def _augmented(
     return out, borrowed
 
 
+def _swap_in(staging: Path, data_dir: Path, old: list[Path]) -> None:
+    """Move ``staging``'s segments, then its manifest, into ``data_dir`` in place of the ``old``
+    segments and manifest; if a move fails, the new ones go and the old ones come back, so the
+    folder holds one whole set either way."""
+    retired = data_dir / f".prepare.{os.getpid()}.old"
+    shutil.rmtree(retired, ignore_errors=True)
+    retired.mkdir()
+    moved_out: list[Path] = []
+    moved_in: list[Path] = []
+    try:
+        for item in [*old, data_dir / MANIFEST]:
+            if not item.exists():
+                continue
+            os.replace(item, retired / item.name)
+            moved_out.append(item)
+        for item in sorted(staging.iterdir(), key=lambda p: p.name == MANIFEST):  # the manifest last
+            target = data_dir / item.name
+            try:
+                os.replace(item, target)
+            except OSError as exc:
+                raise MixinError(target, f"cannot put in place ({exc.strerror or exc})") from None
+            moved_in.append(target)
+    except BaseException:
+        for item in moved_in:
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+        for item in moved_out:
+            os.replace(retired / item.name, item)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
 def prepare_stems(
     stem_dirs: Sequence[Path],
     data_dir: Path,
@@ -345,17 +380,10 @@ def prepare_stems(
             "recordings": recordings,
             "skipped": failures,
         }
-        old_segments = _prepared_segments(data_dir)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         # Replace the old segments only now that the new ones are complete (only those its
         # manifest names: a folder of a user's own in the data directory is not ours to remove).
-        for old in old_segments:
-            shutil.rmtree(old, ignore_errors=True)
-        for item in staging.iterdir():
-            try:
-                os.replace(item, data_dir / item.name)
-            except OSError as exc:
-                raise MixinError(data_dir / item.name, f"cannot put in place ({exc.strerror or exc})") from None
+        _swap_in(staging, data_dir, _prepared_segments(data_dir))
     finally:
         bar.close()
         shutil.rmtree(staging, ignore_errors=True)
