@@ -75,10 +75,33 @@ def test_trains_saves_best_and_reports(data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_continues_from_checkpoint(data_dir, tmp_path):
+def test_resume_continues_from_checkpoint(data_dir, tmp_path, monkeypatch):
+    import mixin.training.calibrate
+    from mixin.registry import ModelConfig
+    from mixin.training.cdae import UNFINISHED
+
     s1 = TrainSettings(epochs=1, batch_size=4, verbose=0)
     train(data_dir, tmp_path / "model", tmp_path / "logdir", ["percussive"], s1)
     first = history(tmp_path / "logdir", "percussive")
+    assert ModelConfig.load(tmp_path / "model").trained
+
+    # A run that fails after saving a new best model (here in calibration) leaves the directory
+    # marked unfinished: not new weights beside the earlier run's gains, passing as trained.
+    def failing(*args, **kwargs):
+        raise MixinError(tmp_path / "model", "the model's estimates are all zero: no gain can be calibrated")
+
+    monkeypatch.setattr(mixin.training.calibrate, "calibrate", failing)
+    with pytest.raises(MixinError, match="all zero"):
+        train(
+            data_dir,
+            tmp_path / "model",
+            tmp_path / "logdir",
+            ["percussive"],
+            TrainSettings(epochs=1, batch_size=4, verbose=0, resume=True),
+        )
+    config = ModelConfig.load(tmp_path / "model")
+    assert not config.trained and config.notes == UNFINISHED
+    monkeypatch.undo()
     from mixin.backend import keras_module
 
     saved = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
@@ -94,6 +117,7 @@ def test_resume_continues_from_checkpoint(data_dir, tmp_path):
     resumed = keras_module().models.load_model(tmp_path / "logdir" / "percussive_last.keras")
     assert float(resumed.optimizer.learning_rate) == pytest.approx(2e-4)
     assert int(resumed.optimizer.iterations) > int(saved.optimizer.iterations)
+    assert ModelConfig.load(tmp_path / "model").trained  # finished: trained again
 
 
 def test_resume_without_checkpoint_is_an_error(data_dir, tmp_path):

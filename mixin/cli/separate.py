@@ -121,8 +121,8 @@ def separate_files(args: argparse.Namespace) -> int:
     separator = load_separator_from(args, backend=args.backend, **given)
     if not separator.trained:
         print(
-            "warning: these models are UNTRAINED (random weights, see pretrained-models/README.md): "
-            "the stems still sum to the mix, but they are not a real separation",
+            "warning: these models are UNTRAINED (random weights, or a --train run that did not finish: see "
+            "their config.json): the stems still sum to the mix, but they are not a real separation",
             file=sys.stderr,
         )
     failed = 0

@@ -169,6 +169,10 @@ def train_source(source: str, data_dir: Path, model_dir: Path, log_dir: Path, se
     return results
 
 
+UNFINISHED = "training did not finish (./train_util.py --train): --resume continues it"
+"""``config.json``'s notes while a ``--train`` run is under way or after it failed (``trained`` false)."""
+
+
 def train(
     data_dir: Path,
     model_dir: Path,
@@ -206,14 +210,23 @@ def train(
             check_data(log_dir, source, data_identity(hdf5_path(data_dir, source), source))
     if settings.replace and not settings.resume:
         clear_run(model_dir, log_dir)
+    # Until the run has trained and calibrated every source, the directory says so: models saved at
+    # their best epoch beside an earlier run's gains and exports are not a separator to trust.
+    model_dir.mkdir(parents=True, exist_ok=True)
+    unfinished = ModelConfig.load(model_dir)
+    unfinished.trained, unfinished.notes = False, UNFINISHED
+    unfinished.save(model_dir)
     results = {s: train_source(s, data_dir, model_dir, log_dir, settings) for s in sources}
     present = [s for s in CDAE_SOURCES if ModelConfig().model_path(model_dir, s).exists()]
-    config = ModelConfig.load(model_dir)  # a directory without config.json gives the defaults
-    config.sources, config.trained, config.notes = present, True, "trained with ./train_util.py --train"
+    config = ModelConfig.load(model_dir)
+    config.sources = present
     config.input = "magnitude"  # what these models learned from (the HDF5 files' raw |NSGT|), whatever was there
     config.save(model_dir)
     from .calibrate import calibrate
 
     for source, gain in calibrate(model_dir, Path(data_dir), list(sources)).items():
         results[source]["gain"] = gain
+    config = ModelConfig.load(model_dir)  # with the gains
+    config.trained, config.notes = True, "trained with ./train_util.py --train"
+    config.save(model_dir)
     return results
