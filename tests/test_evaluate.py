@@ -380,3 +380,28 @@ def test_the_report_says_which_scoring_its_gnsdr_is():
     assert "GNSDR/GSIR/GSAR (from whole-clip BSSv4, not the bss_eval_sources" in " ".join(
         build_parser().format_help().split()
     )
+
+
+def test_a_perfect_estimate_scores_inf_and_the_report_is_strict_json(tmp_path):
+    """An estimate equal to its reference scored NaN (its +inf frames were dropped as undefined),
+    and results.json held bare NaN tokens that standard JSON parsers refuse."""
+    import json
+
+    from mixin.evaluation.report import strict_json, write_report
+    from mixin.evaluation.scoring import framewise_median
+
+    assert framewise_median(np.array([np.nan, np.inf, np.inf, 3.0])) == np.inf
+    assert framewise_median(np.array([np.nan, 1.0, 2.0, 9.0])) == 2.0
+    assert np.isnan(framewise_median(np.array([np.nan, np.nan])))
+    data = {"a": np.float32(1.5), "b": [float("nan"), np.inf, -np.inf], "c": (np.int64(3),), "d": np.array([0.5])}
+    assert strict_json(data) == {"a": 1.5, "b": [None, "inf", "-inf"], "c": [3], "d": [0.5]}
+    figures = {"SDR": float("nan"), "SIR": np.inf, "SAR": 1.0, "ISR": 2.0, "tracks": 1}
+    write_report(tmp_path, [], {"x": {"vocal": figures}}, [])
+
+    def refuse(token):
+        raise ValueError(token)
+
+    report = json.loads((tmp_path / "results.json").read_text(), parse_constant=refuse)
+    assert report["summary"] == {"x": {"vocal": {"SDR": None, "SIR": "inf", "SAR": 1.0, "ISR": 2.0, "tracks": 1}}}
+    md = (tmp_path / "results.md").read_text()
+    assert "| x | nan |" in md and "| x | inf |" in md

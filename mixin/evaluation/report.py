@@ -4,9 +4,13 @@ tables) and ``results.png`` (median SDR per source and system, the oracle as a m
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..audio import temporary_beside
 from ..errors import MixinError
@@ -24,6 +28,25 @@ def check_replaceable(out: Path, force: bool) -> None:
         raise MixinError(out, f"already holds a report ({', '.join(held)}): --force replaces it")
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` as standard JSON holds it: NaN (a figure undefined, e.g. no frame scored) as null,
+    an infinite figure (a perfect estimate) as the string "inf" or "-inf"; NumPy numbers as Python's."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict_json(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
 def write_report(out: Path, scores: list[Score], summary: SummaryTable, skipped_tracks: list[tuple[str, str]]) -> None:
     """results.json, results.md and results.png in ``out``: all three written to temporary names
     first, then renamed, so a report is never half old and half new."""
@@ -31,7 +54,7 @@ def write_report(out: Path, scores: list[Score], summary: SummaryTable, skipped_
     data = {"summary": summary, "scores": [asdict(s) for s in scores], "skipped_tracks": skipped_tracks}
     parts = {name: temporary_beside(out / name, Path(name).suffix) for name in REPORT_FILES}
     try:
-        parts["results.json"].write_text(json.dumps(data, indent=1, default=float) + "\n")
+        parts["results.json"].write_text(json.dumps(strict_json(data), indent=1, allow_nan=False) + "\n")
         parts["results.md"].write_text(markdown(summary, scores, skipped_tracks))
         plot(summary, parts["results.png"])
         for name, part in parts.items():

@@ -180,9 +180,10 @@ def bss_v4(references: np.ndarray, estimates: np.ndarray, rate: int, window_s: f
 
 
 def framewise_median(values: np.ndarray) -> float:
-    """Median ignoring undefined (NaN) values, e.g. silent 1-s frames; NaN if none is defined."""
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else float("nan")
+    """Median ignoring undefined (NaN) values, e.g. silent 1-s frames; NaN if none is defined. An
+    infinite value is defined (+inf: a frame estimated exactly) and counts."""
+    defined = values[~np.isnan(values)]
+    return float(np.median(defined)) if defined.size else float("nan")
 
 
 def global_voice_metrics(clips: list[dict]) -> dict[str, float]:
