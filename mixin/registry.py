@@ -38,8 +38,9 @@ CONFIG_NAME = "config.json"
 
 
 def is_whole_number(value: Any) -> bool:
-    """An int of 0 or more, and not a bool (JSON's ``true`` would pass as the int 1)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """An integer of 0 or more (NumPy's too, as :func:`is_number` takes them), and not a bool
+    (JSON's ``true`` would pass as the int 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
 
 
 def is_number(value: Any) -> bool:

@@ -133,7 +133,7 @@ class Separator(ChunkedSeparator):
         self.hpss_adaptive = bool(hpss_adaptive) and split
         if not is_whole_number(mwf_iterations):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
-        self.mwf_iterations = mwf_iterations if split else 0
+        self.mwf_iterations = int(mwf_iterations) if split else 0
         self.mwf_vocal = bool(mwf_vocal) and self.mwf_iterations > 0 and "vocal" in self.sources
         if not is_positive_number(mwf_power):
             raise ValueError(f"mwf_power must be a positive number, not {mwf_power!r}")

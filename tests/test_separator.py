@@ -1,5 +1,6 @@
 """The Separator: stems sum to the mix, any rate and channel count, modes, silence."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -358,3 +359,20 @@ def test_the_shipped_chain_scales_with_its_input_up_to_the_largest_sample_taken(
         assert err <= 1e-2 * np.abs(x).max(), source  # the eps of the chain's ratios: about -60 dB here
     with pytest.raises(ValueError, match=r"audio holds samples over 1e\+08 \(first at sample 0: "):
         sep.separate(x * np.float32(1.01 * MAX_SAMPLE / float(np.abs(x[0]).max())), 44100)
+
+
+def test_numpy_integers_are_whole_numbers():
+    """``shifts`` and ``mwf_iterations`` take NumPy's integers, as sample rates do (before: "must be a
+    whole number >= 1, not np.int64(2)"); bools, NumPy's too, and floats are still refused."""
+    from mixin.apply import check_shifts
+
+    assert check_shifts(np.int64(2)) == 2 and type(check_shifts(np.int64(2))) is int
+    sep = Separator({"harmonic": None, "percussive": None}, mwf_iterations=np.int64(1))
+    assert sep.mwf_iterations == 1 and type(sep.mwf_iterations) is int
+    sep.shifts = np.int32(3)
+    assert sep.shifts == 3 and type(sep.shifts) is int
+    for bad in (True, np.True_, 2.0, np.int64(0)):
+        with pytest.raises(ValueError, match=rf"^shifts must be a whole number >= 1, not {re.escape(repr(bad))}$"):
+            check_shifts(bad)
+    with pytest.raises(ValueError, match=r"^mwf_iterations must be a whole number >= 0, not np\.True_$"):
+        Separator({"harmonic": None, "percussive": None}, mwf_iterations=np.True_)
