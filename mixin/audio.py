@@ -212,10 +212,18 @@ def unfit_samples(block: np.ndarray, offset: int = 0) -> str | None:
         first = int(np.argmax(over))
         return (
             f"holds samples over {MAX_SAMPLE:.0e} (first at sample {offset + first}: "
-            f"{np.abs(block[first]).max():.3g}), 160 dB over full scale: rescale it to about ±1"
+            f"{_shortest(np.abs(block[first]).max())}), 160 dB over full scale: rescale it to about ±1"
         )
     first = int(np.argmin(np.isfinite(block).all(axis=1)))
     return f"contains NaN or infinite samples (first at sample {offset + first})"
+
+
+def _shortest(value: np.number) -> str:
+    """``value`` in the fewest digits that read back as it in its own precision (float32's
+    1.0000001e+08, not 1e+08, which would look equal to :data:`MAX_SAMPLE`; 3e+14, not 3.0000001e+14)."""
+    if not np.issubdtype(np.asarray(value).dtype, np.floating):
+        value = np.float64(value)
+    return np.format_float_scientific(value, unique=True, trim="-")
 
 
 def read_blocks(info: AudioInfo, blocksize: int, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:

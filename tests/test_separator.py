@@ -376,3 +376,19 @@ def test_numpy_integers_are_whole_numbers():
             check_shifts(bad)
     with pytest.raises(ValueError, match=r"^mwf_iterations must be a whole number >= 0, not np\.True_$"):
         Separator({"harmonic": None, "percussive": None}, mwf_iterations=np.True_)
+
+
+def test_a_sample_just_over_the_limit_is_shown_above_it(separator):
+    """1.0000001e8 was refused as "(first at sample 1000: 1e+08)", the value looking equal to the
+    limit; it is shown in as many digits as it takes to read back (float64's too)."""
+    x = np.zeros((2000, 2), np.float32)
+    x[1000, 1] = -1.0000001e8
+    tail = "160 dB over full scale: rescale it to about ±1"
+    with pytest.raises(ValueError) as refused:
+        separator.separate(x, 44100)
+    assert str(refused.value) == f"audio holds samples over 1e+08 (first at sample 1000: 1.0000001e+08), {tail}"
+    from mixin.audio import unfit_samples
+
+    wide = np.zeros((3, 1))
+    wide[2] = 100000000.5
+    assert unfit_samples(wide, 10) == f"holds samples over 1e+08 (first at sample 12: 1.000000005e+08), {tail}"
