@@ -35,6 +35,7 @@ __all__ = [
     "stream_pair_rework",
     "check_shifts",
     "stream_shifted",
+    "check_dtype",
     "ChunkedSeparator",
 ]
 
@@ -310,6 +311,15 @@ def check_rate(sample_rate: Any) -> int:
     raise ValueError(f"sample_rate must be a whole number of Hz, at least {MIN_RATE}, got {sample_rate!r}")
 
 
+def check_dtype(dtype: np.dtype) -> None:
+    """A ValueError unless ``dtype`` holds audio samples: floats, or signed integers (PCM, taken at
+    full scale). Unsigned PCM is offset (8-bit silence is 128), complex and bool arrays are no audio."""
+    if dtype.kind not in "fi":
+        raise ValueError(
+            f"audio must hold float or signed integer samples, not {dtype}: convert it to float or signed integers"
+        )
+
+
 class ChunkedSeparator:
     """What every architecture shares: audio at any rate and channel count in, stems out,
     through ``separate_chunks`` on overlapping, cross-faded chunks at the model's rate.
@@ -430,9 +440,11 @@ class ChunkedSeparator:
 
     def separate(self, audio: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
         """Separate audio (samples,) or (samples, channels); stems of the same shape and rate, as
-        float32 in the input's units (integer samples, e.g. soundfile's ``dtype="int32"``, are
-        separated at full scale and the stems scaled back)."""
+        float32 in the input's units (signed integer samples, e.g. soundfile's ``dtype="int32"``, are
+        separated at full scale and the stems scaled back; other dtypes than those and floats are
+        refused, :func:`check_dtype`)."""
         audio = np.asarray(audio)
+        check_dtype(audio.dtype)
         unit = float(2 ** (8 * audio.dtype.itemsize - 1)) if np.issubdtype(audio.dtype, np.integer) else 1.0
         audio = audio.astype(np.float32) / np.float32(unit) if unit != 1.0 else audio.astype(np.float32, copy=False)
         mono = audio.ndim == 1

@@ -392,3 +392,26 @@ def test_a_sample_just_over_the_limit_is_shown_above_it(separator):
     wide = np.zeros((3, 1))
     wide[2] = 100000000.5
     assert unfit_samples(wide, 10) == f"holds samples over 1e+08 (first at sample 12: 1.000000005e+08), {tail}"
+
+
+def test_unsigned_complex_and_bool_audio_refused(separator):
+    """uint8 PCM silence (128) was taken as signed, full-scale DC, and separated; complex audio only
+    warned (its imaginary part dropped) and bool was taken as 0/1: all are refused up front."""
+    import warnings
+
+    for audio in (
+        np.full((1000, 2), 128, np.uint8),
+        np.zeros((1000, 2), np.uint16),
+        np.zeros((1000, 2), np.complex64),
+        np.zeros(1000, bool),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no ComplexWarning on the way
+            with pytest.raises(ValueError) as refused:
+                separator.separate(audio, 44100)
+        assert str(refused.value) == (
+            f"audio must hold float or signed integer samples, not {audio.dtype}: "
+            "convert it to float or signed integers"
+        )
+    pcm = np.zeros((1000, 2), np.int16)
+    assert separator.separate(pcm, 44100)["vocal"].shape == (1000, 2)  # signed PCM still separates
