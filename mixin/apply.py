@@ -448,9 +448,11 @@ class ChunkedSeparator:
         unit = float(2 ** (8 * audio.dtype.itemsize - 1)) if np.issubdtype(audio.dtype, np.integer) else 1.0
         audio = audio.astype(np.float32) / np.float32(unit) if unit != 1.0 else audio.astype(np.float32, copy=False)
         mono = audio.ndim == 1
-        frames = audio[:, None] if mono else audio
-        if frames.ndim != 2 or len(frames) == 0:
-            raise ValueError(f"audio must be (samples,) or (samples, channels) with samples > 0, got {audio.shape}")
+        frames = audio.reshape(-1, 1) if mono else audio
+        if frames.ndim != 2 or 0 in frames.shape:
+            raise ValueError(
+                f"audio must be (samples,) or (samples, channels) with samples > 0 and channels > 0, got {audio.shape}"
+            )
         if frames.shape[1] > max(len(frames), 2):
             raise ValueError(
                 f"audio of shape {audio.shape} has more channels than samples: it must be (samples, channels) "

@@ -415,3 +415,14 @@ def test_unsigned_complex_and_bool_audio_refused(separator):
         )
     pcm = np.zeros((1000, 2), np.int16)
     assert separator.separate(pcm, 44100)["vocal"].shape == (1000, 2)  # signed PCM still separates
+
+
+@pytest.mark.parametrize("shape", [(100, 0), (0, 2), (0,), (), (10, 2, 1)])
+def test_audio_without_channels_or_samples_refused(separator, shape):
+    """(100, 0) reached soxr ("Channel num(0) out of limit") or the FFTs (a multi-line assertion); a
+    scalar failed on indexing."""
+    with pytest.raises(ValueError) as refused:
+        separator.separate(np.zeros(shape, np.float32), 44100)
+    assert str(refused.value) == (
+        f"audio must be (samples,) or (samples, channels) with samples > 0 and channels > 0, got {shape}"
+    )
