@@ -311,6 +311,29 @@ def check_rate(sample_rate: Any) -> int:
     raise ValueError(f"sample_rate must be a whole number of Hz, at least {MIN_RATE}, got {sample_rate!r}")
 
 
+def check_channels(channels: Any) -> int:
+    """``channels`` as an int, or a ValueError: a whole number >= 1."""
+    if not (is_whole_number(channels) and channels >= 1):
+        raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
+    return int(channels)
+
+
+def checked_blocks(blocks: Iterable[np.ndarray], channels: int) -> Iterator[np.ndarray]:
+    """``blocks`` as they come, each checked as :meth:`ChunkedSeparator.stream` needs them: (samples,
+    channels) arrays of ``channels`` columns, else a ValueError (not an IndexError, soxr's "Channel
+    num mismatch" or NumPy's concatenate error from deep inside)."""
+    pos = 0
+    for block in blocks:
+        block = np.asarray(block)
+        if block.ndim != 2 or block.shape[1] != channels:
+            raise ValueError(
+                f"blocks must be (samples, channels) arrays with channels={channels} columns, "
+                f"got shape {block.shape} (the block at sample {pos})"
+            )
+        pos += len(block)
+        yield block
+
+
 def check_dtype(dtype: np.dtype) -> None:
     """A ValueError unless ``dtype`` holds audio samples: floats, or signed integers (PCM, taken at
     full scale). Unsigned PCM is offset (8-bit silence is 128), complex and bool arrays are no audio."""
@@ -374,8 +397,18 @@ class ChunkedSeparator:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
         ``executor``: where the chunks are separated (default: the models' shared thread). With
         ``shifts`` above 1, the mean of that many runs of the whole separation, delayed by
-        fractions of a chunk (:func:`stream_shifted`)."""
+        fractions of a chunk (:func:`stream_shifted`). Blocks of another shape are refused
+        (:func:`checked_blocks`)."""
         sample_rate = check_rate(sample_rate)
+        channels = check_channels(channels)
+        return self.stream_unchecked(checked_blocks(blocks, channels), sample_rate, channels, executor)
+
+    def stream_unchecked(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Executor | None = None
+    ) -> Iterator[np.ndarray]:
+        """:meth:`stream` without its checks of the arguments and blocks: for blocks the chain made
+        itself, at a rate already checked (the helper DRNN hears the CDAEs' stems, which may stray
+        past the input's largest sample)."""
         if self.shifts == 1:
             return self._stream_once(blocks, sample_rate, channels, executor)
         period = max(1, round(self.chunk_size * sample_rate / self.model_rate))

@@ -51,8 +51,9 @@ def stream_voice_blend(
     hears: str = "mix",
 ) -> Iterator[np.ndarray]:
     """(sources, n, channels) stem blocks in, the same with the vocal blended towards ``helper``'s
-    (a :class:`~mixin.separators.DRNNSeparator`) where the gate is open; ``hears``: one of
-    :data:`~mixin.constants.HELPER_HEARS`. Memory: a second and the helper's own piece."""
+    (a :class:`~mixin.separators.DRNNSeparator`, through its ``stream_unchecked``: the blocks are the
+    chain's own) where the gate is open; ``hears``: one of :data:`~mixin.constants.HELPER_HEARS`.
+    Memory: a second and the helper's own piece."""
     if hears not in HELPER_HEARS:
         raise ValueError(f"hears must be one of {', '.join(HELPER_HEARS)}, not {hears!r}")
     without_percussive = hears == "harmonic+vocal"
@@ -89,7 +90,7 @@ def stream_voice_blend(
 
     # Its own thread: on the models' shared one the DRNN would wait behind the CDAEs' batches.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixin-voice") as executor:
-        for helped in helper.stream(mixes(), sample_rate, channels, executor=executor):
+        for helped in helper.stream_unchecked(mixes(), sample_rate, channels, executor=executor):
             ours = pending.take(helped.shape[1])
             ready.push(ours)
             theirs_ready.push(helped[0, : ours.shape[1]])

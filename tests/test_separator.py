@@ -426,3 +426,25 @@ def test_audio_without_channels_or_samples_refused(separator, shape):
     assert str(refused.value) == (
         f"audio must be (samples,) or (samples, channels) with samples > 0 and channels > 0, got {shape}"
     )
+
+
+def test_stream_refuses_blocks_of_another_shape(separator):
+    """1-D blocks gave an IndexError, blocks with another channel count than ``channels`` soxr's
+    "Channel num mismatch", blocks of differing channel counts NumPy's concatenate error."""
+    one, two = np.zeros((500, 1), np.float32), np.zeros((1000, 2), np.float32)
+    cases = [
+        ([np.zeros(1000, np.float32)], 44100, 1, "got shape (1000,) (the block at sample 0)"),
+        ([two], 48000, 1, "got shape (1000, 2) (the block at sample 0)"),
+        ([two, one], 44100, 2, "got shape (500, 1) (the block at sample 1000)"),
+    ]
+    for blocks, rate, channels, got in cases:
+        with pytest.raises(ValueError) as refused:
+            list(separator.stream(iter(blocks), rate, channels))
+        expected = f"blocks must be (samples, channels) arrays with channels={channels} columns, {got}"
+        assert str(refused.value) == expected
+    for channels in (0, True, 1.0):
+        with pytest.raises(ValueError) as refused:
+            separator.stream(iter([]), 44100, channels)  # at the call, before any block is read
+        assert str(refused.value) == f"channels must be a whole number >= 1, not {channels!r}"
+    blocks = [np.zeros((700, 2), np.float32), np.zeros((0, 2), np.float32), np.zeros((300, 2), np.float32)]
+    assert sum(s.shape[1] for s in separator.stream(iter(blocks), 22050, np.int64(2))) >= 1000

@@ -21,7 +21,7 @@ class FakeHelper:
         self.vocal = vocal
         self.heard: np.ndarray | None = None
 
-    def stream(self, blocks, sample_rate, channels, executor=None):
+    def stream_unchecked(self, blocks, sample_rate, channels, executor=None):
         mix = self.heard = np.concatenate(list(blocks), axis=0)
         for start in range(0, len(mix), 700):
             v = self.vocal[start : start + 700]
