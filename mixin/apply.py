@@ -320,8 +320,10 @@ def check_channels(channels: Any) -> int:
 
 def checked_blocks(blocks: Iterable[np.ndarray], channels: int) -> Iterator[np.ndarray]:
     """``blocks`` as they come, each checked as :meth:`ChunkedSeparator.stream` needs them: (samples,
-    channels) arrays of ``channels`` columns, else a ValueError (not an IndexError, soxr's "Channel
-    num mismatch" or NumPy's concatenate error from deep inside)."""
+    channels) arrays of ``channels`` columns (not an IndexError, soxr's "Channel num mismatch" or
+    NumPy's concatenate error from deep inside), of samples :func:`check_dtype` and
+    :func:`~mixin.audio.unfit_samples` take (not NaN stems); else a ValueError naming the first
+    bad sample, counted over the whole stream."""
     pos = 0
     for block in blocks:
         block = np.asarray(block)
@@ -330,6 +332,9 @@ def checked_blocks(blocks: Iterable[np.ndarray], channels: int) -> Iterator[np.n
                 f"blocks must be (samples, channels) arrays with channels={channels} columns, "
                 f"got shape {block.shape} (the block at sample {pos})"
             )
+        check_dtype(block.dtype)
+        if problem := unfit_samples(block, pos):
+            raise ValueError(f"audio {problem}")
         pos += len(block)
         yield block
 
@@ -397,8 +402,8 @@ class ChunkedSeparator:
         """Separate (n, channels) blocks at ``sample_rate``; yield (sources, n, channels) blocks.
         ``executor``: where the chunks are separated (default: the models' shared thread). With
         ``shifts`` above 1, the mean of that many runs of the whole separation, delayed by
-        fractions of a chunk (:func:`stream_shifted`). Blocks of another shape are refused
-        (:func:`checked_blocks`)."""
+        fractions of a chunk (:func:`stream_shifted`). Blocks of another shape or dtype, and NaN,
+        infinite or absurd samples, are refused as they come (:func:`checked_blocks`)."""
         sample_rate = check_rate(sample_rate)
         channels = check_channels(channels)
         return self.stream_unchecked(checked_blocks(blocks, channels), sample_rate, channels, executor)
@@ -491,8 +496,6 @@ class ChunkedSeparator:
                 f"audio of shape {audio.shape} has more channels than samples: it must be (samples, channels) "
                 "(channels first? pass audio.T)"
             )
-        if problem := unfit_samples(frames):
-            raise ValueError(f"audio {problem}")
         stems = np.concatenate(list(self.stream([frames], sample_rate, frames.shape[1])), axis=1)[:, : len(frames)]
         if stems.shape[1] < len(frames):  # resampler rounding
             stems = np.pad(stems, ((0, 0), (0, len(frames) - stems.shape[1]), (0, 0)))
