@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .audio import Resampler, unfit_samples
-from .constants import BATCH_CHUNKS, MIN_RATE
+from .constants import BATCH_CHUNKS, MAX_RATE, MIN_RATE
 from .errors import MixinError
 from .registry import is_number, is_whole_number
 
@@ -304,11 +304,11 @@ def stream_shifted(
 
 
 def check_rate(sample_rate: Any) -> int:
-    """``sample_rate`` as an int, or a ValueError: a whole number of Hz, at least :data:`MIN_RATE`
-    (44100.0 will do, 44100.5 and ``True`` will not)."""
-    if is_number(sample_rate) and sample_rate >= MIN_RATE and float(sample_rate).is_integer():
+    """``sample_rate`` as an int, or a ValueError: a whole number of Hz from :data:`MIN_RATE` to
+    :data:`MAX_RATE` (44100.0 will do, 44100.5 and ``True`` will not)."""
+    if is_number(sample_rate) and MIN_RATE <= sample_rate <= MAX_RATE and float(sample_rate).is_integer():
         return int(sample_rate)
-    raise ValueError(f"sample_rate must be a whole number of Hz, at least {MIN_RATE}, got {sample_rate!r}")
+    raise ValueError(f"sample_rate must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}, got {sample_rate!r}")
 
 
 def check_channels(channels: Any) -> int:

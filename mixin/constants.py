@@ -53,6 +53,11 @@ MIN_RATE = 1000
 """The lowest input sample rate separated (Hz): below it nothing of music's range is left, and the
 later stages' windows of a few samples break down."""
 
+MAX_RATE = 768000
+"""The highest input sample rate separated (Hz): the highest that audio interfaces offer. The later
+stages work in 6-s chunks at the input's rate, so above it time and memory grow without bound (at
+4 MHz, 34 s and 2.4 GiB for 1000 samples; at 2**40 Hz, NumPy's ArrayMemoryError)."""
+
 INPUT_EPS = 1e-4
 """Added to a chunk's mean |NSGT| before the models' inputs are divided by it (about -50 dB
 below a typical song's mean): silence stays silence instead of amplified noise."""

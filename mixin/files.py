@@ -15,7 +15,7 @@ import soundfile as sf
 
 from .apply import ChunkedSeparator
 from .audio import NAME_MAX, AtomicAudioWriter, check_output_format, probe, read_blocks
-from .constants import MIN_RATE, OUTPUT_SUBTYPES
+from .constants import MAX_RATE, MIN_RATE, OUTPUT_SUBTYPES
 from .errors import MixinError
 from .progress import progress_bar
 
@@ -77,6 +77,8 @@ def separate_file(
     info = probe(path)
     if info.sample_rate < MIN_RATE:
         raise MixinError(path, f"sample rate {info.sample_rate} Hz is too low to separate (at least {MIN_RATE} Hz)")
+    if info.sample_rate > MAX_RATE:
+        raise MixinError(path, f"sample rate {info.sample_rate} Hz is too high to separate (at most {MAX_RATE} Hz)")
     start = math.floor(offset * info.sample_rate + 1e-6)  # the sample at or before it: 1.99999 s of 2 s leaves one
     if offset < 0 or start >= info.frames:
         raise MixinError(path, f"offset {offset:g} s is outside the file ({info.duration:.2f} s)")

@@ -289,7 +289,11 @@ def test_too_little_to_separate(tmp_path, model_dir, capsys):
     code, err = run([slow], model_dir, capsys)  # before: a ZeroDivisionError
     assert code == 1
     assert error_lines(err) == [f"error: {slow}: sample rate 50 Hz is too low to separate (at least 1000 Hz)"]
-    assert not list(tmp_path.glob("s_*")) and not list(tmp_path.glob("slow_*"))
+    fast = write_audio(tmp_path / "fast.wav", noise(0.001, 800000, 1), 800000)
+    code, err = run([fast], model_dir, capsys)  # before: separated, in time and memory growing with the rate
+    assert code == 1
+    assert error_lines(err) == [f"error: {fast}: sample rate 800000 Hz is too high to separate (at most 768000 Hz)"]
+    assert not list(tmp_path.glob("s_*")) and not list(tmp_path.glob("slow_*")) and not list(tmp_path.glob("fast_*"))
 
 
 def test_separate_file_checks_its_arguments(tmp_path, separator):

@@ -119,9 +119,16 @@ def test_nan_input_refused(separator):
 
 def test_bad_rates_and_channels_first_audio_refused(separator):
     x = np.zeros((4410, 2), dtype=np.float32)
-    for rate in (0, 44100.5, True, -8000, 999):  # before: 0 failed on "overlap", 44100.5 ran, 50 divided by 0
-        with pytest.raises(ValueError, match=f"sample_rate must be a whole number of Hz, at least 1000, got {rate!r}"):
+    # before: 0 failed on "overlap", 44100.5 ran, 50 divided by 0; 4 MHz took 34 s and 2.4 GiB, 2**40
+    # Hz raised NumPy's ArrayMemoryError
+    for rate in (0, 44100.5, True, -8000, 999, 768001, 4_000_000, 2**40, np.int64(2**40)):
+        with pytest.raises(ValueError) as refused:
             separator.separate(x, rate)
+        assert str(refused.value) == f"sample_rate must be a whole number of Hz from 1000 to 768000, got {rate!r}"
+        with pytest.raises(ValueError) as refused:
+            separator.stream(iter([x]), rate, 2)
+        assert str(refused.value) == f"sample_rate must be a whole number of Hz from 1000 to 768000, got {rate!r}"
+    assert separator.separate(x[:1000], 768000)["vocal"].shape == (1000, 2)
     assert separator.separate(x, 22050.0)["vocal"].shape == x.shape
     assert separator.separate(x, np.int64(22050))["vocal"].shape == x.shape
     with pytest.raises(ValueError, match=r"shape \(2, 4410\) has more channels than samples.*audio\.T"):
