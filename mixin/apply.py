@@ -33,7 +33,9 @@ __all__ = [
     "separate_array",
     "SampleQueue",
     "stream_pair_rework",
+    "check_count",
     "check_shifts",
+    "check_overlap",
     "stream_shifted",
     "check_dtype",
     "ChunkedSeparator",
@@ -257,10 +259,23 @@ def stream_pair_rework(
             yield out
 
 
+def check_count(name: str, value: Any) -> int:
+    """``value`` as an int, or a ValueError naming the option ``name``: a whole number >= 1."""
+    if not (is_whole_number(value) and value >= 1):
+        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
+    return int(value)
+
+
 def check_shifts(value: Any) -> int:
     """``value`` as a count of runs to average: a whole number >= 1, else a ValueError."""
-    if not (is_whole_number(value) and value >= 1):
-        raise ValueError(f"shifts must be a whole number >= 1, not {value!r}")
+    return check_count("shifts", value)
+
+
+def check_overlap(value: Any, chunk: int) -> int:
+    """``value`` as the samples that neighbouring chunks of ``chunk`` share, or a ValueError: a whole
+    number in [0, chunk) (a chunk must move on)."""
+    if not (is_whole_number(value) and value < chunk):
+        raise ValueError(f"overlap must be a whole number in [0, {chunk}), not {value!r}")
     return int(value)
 
 
@@ -309,13 +324,6 @@ def check_rate(sample_rate: Any) -> int:
     if is_number(sample_rate) and MIN_RATE <= sample_rate <= MAX_RATE and float(sample_rate).is_integer():
         return int(sample_rate)
     raise ValueError(f"sample_rate must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}, got {sample_rate!r}")
-
-
-def check_channels(channels: Any) -> int:
-    """``channels`` as an int, or a ValueError: a whole number >= 1."""
-    if not (is_whole_number(channels) and channels >= 1):
-        raise ValueError(f"channels must be a whole number >= 1, not {channels!r}")
-    return int(channels)
 
 
 def checked_blocks(blocks: Iterable[np.ndarray], channels: int) -> Iterator[np.ndarray]:
@@ -405,7 +413,7 @@ class ChunkedSeparator:
         fractions of a chunk (:func:`stream_shifted`). Blocks of another shape or dtype, and NaN,
         infinite or absurd samples, are refused as they come (:func:`checked_blocks`)."""
         sample_rate = check_rate(sample_rate)
-        channels = check_channels(channels)
+        channels = check_count("channels", channels)
         return self.stream_unchecked(checked_blocks(blocks, channels), sample_rate, channels, executor)
 
     def stream_unchecked(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import drnn
-from .apply import ChunkedSeparator
+from .apply import ChunkedSeparator, check_count, check_overlap
 from .constants import (
     BATCH_CHUNKS,
     CDAE_SOURCES,
@@ -57,7 +57,8 @@ class Separator(ChunkedSeparator):
     normalised input) with the mix's phase.
     ``mask_power`` is the exponent p of the soft masks ``|S|^p / sum |S|^p`` (2: Wiener);
     ``gains`` scale each source's model output first (calibration, see ``mixin.training.calibrate``).
-    ``overlap`` is the cross-faded overlap between chunks in samples (0: butt-joined chunks).
+    ``overlap`` is the cross-faded overlap between chunks in samples, below the chunk's 44032 (0:
+    butt-joined chunks); ``batch_size`` the chunks separated at once (1 or more).
     ``model_input`` says what the models are fed: ``"magnitude"`` (|NSGT|, MiXiN's) or
     ``"normalised"`` (each chunk scaled to a mean of ``input_level``, :func:`mixin.filtering.model_input`).
     ``hpss_weight`` blends median filtering's harmonic/percussive split of the non-vocal stems
@@ -121,8 +122,8 @@ class Separator(ChunkedSeparator):
         self.gains = np.array([gains.get(s, 1.0) for s in self.sources], dtype=np.float32)
         if not (np.all(np.isfinite(self.gains)) and np.all(self.gains > 0)):
             raise ValueError(f"gains must be positive, not {gains!r}")
-        self.overlap = int(overlap)
-        self.batch_size = int(batch_size)
+        self.overlap = check_overlap(overlap, CHUNK_SIZE)  # refused here, not at the first separate
+        self.batch_size = check_count("batch_size", batch_size)  # 0 failed in the FFTs, 2.5 was cut to 2
         self.trained = trained
         self.model_input = model_input
         self.input_level = float(input_level)
@@ -436,7 +437,7 @@ class DRNNSeparator(ChunkedSeparator):
         self.model_rate, self.chunk_size = drnn.RATE, int(piece)
         self.mono = bool(mono)  # one model run on the channels' mean, its mask applied to each
         self.overlap = DRNN_OVERLAP
-        self.batch_size = batch_size
+        self.batch_size = check_count("batch_size", batch_size)
         self.trained = trained
         self.input_level = input_level  # None: the model hears each piece at the level it comes
 

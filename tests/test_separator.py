@@ -481,3 +481,28 @@ def test_stream_refuses_unfit_samples_where_separate_does(separator):
     assert str(refused.value) == (
         "audio must hold float or signed integer samples, not uint8: convert it to float or signed integers"
     )
+
+
+def test_batch_size_and_overlap_are_checked_when_the_separator_is_built(model_dir):
+    """batch_size 0 or -1 loaded and then failed in ducc0 at separate time (a multi-line RuntimeError),
+    2.5 was cut to 2 without a word, and a bad overlap was refused only by the first separate."""
+    from mixin.constants import CHUNK_SIZE
+    from mixin.separators import DRNNSeparator
+
+    pair = {"harmonic": None, "percussive": None}
+    for bad in (0, -1, 2.5, True, "4"):
+        with pytest.raises(ValueError) as refused:
+            Separator(pair, batch_size=bad)
+        assert str(refused.value) == f"batch_size must be a whole number >= 1, not {bad!r}"
+    with pytest.raises(ValueError) as refused:
+        DRNNSeparator(None, batch_size=0)
+    assert str(refused.value) == "batch_size must be a whole number >= 1, not 0"
+    for bad in (-1, CHUNK_SIZE, 2.5, True):
+        with pytest.raises(ValueError) as refused:
+            Separator(pair, overlap=bad)
+        assert str(refused.value) == f"overlap must be a whole number in [0, {CHUNK_SIZE}), not {bad!r}"
+    with pytest.raises(ValueError, match=r"^batch_size must be a whole number >= 1, not 0$"):
+        Separator.from_pretrained(model_dir, batch_size=0)
+    sep = Separator(pair, overlap=np.int64(CHUNK_SIZE - 1), batch_size=np.int64(2))
+    assert (sep.overlap, sep.batch_size) == (CHUNK_SIZE - 1, 2) and type(sep.batch_size) is int
+    assert Separator(pair, overlap=0, batch_size=1).overlap == 0
