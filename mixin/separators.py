@@ -454,7 +454,12 @@ class DRNNSeparator(ChunkedSeparator):
     ) -> DRNNSeparator:
         """Load a DRNN model directory: ``model_drnn.onnx`` when present and current (see
         ``mixin.backend``), else ``model_drnn.keras`` with TensorFlow. Its cross-fade is fixed;
-        the CDAE's chunking (``overlap``, ``batch_size``), model and mask options are an error."""
+        the CDAE's chunking (``overlap``, ``batch_size``), model and mask options are an error, and
+        so are keywords neither separator knows (a TypeError, as the CDAE's loader gives: a typo such
+        as ``backnd`` is not lost)."""
+        unknown = [name for name in options if name not in CDAE_ONLY_OPTIONS]
+        if unknown:
+            raise TypeError(f"{cls.from_config.__qualname__}() got an unexpected keyword argument {unknown[0]!r}")
         given = cdae_flags_given(options)
         if given:
             raise MixinError(

@@ -262,3 +262,19 @@ def test_a_folder_of_stems_is_no_clip_folder(tmp_path, capsys):
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"error: {error}")
     assert not (tmp_path / "m").exists() and not (tmp_path / "l").exists()
+
+
+def test_drnn_loader_refuses_unknown_keywords(model_dir):
+    """``load_separator(drnn, foo=1)`` returned a DRNNSeparator, a typo such as ``backnd="onnx"`` lost
+    without a word; now a TypeError as Python gives it, and as the CDAE loader gives."""
+    from mixin.registry import load_separator
+
+    drnn_dir = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
+    for name in ("foo", "backnd"):
+        with pytest.raises(TypeError) as refused:
+            load_separator(drnn_dir, **{name: 1})
+        assert str(refused.value) == f"DRNNSeparator.from_config() got an unexpected keyword argument {name!r}"
+    with pytest.raises(TypeError) as refused:
+        load_separator(model_dir, foo=1)
+    assert str(refused.value) == "Separator.from_config() got an unexpected keyword argument 'foo'"
+    assert load_separator(drnn_dir, backend="onnx", mono=True).sources == ("vocal", "accompaniment")
