@@ -49,6 +49,13 @@ It then also runs once on the channels' mean (``mono``), its vocal mask applied 
 half the work."""
 
 
+def checked_fraction(name: str, value: Any) -> float:
+    """``value`` as a float, or a ValueError naming the option ``name``: a number in [0, 1] (a share)."""
+    if not is_fraction(value):
+        raise ValueError(f"{name} must be in [0, 1], not {value!r}")
+    return float(value)
+
+
 class Separator(ChunkedSeparator):
     """MiXiN's separator: one CDAE magnitude model per source on the Bark NSGT.
 
@@ -127,10 +134,9 @@ class Separator(ChunkedSeparator):
         self.trained = trained
         self.model_input = model_input
         self.input_level = float(input_level)
-        if not is_fraction(hpss_weight):
-            raise ValueError(f"hpss_weight must be in [0, 1], not {hpss_weight!r}")
         split = {"harmonic", "percussive"} <= set(self.sources) and mode == "wiener"  # a pair to redraw
-        self.hpss_weight = float(hpss_weight) if split else 0.0
+        hpss_weight = checked_fraction("hpss_weight", hpss_weight)
+        self.hpss_weight = hpss_weight if split else 0.0
         self.hpss_adaptive = bool(hpss_adaptive) and split
         if not is_whole_number(mwf_iterations):
             raise ValueError(f"mwf_iterations must be a whole number >= 0, not {mwf_iterations!r}")
@@ -141,14 +147,12 @@ class Separator(ChunkedSeparator):
         self.mwf_power = float(mwf_power)
         self.vocal_yield = bool(vocal_yield) and split and "vocal" in self.sources
         self.vocal_remask = bool(vocal_remask) and split and "vocal" in self.sources
-        if not is_fraction(vocal_two_stage):
-            raise ValueError(f"vocal_two_stage must be in [0, 1], not {vocal_two_stage!r}")
-        self.vocal_two_stage = float(vocal_two_stage) if self.vocal_remask else 0.0  # a share of the remask's mask
-        if not is_fraction(voice_weight):
-            raise ValueError(f"voice_weight must be in [0, 1], not {voice_weight!r}")
+        vocal_two_stage = checked_fraction("vocal_two_stage", vocal_two_stage)
+        self.vocal_two_stage = vocal_two_stage if self.vocal_remask else 0.0  # a share of the remask's mask
+        voice_weight = checked_fraction("voice_weight", voice_weight)
         usable = voice_helper is not None and voice_weight > 0 and self.voice_applies(mode, self.sources)
         self.voice_helper = voice_helper if usable else None
-        self.voice_weight = float(voice_weight) if self.voice_helper is not None else 0.0
+        self.voice_weight = voice_weight if self.voice_helper is not None else 0.0
         if not is_number(voice_gate_db):
             raise ValueError(f"voice_gate_db must be a number, not {voice_gate_db!r}")
         self.voice_gate_db = float(voice_gate_db)
@@ -210,9 +214,11 @@ class Separator(ChunkedSeparator):
         from .backend import OnnxModel, lean_workers, load_cdae_model, model_exists
 
         if vocal_two_stage and vocal_remask is False:
-            raise MixinError(None, "--vocal-two-stage is a share of the vocal remask: not with --vocal-remask off")
+            raise ValueError("vocal_two_stage is a share of the vocal remask: not with vocal_remask=False")
         if mwf_vocal and mwf_iterations == 0:
-            raise MixinError(None, "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0")
+            raise ValueError("mwf_vocal=True adds the vocal to the Wiener filter: not with mwf_iterations=0")
+        if voice_weight is not None:
+            voice_weight = checked_fraction("voice_weight", voice_weight)
 
         sources: Sequence[str] = config.sources
         if instrumental:
@@ -225,7 +231,7 @@ class Separator(ChunkedSeparator):
             models[source] = load_cdae_model(path, backend, threads=1)
         mode = "single" if single_model else "wiener"
         helper = config.voice_helper or {}
-        weight = float(helper.get("weight", 0.0)) if voice_weight is None else float(voice_weight)
+        weight = float(helper.get("weight", 0.0)) if voice_weight is None else voice_weight
         voice_helper = None
         if weight > 0 and cls.voice_applies(mode, list(models)):
             helper_dir = directory / str(helper.get("model_dir", ""))
@@ -382,35 +388,51 @@ class Separator(ChunkedSeparator):
 DRNN_OVERLAP = 8000
 """Cross-fade (samples at 16 kHz, 0.5 s) between the DRNN's 30-s pieces."""
 
-CDAE_ONLY_OPTIONS = {
-    "instrumental": "--instrumental",
-    "single_model": "--single-model",
-    "mask_power": "--mask-power",
-    "hpss_weight": "--hpss-weight",
-    "voice_weight": "--voice-weight",
-    "voice_hears": "--voice-hears",
-    "mwf_iterations": "--mwf-iterations",
-    "mwf_vocal": "--mwf-vocal",
-    "mwf_power": "--mwf-power",
-    "vocal_yield": "--vocal-yield",
-    "vocal_remask": "--vocal-remask",
-    "vocal_two_stage": "--vocal-two-stage",
-    "vocal_hears": "--vocal-hears",
-    "overlap": "--crossfade",
-    "batch_size": "--batch-size",
-}
-"""The CDAE separator's options and their flags: given to another architecture, an error."""
+CDAE_ONLY_OPTIONS = (
+    "instrumental",
+    "single_model",
+    "mask_power",
+    "hpss_weight",
+    "voice_weight",
+    "voice_hears",
+    "mwf_iterations",
+    "mwf_vocal",
+    "mwf_power",
+    "vocal_yield",
+    "vocal_remask",
+    "vocal_two_stage",
+    "vocal_hears",
+    "overlap",
+    "batch_size",
+)
+"""The CDAE separator's options: given to another architecture, an error."""
 SWITCHES = ("instrumental", "single_model")
 """Options whose flags take no value: False is "not given" (``--vocal-yield off`` is given)."""
 
 
-def cdae_flags_given(options: Mapping[str, Any]) -> list[str]:
-    """The flags of :data:`CDAE_ONLY_OPTIONS` among ``options`` (None: not given)."""
+def cdae_options_given(options: Mapping[str, Any]) -> list[str]:
+    """The names of :data:`CDAE_ONLY_OPTIONS` among ``options`` (None: not given)."""
     return [
-        flag
-        for name, flag in CDAE_ONLY_OPTIONS.items()
+        name
+        for name in CDAE_ONLY_OPTIONS
         if options.get(name) is not None and not (name in SWITCHES and options[name] is False)
     ]
+
+
+def cdae_only(names: Sequence[str]) -> str:
+    """The error for CDAE options ``names`` (keywords, or the CLI's flags) given for a DRNN."""
+    return (
+        f"{', '.join(names)} {'applies' if len(names) == 1 else 'apply'} to the cdae architecture only, not to a drnn"
+    )
+
+
+class CdaeOptionsGiven(MixinError):
+    """CDAE options given for a DRNN's model directory; ``options`` names them (keywords), so that
+    the CLI can name its flags instead."""
+
+    def __init__(self, directory: Path, options: Sequence[str]) -> None:
+        self.options = tuple(options)
+        super().__init__(directory, cdae_only(self.options))
 
 
 class DRNNSeparator(ChunkedSeparator):
@@ -460,13 +482,9 @@ class DRNNSeparator(ChunkedSeparator):
         unknown = [name for name in options if name not in CDAE_ONLY_OPTIONS]
         if unknown:
             raise TypeError(f"{cls.from_config.__qualname__}() got an unexpected keyword argument {unknown[0]!r}")
-        given = cdae_flags_given(options)
+        given = cdae_options_given(options)
         if given:
-            raise MixinError(
-                directory,
-                f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} "
-                "to the cdae architecture only, not to a drnn",
-            )
+            raise CdaeOptionsGiven(directory, given)
         from .backend import load_onnx, model_exists, require_tensorflow
 
         path = config.model_path(directory)

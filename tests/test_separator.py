@@ -506,3 +506,41 @@ def test_batch_size_and_overlap_are_checked_when_the_separator_is_built(model_di
     sep = Separator(pair, overlap=np.int64(CHUNK_SIZE - 1), batch_size=np.int64(2))
     assert (sep.overlap, sep.batch_size) == (CHUNK_SIZE - 1, 2) and type(sep.batch_size) is int
     assert Separator(pair, overlap=0, batch_size=1).overlap == 0
+
+
+def test_api_option_errors_name_the_keywords(model_dir):
+    """Errors of the loaders named the CLI's flags (``--crossfade`` for ``overlap``, ``--vocal-remask
+    off``) or were Python's own ("could not convert string to float: 'a'"); they name the keywords.
+    The CLI's own errors still name its flags."""
+    from conftest import cli_separator
+    from mixin.registry import load_separator
+
+    drnn_dir = Path(__file__).resolve().parents[1] / "pretrained-models" / "drnn"
+    for options, names in (
+        ({"overlap": 100}, "overlap applies"),
+        ({"overlap": 0, "batch_size": 2}, "overlap, batch_size apply"),
+    ):
+        with pytest.raises(MixinError) as refused:
+            load_separator(drnn_dir, **options)
+        assert str(refused.value) == f"{drnn_dir}: {names} to the cdae architecture only, not to a drnn"
+    for options, message in (
+        (
+            {"vocal_two_stage": 0.3, "vocal_remask": False},
+            "vocal_two_stage is a share of the vocal remask: not with vocal_remask=False",
+        ),
+        (
+            {"mwf_vocal": True, "mwf_iterations": 0},
+            "mwf_vocal=True adds the vocal to the Wiener filter: not with mwf_iterations=0",
+        ),
+        ({"voice_weight": "a"}, "voice_weight must be in [0, 1], not 'a'"),
+        ({"voice_weight": 1.5}, "voice_weight must be in [0, 1], not 1.5"),
+    ):
+        with pytest.raises(ValueError) as refused:
+            Separator.from_pretrained(model_dir, **options)
+        assert str(refused.value) == message
+    with pytest.raises(MixinError) as refused:
+        cli_separator("--pretrained-model-dir", str(drnn_dir), "--mask-power", "2")
+    assert (
+        str(refused.value)
+        == f"{drnn_dir}: --mask-power, --voice-weight apply to the cdae architecture only, not to a drnn"
+    )

@@ -225,28 +225,41 @@ def model_options_conflict(args: argparse.Namespace) -> str | None:
     return None
 
 
-def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSeparator:
-    """The separator that :func:`add_model_options`' flags ask for."""
-    from ..registry import load_separator
+def flag_of(option: str) -> str:
+    """The flag that gives the separator option ``option`` (a keyword of :func:`mixin.load_separator`)."""
+    return "--crossfade" if option == "overlap" else f"--{option.replace('_', '-')}"
 
-    return load_separator(
-        args.pretrained_model_dir,
-        instrumental=args.instrumental,
-        single_model=args.single_model,
-        mask_power=args.mask_power,
-        hpss_weight=args.hpss_weight,
-        voice_weight=args.voice_weight,
-        voice_hears=args.voice_hears,
-        mwf_iterations=args.mwf_iterations,
-        mwf_vocal=None if args.mwf_vocal is None else args.mwf_vocal == "on",
-        mwf_power=args.mwf_power,
-        vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
-        vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
-        vocal_two_stage=args.vocal_two_stage,
-        vocal_hears=args.vocal_hears,
-        shifts=args.shifts,
-        **options,
-    )
+
+def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSeparator:
+    """The separator that :func:`add_model_options`' flags ask for; its option errors name the flags
+    (a :class:`MixinError`) where the library's name its keywords."""
+    from ..errors import MixinError
+    from ..registry import load_separator
+    from ..separators import CdaeOptionsGiven, cdae_only
+
+    if conflict := model_options_conflict(args):
+        raise MixinError(None, conflict)
+    try:
+        return load_separator(
+            args.pretrained_model_dir,
+            instrumental=args.instrumental,
+            single_model=args.single_model,
+            mask_power=args.mask_power,
+            hpss_weight=args.hpss_weight,
+            voice_weight=args.voice_weight,
+            voice_hears=args.voice_hears,
+            mwf_iterations=args.mwf_iterations,
+            mwf_vocal=None if args.mwf_vocal is None else args.mwf_vocal == "on",
+            mwf_power=args.mwf_power,
+            vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
+            vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
+            vocal_two_stage=args.vocal_two_stage,
+            vocal_hears=args.vocal_hears,
+            shifts=args.shifts,
+            **options,
+        )
+    except CdaeOptionsGiven as exc:
+        raise MixinError(exc.path, cdae_only([flag_of(name) for name in exc.options])) from None
 
 
 def progress_enabled(args: argparse.Namespace) -> bool:
