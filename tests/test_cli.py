@@ -435,6 +435,48 @@ def test_bad_option_values(tmp_path, model_dir, capsys):
     assert not list(tmp_path.glob("o_*"))
 
 
+def test_flags_the_mode_ignores_are_usage_errors(tmp_path, model_dir, capsys):
+    """--single-model runs no soft mask and no later stage, --instrumental no vocal stage: their
+    flags with it changed nothing and exited 0 (found by comparing stems); now usage errors."""
+    src = write_audio(tmp_path / "x.wav", noise(0.2, 44100, 1))
+    single = "no effect with --single-model (no soft masks, and no later stage runs)"
+    instrumental = "no effect with --instrumental (no vocal stem, so no vocal stage runs)"
+    for flags, message in (
+        (["--single-model", "--hpss-weight", "1"], f"--hpss-weight: {single}"),
+        (["--single-model", "--mask-power", "2"], f"--mask-power: {single}"),
+        (["--single-model", "--mwf-iterations", "0", "--mwf-power", "2"], f"--mwf-iterations, --mwf-power: {single}"),
+        (
+            ["--single-model", "--voice-weight", "0.5", "--vocal-two-stage", "0"],
+            f"--voice-weight, --vocal-two-stage: {single}",
+        ),
+        (["--single-model", "--instrumental", "--vocal-hears", "mix"], f"--vocal-hears: {single}"),
+        (["--instrumental", "--voice-weight", "0.5"], f"--voice-weight: {instrumental}"),
+        (
+            ["--instrumental", "--voice-hears", "mix", "--vocal-hears", "mix"],
+            f"--voice-hears, --vocal-hears: {instrumental}",
+        ),
+        (["--instrumental", "--mwf-vocal", "on"], f"--mwf-vocal: {instrumental}"),
+        (
+            ["--instrumental", "--vocal-yield", "off", "--vocal-remask", "on"],
+            f"--vocal-yield, --vocal-remask: {instrumental}",
+        ),
+        (["--instrumental", "--vocal-two-stage", "0.3"], f"--vocal-two-stage: {instrumental}"),
+    ):
+        code, err = run([src, *flags], model_dir, capsys)
+        assert (code, err) == (2, f"error: {message}\n"), flags
+    assert not list(tmp_path.glob("x_*"))
+    # what each mode does hear is still taken
+    assert (
+        run(
+            [src, "--instrumental", "--mask-power", "2", "--hpss-weight", "1", "--mwf-iterations", "1"],
+            model_dir,
+            capsys,
+        )[0]
+        == 0
+    )
+    assert run([src, "--single-model", "--shifts", "2", "--force"], model_dir, capsys)[0] == 0
+
+
 def test_help_is_fast_and_lists_every_documented_flag():
     start = time.perf_counter()
     out = subprocess.run(

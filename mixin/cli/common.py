@@ -115,12 +115,19 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     ``--mwf-power``, ``--vocal-yield``, ``--vocal-remask``, ``--vocal-two-stage``, ``--vocal-hears`` and
     ``--shifts``: which separator runs (shared by separating and evaluating)."""
     p.add_argument("--pretrained-model-dir", type=Path, metavar="DIR", help=model_dir_help)
-    p.add_argument("--instrumental", action="store_true", help="no vocal model: harmonic and percussive stems only")
+    p.add_argument(
+        "--instrumental",
+        action="store_true",
+        help="no vocal model: harmonic and percussive stems only (the vocal stages' flags, --voice-weight, "
+        "--voice-hears, --mwf-vocal, --vocal-yield, --vocal-remask, --vocal-two-stage and --vocal-hears, are "
+        "then usage errors)",
+    )
     p.add_argument(
         "--single-model",
         action="store_true",
         help="invert each model's magnitude with the mix's phase instead of sharing the mix out "
-        "with soft masks (stems then do not sum to the mix)",
+        "with soft masks (stems then do not sum to the mix, and no later stage runs: --mask-power and the flags "
+        "of the stages after the masks are then usage errors)",
     )
     p.add_argument(
         "--mask-power",
@@ -215,13 +222,43 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     )
 
 
+VOCAL_STAGES = (
+    "voice_weight",
+    "voice_hears",
+    "mwf_vocal",
+    "vocal_yield",
+    "vocal_remask",
+    "vocal_two_stage",
+    "vocal_hears",
+)
+"""The options of the stages that work on the vocal stem: ``--instrumental`` runs none of them."""
+MASK_STAGES = ("mask_power", "hpss_weight", "mwf_iterations", "mwf_power", *VOCAL_STAGES)
+"""The options of the soft masks and every stage after them: ``--single-model`` runs none of them
+(each model's magnitude with the mix's phase; :class:`mixin.separators.Separator` drops them)."""
+
+
+def flag_name(dest: str) -> str:
+    """The flag of an argparse destination: ``mwf_vocal`` -> ``--mwf-vocal``."""
+    return "--" + dest.replace("_", "-")
+
+
 def model_options_conflict(args: argparse.Namespace) -> str | None:
     """What is wrong with a pair of :func:`add_model_options`' flags given together, or None: a
-    usage error (exit status 2), found before any model loads."""
+    usage error (exit status 2), found before any model loads. A flag the chosen mode ignores
+    (a later stage's with ``--single-model``, a vocal stage's with ``--instrumental``) is one."""
     if args.vocal_two_stage and args.vocal_remask == "off":
         return "--vocal-two-stage is a share of the vocal remask: not with --vocal-remask off"
     if args.mwf_vocal == "on" and args.mwf_iterations == 0:
         return "--mwf-vocal on adds the vocal to the Wiener filter: not with --mwf-iterations 0"
+    if args.single_model:
+        mode, ignored, why = "--single-model", MASK_STAGES, "no soft masks, and no later stage runs"
+    elif args.instrumental:
+        mode, ignored, why = "--instrumental", VOCAL_STAGES, "no vocal stem, so no vocal stage runs"
+    else:
+        return None
+    given = [flag_name(dest) for dest in ignored if getattr(args, dest) is not None]
+    if given:
+        return f"{', '.join(given)}: no effect with {mode} ({why})"
     return None
 
 
