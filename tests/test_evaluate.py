@@ -154,6 +154,49 @@ def test_eval_cli_refuses_what_it_cannot_score(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+def test_options_a_run_never_reads_are_usage_errors(tmp_path, capsys, monkeypatch):
+    """--estimates-name without --estimates-dir, the model flags without the mixin system, and the
+    scoring options with a set-making step were taken and ignored (exit 0); now usage errors. Options
+    left out are not "given": their defaults apply as before."""
+    monkeypatch.chdir(tmp_path)  # where a default report/ would land
+    tracks, out = tmp_path / "tracks", tmp_path / "R"
+    write_musdb_track(tracks / "song0", 1.0, seed=0)
+    step = "for scoring only, not with {} (it writes a set, scores nothing)"
+    for flags, message in (
+        (
+            ["--systems", "mixture", "--estimates-name", "foo"],
+            "--estimates-name: labels --estimates-dir, which is not given",
+        ),
+        (["--estimates-name", "foo"], "--estimates-name: labels --estimates-dir, which is not given"),
+        (
+            ["--systems", "mixture", "--instrumental", "--hpss-weight", "1", "--pretrained-model-dir", "/nonexist"],
+            "--pretrained-model-dir, --instrumental, --hpss-weight: for the mixin system only, which --systems "
+            "leaves out",
+        ),
+        (
+            ["--systems", "hpss,oracle", "--shifts", "2"],
+            "--shifts: for the mixin system only, which --systems leaves out",
+        ),
+        (
+            ["--make-loud-drums", str(out), "--systems", "mixin", "--out", "R", "--cores", "2"],
+            f"--systems, --out, --cores: {step.format('--make-loud-drums')}",
+        ),
+        (
+            ["--make-loud-drums", str(out), "--estimates-dir", "E", "--pretrained-model-dir", "M", "--instrumental"],
+            f"--estimates-dir, --pretrained-model-dir, --instrumental: {step.format('--make-loud-drums')}",
+        ),
+        (
+            ["--make-percussion-mixes", str(out), "--layout", "folders", "--single-model"],
+            f"--layout, --single-model: {step.format('--make-percussion-mixes')}",
+        ),
+        (["--single-model", "--mwf-iterations", "1"], "--mwf-iterations: no effect with --single-model"),
+    ):
+        assert main([str(tracks), *flags, "-q"]) == 2, flags
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
+    assert not out.exists() and not (tmp_path / "report").exists()
+
+
 def test_a_report_is_replaced_only_with_force(tmp_path, capsys):
     tracks, out = tmp_path / "tracks", tmp_path / "report"
     write_musdb_track(tracks / "song0", 1.0, seed=0)

@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,7 +214,6 @@ def add_model_options(p: argparse.ArgumentParser, model_dir_help: str) -> None:
     p.add_argument(
         "--shifts",
         type=positive_int,
-        default=1,
         metavar="N",
         help="separate N times, the input delayed each time by another 1/N of a chunk (1 s for the CDAEs), and "
         "average the stems, so that no stretch depends on where the chunk boundaries fall (the shift trick of "
@@ -235,6 +234,22 @@ VOCAL_STAGES = (
 MASK_STAGES = ("mask_power", "hpss_weight", "mwf_iterations", "mwf_power", *VOCAL_STAGES)
 """The options of the soft masks and every stage after them: ``--single-model`` runs none of them
 (each model's magnitude with the mix's phase; :class:`mixin.separators.Separator` drops them)."""
+
+
+MODEL_OPTIONS = (
+    "pretrained_model_dir",
+    "instrumental",
+    "single_model",
+    *MASK_STAGES,
+    "shifts",
+)
+"""The destinations of :func:`add_model_options`' flags: all None (or False) where none is given."""
+
+
+def given_flags(args: argparse.Namespace, dests: Sequence[str]) -> list[str]:
+    """The flags of ``dests`` that were given: not None, False or an empty list (the values of
+    options left out, which must then default to one of these)."""
+    return [flag_name(dest) for dest in dests if getattr(args, dest) not in (None, False, [])]
 
 
 def flag_name(dest: str) -> str:
@@ -292,7 +307,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSepa
             vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
             vocal_two_stage=args.vocal_two_stage,
             vocal_hears=args.vocal_hears,
-            shifts=args.shifts,
+            shifts=1 if args.shifts is None else args.shifts,
             **options,
         )
     except CdaeOptionsGiven as exc:

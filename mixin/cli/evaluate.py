@@ -11,9 +11,11 @@ from ..constants import EVAL_SYSTEMS as SYSTEMS
 from ..constants import LOUD_DRUMS_DB
 from .common import (
     EXIT_OK,
+    MODEL_OPTIONS,
     add_model_options,
     add_output_flags,
     finite_float,
+    given_flags,
     model_options_conflict,
     positive_int,
     progress_enabled,
@@ -35,16 +37,20 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "left; mixed at 0 dB after normalising each to unit energy). Models that separate vocal/accompaniment "
         "(the DRNN) are scored, with every other system, on the vocal and the sum of the other stems, on "
         "tracks with a singer (a missing or silent vocal skips the track). "
-        "Writes OUT/results.json, results.md, results.png.",
+        "Writes OUT/results.json, results.md, results.png. An option the run never reads (a model flag without "
+        "the mixin system, --estimates-name without --estimates-dir, a scoring option with a --make-* step) is "
+        "a usage error.",
     )
     p.add_argument("tracks_dir", type=Path, metavar="TRACKS_DIR")
     add_model_options(p, "models of the 'mixin' system (default: the shipped ones)")
     p.add_argument("--estimates-dir", type=Path, help="another separator's outputs, <track>_<source>.wav")
-    p.add_argument("--estimates-name", default="estimates", help="label of --estimates-dir in the report")
-    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
-    p.add_argument("--layout", choices=("auto", "folders", "mir1k"), default="auto")
-    p.add_argument("--out", type=Path, default=Path("report"), help="report directory (default: report/)")
-    p.add_argument("--cores", type=positive_int, default=1, help="score this many tracks in parallel (default: 1)")
+    p.add_argument("--estimates-name", help=f"label of --estimates-dir in the report (default: {ESTIMATES_NAME})")
+    p.add_argument(
+        "--systems", help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all; the model flags are for mixin)"
+    )
+    p.add_argument("--layout", choices=("auto", "folders", "mir1k"))
+    p.add_argument("--out", type=Path, help="report directory (default: report/)")
+    p.add_argument("--cores", type=positive_int, help="score this many tracks in parallel (default: 1)")
     p.add_argument(
         "--make-percussion-mixes",
         type=Path,
@@ -101,19 +107,27 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return p
 
 
+ESTIMATES_NAME = "estimates"
+"""The report's label of ``--estimates-dir`` where ``--estimates-name`` gives none."""
+SCORING_OPTIONS = ("systems", "estimates_dir", "estimates_name", "layout", "out", "cores", *MODEL_OPTIONS)
+"""The destinations of the options that only scoring reads (none defaults to a value of its own, so
+that one given to a set-making step is seen)."""
+
+
 def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
-    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = [s for s in args.systems if s not in SYSTEMS]
-    if not args.systems and args.estimates_dir is None:
-        return usage_error(f"--systems: name at least one of {', '.join(SYSTEMS)}")
-    if unknown:
-        return usage_error(f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})")
-    conflict = model_options_conflict(args)
-    if conflict:
-        return usage_error(conflict)
     if args.make_percussion_mixes and args.make_loud_drums:
         return usage_error("--make-percussion-mixes and --make-loud-drums write different sets: one at a time")
+    step = (
+        "--make-loud-drums" if args.make_loud_drums else "--make-percussion-mixes" if args.make_percussion_mixes else ""
+    )
+    scoring = given_flags(args, SCORING_OPTIONS)
+    if step and scoring:
+        return usage_error(f"{', '.join(scoring)}: for scoring only, not with {step} (it writes a set, scores nothing)")
+    if not step:
+        problem = model_options_conflict(args) or scoring_options_problem(args)
+        if problem:
+            return usage_error(problem)
     try:
         args.stem_db = parse_stem_db(args.stem_db)
     except ValueError as error:
@@ -126,11 +140,33 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error("--drums-db: for --make-loud-drums only")
     if args.loops and not args.make_percussion_mixes:
         return usage_error("--loops: for --make-percussion-mixes only")
-    if args.estimates_dir is not None and args.estimates_name in SYSTEMS:
-        return usage_error(f"--estimates-name {args.estimates_name}: a built-in system's name; give another label")
     if args.make_loud_drums:
         return run(make_loud_drums, args)
     return run(make_percussion_mixes if args.make_percussion_mixes else evaluate, args)
+
+
+def scoring_options_problem(args: argparse.Namespace) -> str | None:
+    """A usage error in the scoring options, or None; the options left out set to their defaults
+    (``args.systems`` then a list)."""
+    systems = SYSTEMS if args.systems is None else [s.strip() for s in args.systems.split(",") if s.strip()]
+    if not systems and args.estimates_dir is None:
+        return f"--systems: name at least one of {', '.join(SYSTEMS)}"
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        return f"unknown system(s) {', '.join(unknown)} (known: {', '.join(SYSTEMS)})"
+    model = given_flags(args, MODEL_OPTIONS)
+    if model and "mixin" not in systems:
+        return f"{', '.join(model)}: for the mixin system only, which --systems leaves out"
+    if args.estimates_name is not None and args.estimates_dir is None:
+        return "--estimates-name: labels --estimates-dir, which is not given"
+    if args.estimates_name in SYSTEMS:
+        return f"--estimates-name {args.estimates_name}: a built-in system's name; give another label"
+    args.systems = list(systems)
+    args.estimates_name = ESTIMATES_NAME if args.estimates_name is None else args.estimates_name
+    args.layout = args.layout or "auto"
+    args.out = Path("report") if args.out is None else args.out
+    args.cores = args.cores or 1
+    return None
 
 
 def make_percussion_mixes(args: argparse.Namespace) -> int:
