@@ -109,11 +109,11 @@ def separate_file(
     blocks = read_blocks(info, READ_BLOCK, start, frames)
     placed: list[Path] = []  # stems put in place: all or none stay
     with ExitStack() as stack:
-        writers = {
-            s: stack.enter_context(AtomicAudioWriter(out, info.sample_rate, info.channels, frames, fmt))
-            for s, out in outputs.items()
-        }
         try:
+            writers = {  # their temporary files: a directory that refuses them fails here
+                s: stack.enter_context(AtomicAudioWriter(out, info.sample_rate, info.channels, frames, fmt))
+                for s, out in outputs.items()
+            }
             for stems in separator.stream(blocks, info.sample_rate, info.channels):
                 for s, stem in zip(separator.sources, stems, strict=True):
                     writers[s].write(stem)

@@ -357,6 +357,32 @@ def test_unwritable_output_directory(tmp_path, model_dir, capsys):
     assert error_lines(err) == [f"error: {blocker / 'out'}: cannot create output directory (Not a directory)"]
 
 
+def test_a_directory_that_refuses_new_files_is_the_documented_error(tmp_path, model_dir, capsys, monkeypatch):
+    """A directory that passes the access check but refuses new files (root in /sys/kernel) failed
+    on the first temporary stem, outside the write's error handling: `error: x.wav: PermissionError:
+    [Errno 13] Permission denied: '/sys/kernel/.x_harmonic.wav.wekz5a63.part'`, the temporary's name
+    and all."""
+    import errno
+
+    from mixin import audio
+
+    src = write_audio(tmp_path / "x.wav", noise(0.2, 44100, 1))
+    out = tmp_path / "out"
+    made = []
+
+    def refused(target, suffix=""):
+        if made:  # the first stem's temporary was made: the second is refused
+            raise PermissionError(errno.EACCES, "Permission denied", str(target.parent / ".x.wekz5a63.part"))
+        made.append(real(target, suffix))
+        return made[-1]
+
+    real = audio.temporary_beside
+    monkeypatch.setattr(audio, "temporary_beside", refused)
+    code, err = run([src, "-o", out], model_dir, capsys)
+    assert (code, error_lines(err)) == (1, [f"error: {src}: cannot write its stems to {out} (Permission denied)"])
+    assert not made[0].exists() and list(out.iterdir()) == []  # the first temporary taken back too
+
+
 def test_offset_and_duration(tmp_path, model_dir, capsys):
     x = tones(3.0, 16000, 2)
     src = write_audio(tmp_path / "long.wav", x, 16000, subtype="FLOAT")
