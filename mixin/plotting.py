@@ -84,11 +84,17 @@ def plot_separation(result: FileResult, force: bool = True) -> Path:
         ax.set_ylabel("Bark band")
     axes[-1, 0].set_xlabel("time (s)")
     fig.colorbar(shown, ax=axes[:, 0], label="dB", fraction=0.03)
-    tmp = temporary_beside(target)
+    tmp = None
     try:
+        tmp = temporary_beside(target)
         fig.savefig(tmp, dpi=100, format="png")
         os.replace(tmp, target)
+    except OSError as exc:  # a full disk, a directory that refuses new files
+        raise MixinError(
+            result.source, f"cannot write its plot {target.name} to {outdir} ({exc.strerror or exc})"
+        ) from None
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     return target

@@ -419,6 +419,33 @@ def test_plot_writes_png(tmp_path, model_dir, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
 
 
+@pytest.mark.slow
+def test_a_plot_that_cannot_be_written_says_so_and_keeps_the_stems(tmp_path, model_dir, capsys, monkeypatch):
+    """The stems are complete and in place when the plot is drawn: a full disk then was `error:
+    p.wav: OSError: [Errno 28] No space left on device`, as if the stems had failed too."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    def full(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG")  # a part written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full)
+    src = write_audio(tmp_path / "p.wav", noise(0.5, 44100, 2))
+    out = tmp_path / "out"
+    code, err = run([src, "--plot", "-o", out], model_dir, capsys)
+    assert (code, error_lines(err)) == (
+        1,
+        [
+            f"error: {src}: cannot write its plot p_nsgt.png to {out} (No space left on device); its stems are "
+            "complete and kept: p_harmonic.wav, p_percussive.wav, p_vocal.wav"
+        ],
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["p_harmonic.wav", "p_percussive.wav", "p_vocal.wav"]
+    assert sf.info(str(out / "p_vocal.wav")).frames == 22050
+
+
 def test_missing_or_wrong_model(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "m.wav", noise(0.2, 44100, 1))
     code, err = run([src], tmp_path / "no-models", capsys)

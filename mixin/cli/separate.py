@@ -213,7 +213,20 @@ def separate_one(separator: ChunkedSeparator, name: str, args: argparse.Namespac
         progress=progress_enabled(args),
     )
     if args.plot:
-        from ..plotting import plot_separation
-
-        plot_separation(result)
+        plot_one(result)
     return result
+
+
+def plot_one(result: FileResult) -> Path:
+    """``--plot`` of stems already in place: a failure is the file's error, saying that the stems,
+    complete and valid, are kept (taking them back would lose a finished separation to a picture)."""
+    from ..errors import MixinError
+    from ..plotting import plot_separation
+
+    kept = f"its stems are complete and kept: {', '.join(p.name for p in result.outputs.values())}"
+    try:
+        return plot_separation(result)
+    except MixinError as exc:
+        raise MixinError(exc.path, f"{exc.cause}; {kept}") from exc
+    except Exception as exc:  # an unexpected fault in plotting: still say what stays
+        raise MixinError(result.source, f"cannot plot ({type(exc).__name__}: {exc}); {kept}") from exc
