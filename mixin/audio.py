@@ -58,7 +58,8 @@ class AudioInfo:
 
 
 def probe(path: str | Path) -> AudioInfo:
-    """Read a file's header; a one-line :class:`MixinError` if it is missing or unreadable.
+    """Read a file's header; a one-line :class:`MixinError` if it is missing, unreadable or not a
+    regular file (a named pipe, ``<(...)``: what reads it opens it again).
 
     What libsndfile cannot read goes to ffmpeg when it is installed (decoding the file once to
     count its samples exactly); without ffmpeg, such a file's error says to install it.
@@ -68,6 +69,10 @@ def probe(path: str | Path) -> AudioInfo:
         raise MixinError(path, "no such file")
     if path.is_dir():
         raise MixinError(path, "is a directory, not an audio file")
+    if not path.is_file():  # probed, then read (and read again for --plot): a pipe would be gone or hang
+        raise MixinError(
+            path, "not a regular file (a pipe or device: inputs are read more than once; save it to a file)"
+        )
     if not os.access(path, os.R_OK):
         raise MixinError(path, "permission denied")
     try:

@@ -66,6 +66,40 @@ def test_many_files_one_call_and_bad_ones_do_not_stop_the_rest(tmp_path, model_d
     assert not (tmp_path / "b_vocal.wav").exists()
 
 
+def test_pipes_are_refused_before_they_are_opened(tmp_path, model_dir, capsys):
+    """An input is probed, then read (and read again for --plot): a named pipe hung on its second
+    opening, and <(cat song.wav) lost its header to the probe ("Format not recognised")."""
+    import os
+    import threading
+
+    stereo = write_audio(tmp_path / "stereo.wav", noise(0.2, 44100, 2))
+    fifo = tmp_path / "p.wav"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def unblock():  # whoever opens the pipe to read gets EOF rather than waiting forever
+        while not done.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader yet
+                pass
+            done.wait(0.05)
+
+    threading.Thread(target=unblock, daemon=True).start()
+    read, write = os.pipe()
+    os.write(write, stereo.read_bytes()[:32768])  # as <(cat stereo.wav) gives it, in one pipe buffer
+    os.close(write)
+    try:
+        pipe = f"/dev/fd/{read}"
+        code, err = run([fifo, pipe, "-o", tmp_path / "o"], model_dir, capsys)
+    finally:
+        done.set()
+        os.close(read)
+    cause = "not a regular file (a pipe or device: inputs are read more than once; save it to a file)"
+    assert (code, error_lines(err)) == (1, [f"error: {fifo}: {cause}", f"error: {pipe}: {cause}"])
+    assert not (tmp_path / "o").exists()
+
+
 def test_zero_samples(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "empty.wav", np.zeros((0, 2), dtype=np.float32))
     code, err = run([src], model_dir, capsys)
