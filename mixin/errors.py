@@ -12,3 +12,14 @@ class MixinError(Exception):
         self.path = None if path is None else Path(path)
         self.cause = cause
         super().__init__(cause if path is None else f"{path}: {cause}")
+
+
+def no_directory(path: str | Path, what: str) -> MixinError:
+    """The error for ``path`` where a ``what`` (e.g. "tracks directory") must be: a file or other
+    non-directory said as such, else ``"<what> not found"``."""
+    path = Path(path)
+    if path.is_file():
+        return MixinError(path, "is a file, not a directory")
+    if path.exists():
+        return MixinError(path, "is not a directory")
+    return MixinError(path, f"{what} not found")

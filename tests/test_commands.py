@@ -63,6 +63,27 @@ def test_link_songs_command(tmp_path):
     assert len(list(src.iterdir())) == 10
 
 
+def test_a_file_where_a_directory_belongs_says_so(tmp_path, monkeypatch, capsys):
+    """A file given as TRACKS_DIR, --estimates-dir or --stem-dirs was "... directory not found",
+    though it is there."""
+    from mixin.cli.evaluate import main as evaluate
+    from mixin.cli.train import main as train
+
+    monkeypatch.chdir(tmp_path)
+    song = write_audio(tmp_path / "somefile.wav", noise(0.2))
+    write_musdb_track(tmp_path / "tracks" / "song", 1.0, seed=3)
+    for command, args in (
+        (evaluate, [str(song), "--out", "R", "-q"]),
+        (evaluate, [str(tmp_path / "tracks"), "--systems", "mixture", "--estimates-dir", str(song), "-q"]),
+        (train, ["--prepare-stems", "--stem-dirs", str(song), "--data-dir", "data", "-q"]),
+    ):
+        assert command(args) == 1
+        assert capsys.readouterr().err == f"error: {song}: is a file, not a directory\n"
+    assert evaluate([str(tmp_path / "nowhere"), "-q"]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nowhere'}: tracks directory not found\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["somefile.wav", "tracks"]
+
+
 def test_training_defaults_follow_the_architecture():
     from mixin.cli.train import build_parser, settings
     from mixin.training.settings import DRNNSettings, JointSettings, TrainSettings

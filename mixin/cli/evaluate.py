@@ -213,7 +213,7 @@ def evaluate(args: argparse.Namespace) -> int:
     """Load the tracks and the separator, score every system, write the report."""
     import warnings
 
-    from ..errors import MixinError
+    from ..errors import MixinError, no_directory
     from ..evaluation.report import check_replaceable, skip_lines, write_report
     from ..evaluation.scoring import VOICE_SOURCES, as_voice_pair, load_tracks, summarise
     from ..evaluation.systems import score_tracks
@@ -222,7 +222,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     if args.estimates_dir is not None:
         if not args.estimates_dir.is_dir():
-            raise MixinError(args.estimates_dir, "estimates directory not found")
+            raise no_directory(args.estimates_dir, "estimates directory")
         args.systems.append(args.estimates_name)
     tracks = load_tracks(args.tracks_dir, args.layout)
     check_writable(args.out)  # before minutes of scoring, not after

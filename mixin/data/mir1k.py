@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import MixinError
+from ..errors import MixinError, no_directory
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -106,7 +106,7 @@ def check_clip_dir(directory: Path) -> None:
     ``singer_song_clip``: a MUSDB track folder's bass.wav, vocals.wav ... were read as clips."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise MixinError(directory, "clip directory not found")
+        raise no_directory(directory, "clip directory")
     files = sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES)
     for f in files:
         if not CLIP_NAME.fullmatch(f.stem):
@@ -169,7 +169,7 @@ def link_songs(src: Path, dst: Path, split: str) -> int:
         raise MixinError(None, f"unknown split {split!r} (known: {', '.join(SPLITS)})")
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
-        raise MixinError(src, "clip directory not found")
+        raise no_directory(src, "clip directory")
     if dst.exists() or dst.is_symlink():
         if not dst.is_dir() or dst.is_symlink():
             raise MixinError(dst, "exists and is not a directory of links")

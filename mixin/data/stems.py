@@ -29,7 +29,7 @@ import soundfile as sf
 
 from ..audio import probe, read_audio, resample
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, SAMPLE_RATE
-from ..errors import MixinError
+from ..errors import MixinError, no_directory
 from ..progress import progress_bar
 from .mir1k import RATE as MIR1K_RATE
 from .mir1k import SHIFT, read_clip, song_of, voice_key
@@ -106,7 +106,7 @@ def discover(stem_dirs: Sequence[Path], layout: str = "auto", track_limit: int |
     tracks: list[Track] = []
     for d in map(Path, stem_dirs):
         if not d.is_dir():
-            raise MixinError(d, "stem directory not found")
+            raise no_directory(d, "stem directory")
         files = _audio_files(d)
         subdirs = sorted(p for p in d.iterdir() if p.is_dir() and _audio_files(p))
         if layout == "mir1k" or (

@@ -25,7 +25,7 @@ from ..audio import read_audio, unfit_samples
 from ..constants import CDAE_SOURCES
 from ..data.mir1k import read_clip
 from ..data.stems import AUDIO_SUFFIXES, source_of
-from ..errors import MixinError
+from ..errors import MixinError, no_directory
 
 VOICE_SOURCES = ("vocal", "accompaniment")
 SOURCES = (*CDAE_SOURCES, "accompaniment")
@@ -142,7 +142,7 @@ def load_tracks(tracks_dir: Path, layout: str = "auto", names: Collection[str] |
     sources) or stereo clips."""
     tracks_dir = Path(tracks_dir)
     if not tracks_dir.is_dir():
-        raise MixinError(tracks_dir, "tracks directory not found")
+        raise no_directory(tracks_dir, "tracks directory")
     wanted = (lambda p: True) if names is None else (lambda p: p.name in names or p.stem in names)
     folders = sorted(p for p in tracks_dir.iterdir() if p.is_dir() and wanted(p))
     clips = sorted(p for p in tracks_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and wanted(p))

@@ -38,7 +38,7 @@ import numpy as np
 from ..audio import level_gain, read_audio, temporary_beside
 from ..constants import CDAE_SOURCES, CHUNK_SIZE, INPUT_EPS, INPUT_LEVEL, LEARNING_RATE, SAMPLE_RATE
 from ..data.stems import Track, discover
-from ..errors import MixinError
+from ..errors import MixinError, no_directory
 from ..filtering import EPS, model_input
 from ..progress import progress_bar
 from ..registry import CHAIN_FIELDS, ModelConfig
@@ -302,7 +302,7 @@ def check_val_dirs(stem_dirs: Sequence[Path], val_dirs: Sequence[Path]) -> None:
     trained = {f.resolve(): t.name for t in discover(stem_dirs, "multitrack") for fs in t.stems.values() for f in fs}
     for d in map(Path, val_dirs):
         if not d.is_dir():
-            raise MixinError(d, "validation directory (--val-dirs) not found")
+            raise no_directory(d, "validation directory (--val-dirs)")
         try:
             tracks = [t for t in discover([d], "multitrack") if t.stems]
         except MixinError:  # a folder of no audio at all
