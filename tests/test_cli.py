@@ -437,6 +437,16 @@ def test_offset_and_duration(tmp_path, model_dir, capsys):
         assert exit_.value.code == 2 and f"{flag}: {message}, got {value}" in capsys.readouterr().err
 
 
+def test_an_infinite_span_is_refused_as_not_finite(tmp_path, capsys):
+    """--duration inf said "must be positive, got inf"."""
+    src = write_audio(tmp_path / "x.wav", noise(0.2, 44100, 1))
+    for flag, value in (("--duration", "inf"), ("--duration", "nan"), ("--offset", "inf"), ("--mask-power", "inf")):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(src), flag, value])
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.endswith(f"error: argument {flag}: must be a finite number, got {value}\n")
+
+
 def test_instrumental_writes_two_stems(tmp_path, model_dir, capsys):
     src = write_audio(tmp_path / "i.wav", noise(0.2, 44100, 2))
     code, err = run([src, "--instrumental"], model_dir, capsys)

@@ -152,7 +152,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         ),
         (
             ["--train", "--arch", "drnn", "--stem-dirs", "x", "--weight-decay", "inf"],
-            "--weight-decay: must be 0 or more, got inf",
+            "--weight-decay: must be a finite number, got inf",
         ),
         (["--train", "--stem-dirs", "x", "--workers", "4"], "--workers: for --objective masks only"),
         (
@@ -178,7 +178,7 @@ def test_drnn_only_training_options_are_refused_for_the_cdaes(flag, capsys):
         (["--create-hdf5", "--sources", "vocal,bass"], "--sources: some of harmonic,percussive,vocal, not bass"),
         (["--create-hdf5", "--sources", ","], "--sources: some of harmonic,percussive,vocal, not none"),
         (["--render-stems", "r", "--tracks", "-1"], "--tracks: must be a whole number >= 1, got -1"),
-        (["--render-stems", "r", "--max-seconds", "nan"], "--max-seconds: must be positive, got nan"),
+        (["--render-stems", "r", "--max-seconds", "nan"], "--max-seconds: must be a finite number, got nan"),
         (["--prepare-stems", "--stem-dirs", "x", "--segment-duration", "0"], "--segment-duration: must be positive"),
         (["--prepare-stems", "--stem-dirs", "x", "--segment-offset", "-2"], "--segment-offset: must be a whole"),
         (["--prepare-stems", "--stem-dirs", "x", "--augment", "-1"], "--augment: must be a whole number >= 0"),

@@ -43,12 +43,15 @@ def add_output_flags(p: argparse.ArgumentParser, quiet: str = "no progress bars 
     p.add_argument("-v", "--verbose", action="store_true", help="full tracebacks and TensorFlow's log")
 
 
-def _number(text: str, ok: Callable[[float], bool], what: str) -> float:
-    """``text`` as a float that passes ``ok``, else an argparse error saying it must be ``what``."""
+def _number(text: str, ok: Callable[[float], bool], what: str, finite: bool = False) -> float:
+    """``text`` as a float that passes ``ok``, else an argparse error saying it must be ``what``;
+    with ``finite``, an infinity or NaN is first refused as such."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if finite and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if not ok(value):
         raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
@@ -60,13 +63,13 @@ def finite_float(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    """An argparse type: a finite number above zero."""
-    return _number(text, lambda value: 0 < value < math.inf, "positive")
+    """An argparse type: a finite number above zero (``inf`` is refused as not finite, not as not positive)."""
+    return _number(text, lambda value: value > 0, "positive", finite=True)
 
 
 def non_negative_float(text: str) -> float:
     """An argparse type: a finite number of zero or more (a range's half-width, a decay)."""
-    return _number(text, lambda value: 0 <= value < math.inf, "0 or more")
+    return _number(text, lambda value: value >= 0, "0 or more", finite=True)
 
 
 def fraction(text: str) -> float:
