@@ -40,17 +40,28 @@ def missing(modules: Iterable[str]) -> str | None:
 
 def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES) -> None:
     """Where this Python lacks one of ``modules``, run ``script`` again (same arguments) under the
-    ``.venv`` beside it, replacing this process; with no such ``.venv``, or already relaunched,
-    exit with status 2 and a one-line error saying how to set up."""
+    ``.venv`` beside it, replacing this process; with no such ``.venv``, one whose Python this user
+    cannot run (the error says why), or already relaunched, exit with status 2 and a one-line error
+    saying how to set up."""
     name = missing(modules)
     if name is None:
         return
     python = venv_python(script)
-    if python.is_file() and os.access(python, os.X_OK) and not os.environ.get(RELAUNCHED):
-        os.environ[RELAUNCHED] = "1"
-        os.execv(str(python), [str(python), str(script), *sys.argv[1:]])
+    unusable = ""  # why the .venv's Python, there, cannot run the script
+    if not os.environ.get(RELAUNCHED):
+        try:
+            there = python.is_file()
+            if there and not os.access(python, os.X_OK):
+                unusable = "not executable by this user"
+            elif there:
+                os.environ[RELAUNCHED] = "1"
+                os.execv(str(python), [str(python), str(script), *sys.argv[1:]])
+        except OSError as exc:  # a folder on its path this user may not enter, a broken interpreter
+            os.environ.pop(RELAUNCHED, None)
+            unusable = exc.strerror or str(exc)
+    venv = f", and {python} cannot be run ({unusable})" if unusable else ""
     print(
-        f"{Path(script).name}: error: {sys.executable} lacks the Python package {name!r}; set up with "
+        f"{Path(script).name}: error: {sys.executable} lacks the Python package {name!r}{venv}; set up with "
         "'bash scripts/run.sh setup' (then .venv/bin/python runs it) or 'pip install -r requirements.txt'",
         file=sys.stderr,
     )

@@ -71,6 +71,45 @@ def test_without_a_venv_one_line_error(script, capsys):
     assert "bash scripts/run.sh setup" in err
 
 
+def test_a_venv_python_this_user_cannot_run_is_one_line_too(script, capsys, monkeypatch):
+    """A .venv whose Python sits under a folder the user may not enter (a venv made by root from
+    /root's pyenv, run as another user) ended in a PermissionError traceback from the launcher."""
+    python = script.parent / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    python.chmod(0o644)
+    setup = "; set up with 'bash scripts/run.sh setup' (then .venv/bin/python runs it) or "
+    setup += "'pip install -r requirements.txt'\n"
+    lacks = f"tool.py: error: {sys.executable} lacks the Python package 'mixin_no_such_package'"
+    with pytest.raises(SystemExit) as exited:
+        launch.ensure(script, ["mixin_no_such_package"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"{lacks}, and {python} cannot be run (not executable by this user){setup}"
+    python.chmod(0o755)
+    real_is_file = Path.is_file
+
+    def denied(self):
+        if self == python:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    with pytest.raises(SystemExit) as exited:
+        launch.ensure(script, ["mixin_no_such_package"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == f"{lacks}, and {python} cannot be run (Permission denied){setup}"
+    monkeypatch.setattr(Path, "is_file", real_is_file)
+
+    def broken(program, args):
+        raise OSError(8, "Exec format error")
+
+    monkeypatch.setattr(os, "execv", broken)
+    with pytest.raises(SystemExit) as exited:
+        launch.ensure(script, ["mixin_no_such_package"])
+    assert exited.value.code == 2 and launch.RELAUNCHED not in os.environ
+    assert capsys.readouterr().err == f"{lacks}, and {python} cannot be run (Exec format error){setup}"
+
+
 def test_a_script_started_without_site_packages(tmp_path):
     """``python -S``: no site-packages, as the system Python without the dependencies."""
     env = {k: v for k, v in os.environ.items() if k != launch.RELAUNCHED}
