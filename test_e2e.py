@@ -204,7 +204,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from mixin.launch import ensure
+    from mixin.launch import TRAINING, ensure
 
-    ensure(__file__)  # the .venv's Python, where this one lacks the dependencies
+    ensure(__file__, install=TRAINING)  # the .venv's Python, where this one lacks the dependencies
     sys.exit(main())

@@ -22,6 +22,14 @@ DEPENDENCIES = ("numpy", "scipy", "soundfile", "soxr", "ducc0", "onnxruntime", "
 imported: ``--help`` stays instant); one missing means this is not the Python set up for it."""
 
 
+SEPARATING = "pip install -r requirements.txt"
+"""How to install what separating needs (``./xtract_mixin.py``)."""
+TRAINING = "pip install -r requirements.txt -r requirements-train.txt"
+"""How to install what training and evaluation need on top (TensorFlow, museval, ...)."""
+INSTALL = {"mixin.cli.train": TRAINING, "mixin.cli.evaluate": TRAINING}
+"""The install line each command's error suggests, by module (the others: :data:`SEPARATING`)."""
+
+
 def venv_python(script: str | Path) -> Path:
     """The Python of the ``.venv`` beside ``script`` (which may not exist)."""
     return Path(script).resolve().parent / ".venv" / "bin" / "python"
@@ -38,11 +46,11 @@ def missing(modules: Iterable[str]) -> str | None:
     return None
 
 
-def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES) -> None:
+def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES, install: str = SEPARATING) -> None:
     """Where this Python lacks one of ``modules``, run ``script`` again (same arguments) under the
     ``.venv`` beside it, replacing this process; with no such ``.venv``, one whose Python this user
     cannot run (the error says why), or already relaunched, exit with status 2 and a one-line error
-    saying how to set up."""
+    saying how to set up (``install``: the pip command for what ``script`` needs)."""
     name = missing(modules)
     if name is None:
         return
@@ -62,7 +70,7 @@ def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES) -> None:
     venv = f", and {python} cannot be run ({unusable})" if unusable else ""
     print(
         f"{Path(script).name}: error: {sys.executable} lacks the Python package {name!r}{venv}; set up with "
-        "'bash scripts/run.sh setup' (then .venv/bin/python runs it) or 'pip install -r requirements.txt'",
+        f"'bash scripts/run.sh setup' (then .venv/bin/python runs it) or '{install}'",
         file=sys.stderr,
     )
     raise SystemExit(2)
@@ -70,5 +78,5 @@ def ensure(script: str | Path, modules: Iterable[str] = DEPENDENCIES) -> None:
 
 def load_main(module: str, script: str | Path) -> Callable[[], int]:
     """``module``'s ``main``, once :func:`ensure` found the dependencies."""
-    ensure(script)
+    ensure(script, install=INSTALL.get(module, SEPARATING))
     return importlib.import_module(module).main

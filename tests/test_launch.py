@@ -110,6 +110,25 @@ def test_a_venv_python_this_user_cannot_run_is_one_line_too(script, capsys, monk
     assert capsys.readouterr().err == f"{lacks}, and {python} cannot be run (Exec format error){setup}"
 
 
+def test_each_script_names_the_requirements_it_needs(script, capsys, monkeypatch):
+    """Training and evaluation need requirements-train.txt too (README's table): their error
+    suggested requirements.txt alone, after which they failed again on TensorFlow or museval."""
+    monkeypatch.setattr(launch, "missing", lambda modules: "numpy")
+    train = "pip install -r requirements.txt -r requirements-train.txt"
+    for module, install in (
+        ("mixin.cli.separate", "pip install -r requirements.txt"),
+        ("mixin.cli.train", train),
+        ("mixin.cli.evaluate", train),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            launch.load_main(module, script)
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.endswith(f" or '{install}'\n"), module
+    for name, module in (("train_util.py", "mixin.cli.train"), ("eval_mixin.py", "mixin.cli.evaluate")):
+        assert f'load_main("{module}", __file__)' in (ROOT / name).read_text()
+    assert "ensure(__file__, install=TRAINING)" in (ROOT / "test_e2e.py").read_text()
+
+
 def test_a_script_started_without_site_packages(tmp_path):
     """``python -S``: no site-packages, as the system Python without the dependencies."""
     env = {k: v for k, v in os.environ.items() if k != launch.RELAUNCHED}
