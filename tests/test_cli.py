@@ -12,6 +12,7 @@ import soundfile as sf
 
 from conftest import noise, tones, write_audio
 from mixin.cli.separate import main
+from mixin.data.synth import write_musdb_track
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -572,6 +573,37 @@ def test_flags_the_mode_ignores_are_usage_errors(tmp_path, model_dir, capsys):
         == 0
     )
     assert run([src, "--single-model", "--shifts", "2", "--force"], model_dir, capsys)[0] == 0
+
+
+def test_cdae_flags_for_a_drnn_are_usage_errors(tmp_path, capsys):
+    """A DRNN model directory with the CDAEs' flags was refused as a failure (exit 1) once its
+    models loaded; README calls such contradictions usage errors: exit 2, before any model loads
+    (its config.json says the architecture; this one has no model file to load)."""
+    from mixin.cli.evaluate import main as evaluate
+    from mixin.registry import ModelConfig
+
+    drnn = tmp_path / "drnn"
+    drnn.mkdir()
+    ModelConfig.for_arch("drnn").save(drnn)
+    src = write_audio(tmp_path / "x.wav", noise(0.2, 44100, 1))
+    for flags, given in (
+        (["--crossfade", "100"], "--crossfade applies"),
+        (["--batch-size", "2", "--instrumental"], "--instrumental, --batch-size apply"),
+        (["--vocal-yield", "off", "--mask-power", "2"], "--mask-power, --vocal-yield apply"),
+    ):
+        code, err = run([src, *flags], drnn, capsys)
+        assert (code, err) == (2, f"error: {drnn}: {given} to the cdae architecture only, not to a drnn\n")
+    tracks = tmp_path / "tracks"
+    write_musdb_track(tracks / "song", 1.0, seed=0)
+    args = [str(tracks), "--pretrained-model-dir", str(drnn), "--single-model", "--out", str(tmp_path / "R"), "-q"]
+    assert evaluate(args) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {drnn}: --single-model applies to the cdae architecture only, not to a drnn\n"
+    )
+    code, err = run([src], drnn, capsys)  # no flag of the CDAEs': the DRNN loads (and here has no model file)
+    assert (code, error_lines(err)) == (1, [f"error: {drnn / 'model_drnn.keras'}: model file not found"])
+    assert not list(tmp_path.glob("x_*")) and not (tmp_path / "R").exists()
 
 
 def test_help_is_fast_and_lists_every_documented_flag():

@@ -285,6 +285,47 @@ def flag_of(option: str) -> str:
     return "--crossfade" if option == "overlap" else f"--{option.replace('_', '-')}"
 
 
+def separator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """:func:`add_model_options`' flags as the options of :func:`mixin.registry.load_separator`
+    (``shifts`` aside): None, or False for a switch, where a flag is not given."""
+    return {
+        "instrumental": args.instrumental,
+        "single_model": args.single_model,
+        "mask_power": args.mask_power,
+        "hpss_weight": args.hpss_weight,
+        "voice_weight": args.voice_weight,
+        "voice_hears": args.voice_hears,
+        "mwf_iterations": args.mwf_iterations,
+        "mwf_vocal": None if args.mwf_vocal is None else args.mwf_vocal == "on",
+        "mwf_power": args.mwf_power,
+        "vocal_yield": None if args.vocal_yield is None else args.vocal_yield == "on",
+        "vocal_remask": None if args.vocal_remask is None else args.vocal_remask == "on",
+        "vocal_two_stage": args.vocal_two_stage,
+        "vocal_hears": args.vocal_hears,
+    }
+
+
+def architecture_conflict(args: argparse.Namespace, **options: Any) -> str | None:
+    """The CDAE-only flags given (the model flags, and ``options`` such as ``overlap`` for
+    ``--crossfade``) for a model directory of another architecture, or None: a usage error, found
+    from its ``config.json`` before any model loads. A directory or config that cannot be read is
+    left to the loading, whose error it is (exit status 1)."""
+    from ..errors import MixinError
+    from ..registry import ModelConfig, default_model_dir
+
+    directory = default_model_dir() if args.pretrained_model_dir is None else args.pretrained_model_dir
+    try:
+        arch = ModelConfig.load(directory).arch
+    except MixinError:
+        return None
+    if arch == "cdae":
+        return None
+    from ..separators import cdae_only, cdae_options_given
+
+    given = cdae_options_given({**separator_options(args), **options})
+    return f"{directory}: {cdae_only([flag_of(name) for name in given])}" if given else None
+
+
 def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSeparator:
     """The separator that :func:`add_model_options`' flags ask for; its option errors name the flags
     (a :class:`MixinError`) where the library's name its keywords."""
@@ -297,19 +338,7 @@ def load_separator_from(args: argparse.Namespace, **options: Any) -> ChunkedSepa
     try:
         return load_separator(
             args.pretrained_model_dir,
-            instrumental=args.instrumental,
-            single_model=args.single_model,
-            mask_power=args.mask_power,
-            hpss_weight=args.hpss_weight,
-            voice_weight=args.voice_weight,
-            voice_hears=args.voice_hears,
-            mwf_iterations=args.mwf_iterations,
-            mwf_vocal=None if args.mwf_vocal is None else args.mwf_vocal == "on",
-            mwf_power=args.mwf_power,
-            vocal_yield=None if args.vocal_yield is None else args.vocal_yield == "on",
-            vocal_remask=None if args.vocal_remask is None else args.vocal_remask == "on",
-            vocal_two_stage=args.vocal_two_stage,
-            vocal_hears=args.vocal_hears,
+            **separator_options(args),
             shifts=1 if args.shifts is None else args.shifts,
             **options,
         )

@@ -14,6 +14,7 @@ from .common import (
     MODEL_OPTIONS,
     add_model_options,
     add_output_flags,
+    architecture_conflict,
     finite_float,
     given_flags,
     model_options_conflict,
@@ -126,6 +127,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(f"{', '.join(scoring)}: for scoring only, not with {step} (it writes a set, scores nothing)")
     if not step:
         problem = model_options_conflict(args) or scoring_options_problem(args)
+        if not problem and "mixin" in args.systems:
+            problem = architecture_conflict(args)
         if problem:
             return usage_error(problem)
     try:

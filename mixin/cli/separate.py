@@ -18,6 +18,7 @@ from .common import (
     EXIT_OK,
     add_model_options,
     add_output_flags,
+    architecture_conflict,
     load_separator_from,
     model_options_conflict,
     non_negative_float,
@@ -103,6 +104,9 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
         return usage_error(conflict)
     if args.crossfade is not None and not 0 <= args.crossfade < CHUNK_SIZE // 2:
         return usage_error(f"--crossfade must be in [0, {CHUNK_SIZE // 2}), got {args.crossfade}")
+    conflict = architecture_conflict(args, overlap=args.crossfade, batch_size=args.batch_size)
+    if conflict:
+        return usage_error(conflict)
     if args.plot:
         import importlib.util
 
