@@ -489,6 +489,15 @@ def test_a_plot_that_cannot_be_written_says_so_and_keeps_the_stems(tmp_path, mod
     )
     assert sorted(p.name for p in out.iterdir()) == ["p_harmonic.wav", "p_percussive.wav", "p_vocal.wav"]
     assert sf.info(str(out / "p_vocal.wav")).frames == 22050
+    # the stems kept are this call's: another input's of the same names does not replace them, even with --force
+    (tmp_path / "b").mkdir()
+    other = write_audio(tmp_path / "b" / "p.wav", noise(0.2, 44100, 2))
+    code, err = run([src, other, "--plot", "-o", out, "--force"], model_dir, capsys)
+    assert code == 1 and error_lines(err)[1] == (
+        f"error: {other}: its stems would overwrite those of {src}, written by this call (as p_harmonic.wav): "
+        "give it another --outdir or name"
+    )
+    assert sf.info(str(out / "p_vocal.wav")).frames == 22050
 
 
 def test_missing_or_wrong_model(tmp_path, model_dir, capsys):

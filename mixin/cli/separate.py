@@ -136,6 +136,9 @@ def separate_files(args: argparse.Namespace) -> int:
         try:
             check_not_written(written, inputs, name, separator.sources, args)
             result = separate_one(separator, name, args)
+            written.update({out.resolve(): name for out in result.outputs.values()})  # even if the plot fails
+            if args.plot:
+                plot_one(result)
         except MixinError as exc:
             failed += 1
             report(exc, args.verbose)
@@ -144,7 +147,6 @@ def separate_files(args: argparse.Namespace) -> int:
             failed += 1
             report(exc, args.verbose, where=f"{name}: {type(exc).__name__}: ")
             continue
-        written.update({out.resolve(): name for out in result.outputs.values()})
         if not args.quiet:
             speed = result.duration / result.seconds if result.seconds else float("inf")
             names = ", ".join(p.name for p in result.outputs.values())
@@ -199,7 +201,8 @@ def check_not_written(
 
 
 def separate_one(separator: ChunkedSeparator, name: str, args: argparse.Namespace) -> FileResult:
-    """One file to stem files (and its ``--plot``), as the options say."""
+    """One file to stem files, as the options say (its ``--plot`` checked first; :func:`plot_one`
+    draws it)."""
     from ..files import separate_file
 
     if args.plot:
@@ -216,8 +219,6 @@ def separate_one(separator: ChunkedSeparator, name: str, args: argparse.Namespac
         duration=args.duration,
         progress=progress_enabled(args),
     )
-    if args.plot:
-        plot_one(result)
     return result
 
 
