@@ -465,6 +465,21 @@ def test_plot_writes_png(tmp_path, model_dir, capsys):
 
 
 @pytest.mark.slow
+def test_the_summary_line_lists_the_plot_too(tmp_path, model_dir, capsys):
+    """README: the summary line lists the outputs; with --plot it left out the PNG."""
+    import re
+
+    src = write_audio(tmp_path / "p.wav", noise(0.5, 44100, 2))
+    out = tmp_path / "out"
+    assert main([str(src), "--plot", "-o", str(out), "--pretrained-model-dir", str(model_dir)]) == 0
+    line = capsys.readouterr().out.strip()
+    outputs = "p_harmonic.wav, p_percussive.wav, p_vocal.wav, p_nsgt.png"
+    assert re.fullmatch(
+        rf"{re.escape(str(src))}: 0\.5 s in [0-9.]+ s \([0-9.]+x real time\) -> {re.escape(str(out))}/: {outputs}", line
+    ), line
+
+
+@pytest.mark.slow
 def test_a_plot_that_cannot_be_written_says_so_and_keeps_the_stems(tmp_path, model_dir, capsys, monkeypatch):
     """The stems are complete and in place when the plot is drawn: a full disk then was `error:
     p.wav: OSError: [Errno 28] No space left on device`, as if the stems had failed too."""

@@ -137,8 +137,9 @@ def separate_files(args: argparse.Namespace) -> int:
             check_not_written(written, inputs, name, separator.sources, args)
             result = separate_one(separator, name, args)
             written.update({out.resolve(): name for out in result.outputs.values()})  # even if the plot fails
+            files = list(result.outputs.values())
             if args.plot:
-                plot_one(result)
+                files.append(plot_one(result))
         except MixinError as exc:
             failed += 1
             report(exc, args.verbose)
@@ -149,8 +150,8 @@ def separate_files(args: argparse.Namespace) -> int:
             continue
         if not args.quiet:
             speed = result.duration / result.seconds if result.seconds else float("inf")
-            names = ", ".join(p.name for p in result.outputs.values())
-            where = next(iter(result.outputs.values())).parent
+            names = ", ".join(p.name for p in files)  # the stems, and the plot with --plot
+            where = files[0].parent
             print(
                 f"{name}: {result.duration:.1f} s in {result.seconds:.1f} s ({speed:.1f}x real time) "
                 f"-> {where}/: {names}"
