@@ -448,3 +448,22 @@ def test_a_perfect_estimate_scores_inf_and_the_report_is_strict_json(tmp_path):
     assert report["summary"] == {"x": {"vocal": {"SDR": None, "SIR": "inf", "SAR": 1.0, "ISR": 2.0, "tracks": 1}}}
     md = (tmp_path / "results.md").read_text()
     assert "| x | nan |" in md and "| x | inf |" in md
+
+
+def test_help_explains_every_argument_and_each_layout():
+    """TRACKS_DIR and --layout had no help text, the epilog left out folders of stems alone (which
+    README documents), and README's Evaluating section never named --layout."""
+    import argparse
+    from pathlib import Path
+
+    from mixin.cli.evaluate import build_parser
+
+    parser = build_parser()
+    bare = [a.dest for a in parser._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+    assert bare == []
+    text = " ".join(parser.format_help().split())
+    assert "folders of stems alone (their sum is the mixture" in text
+    assert "how TRACKS_DIR is read: folders, each subfolder a track (with none, TRACKS_DIR itself is one track)" in text
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    evaluating = readme.split("## Evaluating", 1)[1].split("\n## ", 1)[0]
+    assert "folders of stems alone" in evaluating and "`--layout` says which" in evaluating

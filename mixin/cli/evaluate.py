@@ -34,7 +34,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "and, for voice/accompaniment clips, GNSDR/GSIR/GSAR (from whole-clip BSSv4, not the bss_eval_sources of "
         "MIR-1K's protocol that the DRNN's training validation uses); next to the mixture, HPSS and oracle baselines.",
         epilog="TRACKS_DIR holds MUSDB18-HQ track folders (mixture.wav + stems), folders with mix.wav and "
-        "harmonic/percussive/vocal.wav (any subset), or MIR-1K-style stereo clips (voice right, accompaniment "
+        "harmonic/percussive/vocal.wav (any subset), folders of stems alone (their sum is the mixture, as in "
+        "MUSDB18; stems must share rate and length), or MIR-1K-style stereo clips (voice right, accompaniment "
         "left; mixed at 0 dB after normalising each to unit energy). Models that separate vocal/accompaniment "
         "(the DRNN) are scored, with every other system, on the vocal and the sum of the other stems, on "
         "tracks with a singer (a missing or silent vocal skips the track). "
@@ -42,14 +43,26 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "the mixin system, --estimates-name without --estimates-dir, a scoring option with a --make-* step) is "
         "a usage error.",
     )
-    p.add_argument("tracks_dir", type=Path, metavar="TRACKS_DIR")
+    p.add_argument(
+        "tracks_dir",
+        type=Path,
+        metavar="TRACKS_DIR",
+        help="the reference tracks (for --make-loud-drums and --make-percussion-mixes, the songs): a folder of "
+        "track folders or of stereo clips (see below and --layout)",
+    )
     add_model_options(p, "models of the 'mixin' system (default: the shipped ones)")
     p.add_argument("--estimates-dir", type=Path, help="another separator's outputs, <track>_<source>.wav")
     p.add_argument("--estimates-name", help=f"label of --estimates-dir in the report (default: {ESTIMATES_NAME})")
     p.add_argument(
         "--systems", help=f"comma-separated subset of {','.join(SYSTEMS)} (default: all; the model flags are for mixin)"
     )
-    p.add_argument("--layout", choices=("auto", "folders", "mir1k"))
+    p.add_argument(
+        "--layout",
+        choices=("auto", "folders", "mir1k"),
+        help="how TRACKS_DIR is read: folders, each subfolder a track (with none, TRACKS_DIR itself is one "
+        "track); mir1k, each audio file in it a stereo clip; auto (default) clips where it holds audio files "
+        "and no subfolders, else folders",
+    )
     p.add_argument("--out", type=Path, help="report directory (default: report/)")
     p.add_argument("--cores", type=positive_int, help="score this many tracks in parallel (default: 1)")
     p.add_argument(
