@@ -420,8 +420,9 @@ class ChunkedSeparator:
         self, blocks: Iterable[np.ndarray], sample_rate: int, channels: int, executor: Executor | None = None
     ) -> Iterator[np.ndarray]:
         """:meth:`stream` without its checks of the arguments and blocks: for blocks the chain made
-        itself, at a rate already checked (the helper DRNN hears the CDAEs' stems, which may stray
-        past the input's largest sample)."""
+        itself or checked already, at a rate already checked (the helper DRNN hears the CDAEs' stems,
+        which may stray past the input's largest sample; files come from
+        :func:`~mixin.audio.read_blocks`, which checks them as it reads)."""
         if self.shifts == 1:
             return self._stream_once(blocks, sample_rate, channels, executor)
         period = max(1, round(self.chunk_size * sample_rate / self.model_rate))
