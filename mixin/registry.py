@@ -11,6 +11,7 @@ import importlib
 import json
 import math
 import numbers
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from .drnn import BINS as DRNN_BINS
 from .drnn import PIECE as DRNN_PIECE
 from .drnn import RATE as DRNN_RATE
 from .drnn import SOURCES as DRNN_SOURCES
-from .errors import MixinError
+from .errors import MixinError, no_directory
 
 if TYPE_CHECKING:  # pragma: no cover
     from .apply import ChunkedSeparator
@@ -164,7 +165,14 @@ class ModelConfig:
         if self.arch != "cdae":
             defaults = asdict(ModelConfig())
             data = {k: v for k, v in data.items() if not (k in CDAE_CHAIN_KEYS and v == defaults[k])}
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        from .audio import temporary_beside
+
+        tmp = temporary_beside(path)  # a reader never sees half a config
+        try:
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -172,7 +180,7 @@ class ModelConfig:
         """Read ``config.json``; a directory without one is taken as MiXiN's three CDAEs."""
         directory = Path(directory)
         if not directory.is_dir():
-            raise MixinError(directory, "model directory not found")
+            raise no_directory(directory, "model directory")
         path = directory / CONFIG_NAME
         if not path.exists():
             return cls()

@@ -544,3 +544,30 @@ def test_api_option_errors_name_the_keywords(model_dir):
         str(refused.value)
         == f"{drnn_dir}: --mask-power, --voice-weight apply to the cdae architecture only, not to a drnn"
     )
+
+
+def test_model_config_path_errors_say_what_is_there_and_saves_are_whole(tmp_path, monkeypatch):
+    """A --pretrained-model-dir naming a file said "model directory not found"; config.json was
+    written in place, so a failed write left half a config."""
+    from mixin.registry import ModelConfig
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(MixinError, match=r"file: is a file, not a directory$"):
+        ModelConfig.load(tmp_path / "file")
+    with pytest.raises(MixinError, match=r"nothing: model directory not found$"):
+        ModelConfig.load(tmp_path / "nothing")
+    ModelConfig().save(tmp_path)
+    before = (tmp_path / "config.json").read_text()
+
+    real_write = Path.write_text
+
+    def fail(self, text, *args, **kwargs):  # the disk fills half-way through
+        real_write(self, text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", fail)
+    with pytest.raises(OSError):
+        ModelConfig(mask_power=2.0).save(tmp_path)
+    monkeypatch.undo()
+    assert (tmp_path / "config.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "file"]
