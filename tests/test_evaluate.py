@@ -1,6 +1,7 @@
 """Metrics with known answers, GNSDR aggregation, baselines, and eval_mixin.py's report."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -320,16 +321,20 @@ def _two_songs_and_estimates(tmp_path, seconds=1.0):
     return tracks, est
 
 
+def _score_with_estimates(tracks: Path, est: Path, out: Path, system: str) -> tuple[str, dict]:
+    """Score ``system`` and ``est``'s estimates (exit 0 expected): the warnings and results.json."""
+    with pytest.warns(UserWarning) as caught:
+        assert main([str(tracks), "--systems", system, "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
+    return warned(caught), json.loads((out / "results.json").read_text())
+
+
 def test_an_unreadable_estimate_skips_that_system_only(tmp_path):
     """An unreadable estimate file dropped the track from every system, with no word on stderr."""
     tracks, est = _two_songs_and_estimates(tmp_path)
     (est / "A_vocal.wav").write_bytes(b"not audio at all")
     out = tmp_path / "report"
-    with pytest.warns(UserWarning) as caught:
-        assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = warned(caught)
+    err, report = _score_with_estimates(tracks, est, out, "mixture")
     assert f"skipped A (estimates): {est / 'A_vocal.wav'}: cannot read audio" in err
-    report = json.loads((out / "results.json").read_text())
     assert report["skipped_tracks"] == []
     assert report["summary"]["mixture"]["vocal"]["tracks"] == 2
     assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
@@ -348,13 +353,10 @@ def test_nan_or_inf_samples_skip_with_a_reason(tmp_path):
     bass[7, 1] = np.inf
     sf.write(str(tracks / "C" / "bass.wav"), bass, rate, subtype="FLOAT")
     out = tmp_path / "report"
-    with pytest.warns(UserWarning) as caught:
-        assert main([str(tracks), "--systems", "mixture", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = warned(caught)
+    err, report = _score_with_estimates(tracks, est, out, "mixture")
     nan = "contains NaN or infinite samples"
     assert f"skipped A (estimates): {est / 'A_vocal.wav'}: {nan} (first at sample 100)" in err
     assert f"skipped C: {tracks / 'C' / 'bass.wav'}: {nan} (first at sample 7)" in err
-    report = json.loads((out / "results.json").read_text())
     assert [name for name, _ in report["skipped_tracks"]] == ["C"]
     assert report["summary"]["estimates"]["vocal"]["tracks"] == 1
     assert all(np.isfinite(v) for per in report["summary"].values() for m in per.values() for v in m.values())
@@ -369,11 +371,8 @@ def test_a_missing_estimate_stem_skips_instead_of_inflating_sir(tmp_path):
     tracks, est = _two_songs_and_estimates(tmp_path)
     (est / "A_vocal.wav").unlink()
     out = tmp_path / "report"
-    with pytest.warns(UserWarning) as caught:
-        assert main([str(tracks), "--systems", "hpss", "--estimates-dir", str(est), "--out", str(out), "-q"]) == 0
-    err = warned(caught)
+    err, report = _score_with_estimates(tracks, est, out, "hpss")
     assert f"skipped A (estimates): no A_vocal.wav in {est}: its reference would be left out" in err
-    report = json.loads((out / "results.json").read_text())
     assert report["summary"]["estimates"]["harmonic"]["tracks"] == 1
     assert report["summary"]["hpss"]["harmonic"]["tracks"] == 2
     md = (out / "results.md").read_text()
